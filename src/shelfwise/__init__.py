@@ -1,0 +1,3 @@
+"""shelfwise: a self-hosted personalised recommendation engine for online shops."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Data layer: schemas, the Interactions training view, loaders, preprocessing, splits."""
