@@ -33,13 +33,15 @@ class Interactions:
     seq_items: np.ndarray  # (n_events,) int32 item index per event
     seq_types: np.ndarray  # (n_events,) int8 code into EVENT_TYPES
     seq_times: np.ndarray  # (n_events,) float64 unix seconds
+    seq_sessions: np.ndarray | None = None  # (n_events,) int64 session code, -1 for none
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BEHAVIOUR_WEIGHTS))
     items: pd.DataFrame | None = None  # catalogue, indexed 0..n_items-1
 
     def __post_init__(self):
         for arr in (self.user_ids, self.item_ids, self.seq_indptr, self.seq_items,
-                    self.seq_types, self.seq_times):
-            arr.setflags(write=False)
+                    self.seq_types, self.seq_times, self.seq_sessions):
+            if arr is not None:
+                arr.setflags(write=False)
 
     # -- shape and id maps ---------------------------------------------------------
     @property
@@ -145,10 +147,14 @@ class Interactions:
         counts = np.bincount(u, minlength=len(user_ids))
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         codes = pd.Series(types).map(TYPE_CODES).to_numpy(np.int8)
+        sessions = None
+        if "session_id" in ev and ev["session_id"].notna().any():
+            sessions, _ = pd.factorize(ev["session_id"], use_na_sentinel=True)
+            sessions = sessions.astype(np.int64)[order]
         catalogue = _align_catalogue(items, item_ids)
         return cls(user_ids=user_ids, item_ids=item_ids, matrix=matrix, seq_indptr=indptr,
                    seq_items=i[order].astype(np.int32), seq_types=codes[order],
-                   seq_times=t[order], weights=w, items=catalogue)
+                   seq_times=t[order], seq_sessions=sessions, weights=w, items=catalogue)
 
     @classmethod
     def from_store(cls, store, weights: dict[str, float] | None = None) -> Interactions:
@@ -165,7 +171,8 @@ class Interactions:
             path / "interactions.npz", user_ids=self.user_ids.astype(str),
             item_ids=self.item_ids.astype(str), data=m.data, indices=m.indices,
             indptr=m.indptr, seq_indptr=self.seq_indptr, seq_items=self.seq_items,
-            seq_types=self.seq_types, seq_times=self.seq_times)
+            seq_types=self.seq_types, seq_times=self.seq_times,
+            **({} if self.seq_sessions is None else {"seq_sessions": self.seq_sessions}))
         (path / "interactions.json").write_text(json.dumps({"weights": self.weights}))
         if self.items is not None:
             self.items.to_json(path / "items.jsonl", orient="records", lines=True)
@@ -186,6 +193,7 @@ class Interactions:
         return cls(user_ids=user_ids, item_ids=item_ids, matrix=matrix,
                    seq_indptr=z["seq_indptr"], seq_items=z["seq_items"],
                    seq_types=z["seq_types"], seq_times=z["seq_times"],
+                   seq_sessions=z["seq_sessions"] if "seq_sessions" in z else None,
                    weights=meta["weights"], items=items)
 
 

@@ -1,0 +1,1 @@
+"""Evaluation: full-ranking accuracy metrics, beyond-accuracy metrics, cost, reports."""

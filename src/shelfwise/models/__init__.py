@@ -1,0 +1,27 @@
+"""Recommenders behind one contract (``shelfwise.models.base.Recommender``).
+
+``MODELS`` maps the names used by the CLI, settings and saved models to classes.
+"""
+
+from shelfwise.models.base import NotFittedError, Recommender
+from shelfwise.models.knn import ItemKNN, UserKNN
+from shelfwise.models.params import InvalidParameterError
+from shelfwise.models.popular import MostPopular
+from shelfwise.models.rules import AssociationRules
+
+MODELS: dict[str, type[Recommender]] = {
+    cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules)
+}
+
+
+def create(name: str, **params) -> Recommender:
+    """A new, unfitted model by its registry name."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"Unknown model {name!r}. Known: {', '.join(sorted(MODELS))}.") from None
+    return cls(**params)
+
+
+__all__ = ["MODELS", "AssociationRules", "InvalidParameterError", "ItemKNN", "MostPopular",
+           "NotFittedError", "Recommender", "UserKNN", "create"]

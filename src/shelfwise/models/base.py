@@ -1,0 +1,216 @@
+"""The Recommender contract every model implements.
+
+- Hyper-parameters are keyword-only ``__init__`` arguments stored unchanged; they are read
+  back from the signature (``get_params``) and checked in ``fit`` against
+  ``_parameter_constraints``.
+- ``fit(interactions) -> self``; learned attributes end in ``_``.
+- ``recommend(user_indices, n, exclude_seen=True, candidates=None)`` is batch-first and
+  returns ``(items, scores)``, both of shape (n_users, n); rows with fewer than ``n``
+  eligible items are padded with item -1 and score -inf.
+- Capabilities are declared in ``capabilities`` ("similar_items", "explain", "sequence");
+  a model only has the optional methods it declares.
+- ``save(path)`` / ``load(path)`` use JSON plus ``.npz`` arrays: no pickled code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.models.params import check_params
+
+FORMAT_VERSION = 1
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class Recommender(ABC):
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    _parameter_constraints: ClassVar[dict] = {}
+    #: users scored per block, bounding the dense (block, n_items) score matrix
+    batch_size: ClassVar[int] = 1024
+
+    # -- parameters ------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params) -> Recommender:
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {sorted(unknown)}")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitting ---------------------------------------------------------------------
+    def fit(self, interactions: Interactions) -> Recommender:
+        """Learn from ``interactions``; returns self."""
+        check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        self.n_users_, self.n_items_ = interactions.n_users, interactions.n_items
+        self.seen_ = interactions.binary.tocsr()
+        self._fit(interactions)
+        return self
+
+    @abstractmethod
+    def _fit(self, interactions: Interactions) -> None: ...
+
+    @abstractmethod
+    def _score(self, user_indices: np.ndarray) -> np.ndarray:
+        """Dense scores, shape (len(user_indices), n_items); higher is better."""
+
+    def check_is_fitted(self) -> None:
+        if not hasattr(self, "n_items_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit().")
+
+    # -- recommending -----------------------------------------------------------------
+    def score(self, user_indices) -> np.ndarray:
+        """Raw scores for every item, shape (n_users, n_items)."""
+        self.check_is_fitted()
+        users = self._check_users(user_indices)
+        return self._score(users).astype(np.float32, copy=False)
+
+    def recommend(self, user_indices, n: int = 10, exclude_seen: bool = True,
+                  candidates=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` items per user: (items int64 (B, n), scores float32 (B, n)).
+
+        candidates: None (all items), a 1-D array of item indices allowed for every user,
+        or a list of per-user arrays.
+        """
+        self.check_is_fitted()
+        users = self._check_users(user_indices)
+        if n < 1:
+            raise ValueError(f"n must be >= 1. Got {n} instead.")
+        out_items = np.full((len(users), n), -1, dtype=np.int64)
+        out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
+        for start in range(0, len(users), self.batch_size):
+            block = users[start:start + self.batch_size]
+            scores = self._score(block).astype(np.float32, copy=True)
+            if exclude_seen:
+                self._mask_seen(scores, block)
+            if candidates is not None:
+                scores = _restrict(scores, candidates, start)
+            items, top = top_n(scores, n)
+            out_items[start:start + len(block)] = items
+            out_scores[start:start + len(block)] = top
+        return out_items, out_scores
+
+    def _mask_seen(self, scores: np.ndarray, users: np.ndarray) -> None:
+        rows = self.seen_[users]
+        scores[np.repeat(np.arange(len(users)), np.diff(rows.indptr)), rows.indices] = -np.inf
+
+    def _check_users(self, user_indices) -> np.ndarray:
+        users = np.atleast_1d(np.asarray(user_indices, dtype=np.int64))
+        if users.ndim != 1:
+            raise ValueError("user_indices must be 1-D")
+        if len(users) and (users.min() < 0 or users.max() >= self.n_users_):
+            raise IndexError(f"user indices must be in [0, {self.n_users_}); "
+                             "unknown users go through Engine's cold-start path")
+        return users
+
+    # -- persistence ------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        """Learned arrays to save (numpy arrays, scipy sparse matrices or JSON scalars)."""
+        return {}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+    def save(self, path: str | Path) -> Path:
+        self.check_is_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {"n_users_": self.n_users_, "n_items_": self.n_items_, "seen_": self.seen_,
+                 **self._state()}
+        arrays, scalars = {}, {}
+        for key, value in state.items():
+            if sp.issparse(value):
+                csr = value.tocsr()
+                arrays.update({f"{key}.data": csr.data, f"{key}.indices": csr.indices,
+                               f"{key}.indptr": csr.indptr,
+                               f"{key}.shape": np.asarray(csr.shape)})
+                scalars[key] = "__csr__"
+            elif isinstance(value, np.ndarray):
+                arrays[key] = value
+                scalars[key] = "__array__"
+            else:
+                scalars[key] = value
+        np.savez(path / "state.npz", **arrays)
+        meta = {"format": FORMAT_VERSION, "model": self.name, "params": self.get_params(),
+                "state": scalars}
+        (path / "model.json").write_text(json.dumps(meta, indent=2))
+        return path
+
+    @staticmethod
+    def load(path: str | Path) -> Recommender:
+        from shelfwise.models import MODELS
+
+        path = Path(path)
+        meta = json.loads((path / "model.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported model format {meta.get('format')!r}")
+        cls = MODELS[meta["model"]]
+        model = cls(**meta["params"])
+        z = np.load(path / "state.npz", allow_pickle=False)
+        state = {}
+        for key, kind in meta["state"].items():
+            if kind == "__csr__":
+                state[key] = sp.csr_matrix(
+                    (z[f"{key}.data"], z[f"{key}.indices"], z[f"{key}.indptr"]),
+                    shape=tuple(z[f"{key}.shape"]))
+            elif kind == "__array__":
+                state[key] = z[key]
+            else:
+                state[key] = kind
+        model._set_state(state)
+        return model
+
+
+def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top ``n`` of (B, n_items) scores, best first; -inf entries become item -1.
+    The same scores always give the same order (ties inside the list by item index)."""
+    k = min(n, scores.shape[1])
+    # argpartition then a stable sort on (-score, index) for a deterministic order
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
+        np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    items = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    vals = np.take_along_axis(vals, order, axis=1)
+    items[~np.isfinite(vals)] = -1
+    vals[~np.isfinite(vals)] = -np.inf
+    if k < n:
+        pad = n - k
+        items = np.pad(items, ((0, 0), (0, pad)), constant_values=-1)
+        vals = np.pad(vals, ((0, 0), (0, pad)), constant_values=-np.inf)
+    return items, vals.astype(np.float32)
+
+
+def _restrict(scores: np.ndarray, candidates, offset: int) -> np.ndarray:
+    allowed = np.zeros_like(scores, dtype=bool)
+    if isinstance(candidates, np.ndarray) and candidates.ndim == 1:
+        allowed[:, candidates] = True
+    else:
+        for r in range(scores.shape[0]):
+            allowed[r, np.asarray(candidates[offset + r], dtype=np.int64)] = True
+    scores[~allowed] = -np.inf
+    return scores
