@@ -1,0 +1,83 @@
+"""Evaluation reports: a rich table for the terminal, and a folder with CSV, Markdown and
+PNG plots (F1 against list length K = 1..50 for every model, as in the seed study of
+e-commerce push methods; NDCG@10 against fit time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from shelfwise.evaluation.harness import Result, results_frame  # noqa: E402
+from shelfwise.evaluation.metrics import per_user  # noqa: E402
+
+TABLE_COLUMNS = ("precision@10", "recall@10", "f1@10", "hr@10", "ndcg@10", "map@10", "mrr@10",
+                 "coverage", "novelty", "diversity", "arp", "fit_s", "fit_peak_mb", "latency_ms")
+
+
+def rich_table(frame: pd.DataFrame, title: str = "Evaluation") -> Table:
+    table = Table(title=title)
+    table.add_column("model")
+    cols = [c for c in TABLE_COLUMNS if c in frame.columns]
+    for c in cols:
+        table.add_column(c, justify="right")
+    for model, row in frame.iterrows():
+        table.add_row(str(model), *(f"{row[c]:.4f}" if "@" in c or c in (
+            "coverage", "diversity", "arp") else f"{row[c]:.2f}" for c in cols))
+    return table
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    head = "| model | " + " | ".join(frame.columns) + " |"
+    rule = "|---|" + "---:|" * len(frame.columns)
+    rows = [f"| {idx} | " + " | ".join(f"{v:.4f}" for v in row) + " |"
+            for idx, row in zip(frame.index, frame.to_numpy(), strict=True)]
+    return "\n".join([head, rule, *rows])
+
+
+def f1_curve(recs: np.ndarray, truth: list[np.ndarray], k_max: int = 50) -> np.ndarray:
+    """Mean F1@K for K = 1..k_max, shape (k_max,)."""
+    k_max = min(k_max, recs.shape[1])
+    return np.array([per_user(recs, truth, k)["f1"].mean() for k in range(1, k_max + 1)])
+
+
+def write_report(folder: str | Path, results: list[Result], truth: list[np.ndarray],
+                 title: str = "shelfwise evaluation") -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = results_frame(results)
+    frame.to_csv(folder / "metrics.csv")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    curves = {}
+    for r in results:
+        curves[r.model] = f1_curve(r.recs, truth)
+        ax.plot(np.arange(1, len(curves[r.model]) + 1), curves[r.model], label=r.model)
+    ax.set(xlabel="list length K", ylabel="F1@K", title=f"{title}: F1 by list length")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "f1_by_k.png", dpi=120)
+    plt.close(fig)
+    pd.DataFrame(curves, index=pd.RangeIndex(1, len(next(iter(curves.values()))) + 1,
+                                             name="k")).to_csv(folder / "f1_by_k.csv")
+    if "ndcg@10" in frame:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter(frame["fit_s"], frame["ndcg@10"])
+        for model, row in frame.iterrows():
+            ax.annotate(str(model), (row["fit_s"], row["ndcg@10"]))
+        ax.set(xlabel="fit seconds", ylabel="NDCG@10", title=f"{title}: accuracy vs cost")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(folder / "ndcg_vs_fit_time.png", dpi=120)
+        plt.close(fig)
+    cols = [c for c in TABLE_COLUMNS if c in frame.columns]
+    (folder / "report.md").write_text(
+        f"# {title}\n\nFull ranking, seen items excluded; {len(truth)} test users.\n\n"
+        + markdown_table(frame[cols]) + "\n\n![F1 by K](f1_by_k.png)\n")
+    return folder
