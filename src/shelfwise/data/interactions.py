@@ -138,6 +138,8 @@ class Interactions:
             rating = ev["value"].to_numpy(dtype=np.float64)
             is_rated = (types == "review") & np.isfinite(rating)
             wt[is_rated] = rating[is_rated].astype(np.float32)
+        if "weight" in ev:  # per-event multiplier, e.g. from dwell-time weighting
+            wt *= ev["weight"].fillna(1.0).to_numpy(np.float32)
         pos = wt > 0
         matrix = sp.csr_matrix((wt[pos], (u[pos], i[pos])),
                                shape=(len(user_ids), len(item_ids)), dtype=np.float32)

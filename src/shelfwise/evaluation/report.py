@@ -19,14 +19,19 @@ from shelfwise.evaluation.metrics import per_user  # noqa: E402
 
 TABLE_COLUMNS = ("precision@10", "recall@10", "f1@10", "hr@10", "ndcg@10", "map@10", "mrr@10",
                  "coverage", "novelty", "diversity", "arp", "fit_s", "fit_peak_mb", "latency_ms")
+SHORT = {"precision@10": "P@10", "recall@10": "R@10", "f1@10": "F1@10", "hr@10": "HR@10",
+         "ndcg@10": "NDCG@10", "map@10": "MAP@10", "mrr@10": "MRR@10", "coverage": "cover",
+         "novelty": "novel", "diversity": "ILD", "arp": "ARP", "fit_s": "fit s",
+         "fit_peak_mb": "fit MB", "latency_ms": "ms/user"}
 
 
 def rich_table(frame: pd.DataFrame, title: str = "Evaluation") -> Table:
-    table = Table(title=title)
+    table = Table(title=title, caption="ILD: intra-list diversity; ARP: mean popularity of "
+                  "recommended items; novel: mean self-information (bits)")
     table.add_column("model")
     cols = [c for c in TABLE_COLUMNS if c in frame.columns]
     for c in cols:
-        table.add_column(c, justify="right")
+        table.add_column(SHORT.get(c, c), justify="right")
     for model, row in frame.iterrows():
         table.add_row(str(model), *(f"{row[c]:.4f}" if "@" in c or c in (
             "coverage", "diversity", "arp") else f"{row[c]:.2f}" for c in cols))

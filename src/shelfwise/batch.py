@@ -1,0 +1,73 @@
+"""Batch jobs over files, for outside evaluators and offline pipelines.
+
+``recommend_batch`` trains one model on any events CSV and writes top-K lists;
+``score_recommendation_file`` scores such lists against held-out events with the same
+metric code the harness uses, so both report identical figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.data.loaders import load_events
+from shelfwise.data.validation import OnError
+from shelfwise.evaluation.harness import DEFAULT_KS, score_lists, truth_from
+from shelfwise.models import create
+
+
+def read_user_list(path: str | Path) -> list[str]:
+    """One user id per line; blank lines ignored, a ``user_id`` header line allowed."""
+    users = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    users = [u for u in users if u]
+    return users[1:] if users and users[0] == "user_id" else users
+
+
+def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
+                    k: int, out_path: str | Path, params: dict | None = None,
+                    on_error: OnError = "fail") -> pd.DataFrame:
+    """Train ``model`` on the events CSV (``user_id,item_id,event_type,timestamp[,value]``)
+    and write ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items
+    excluded. Users absent from the file get the most popular items."""
+    ds = load_events(events_path, on_error=on_error)
+    view = Interactions.from_events(ds.events)
+    rec = create(model, **(params or {})).fit(view)
+    users = read_user_list(users_path)
+    idx = view.users_to_indices(users)
+    known = idx >= 0
+    lists = np.full((len(users), k), -1, dtype=np.int64)
+    if known.any():
+        lists[known] = rec.recommend(idx[known], k, exclude_seen=True)[0]
+    if (~known).any():
+        fallback = create("popular").fit(view).recommend(np.array([0]), k, exclude_seen=False)
+        lists[~known] = fallback[0][0]
+    rows = [(u, view.item_ids[i], r + 1) for u, row in zip(users, lists, strict=True)
+            for r, i in enumerate(row) if i >= 0]
+    out = pd.DataFrame(rows, columns=["user_id", "item_id", "rank"])
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(out_path, index=False)
+    return out
+
+
+def score_recommendation_file(recs_path: str | Path, test_path: str | Path,
+                              train_path: str | Path, ks=DEFAULT_KS) -> dict[str, float]:
+    """Metrics of a ``user_id,item_id,rank`` file against held-out events (``test_path``,
+    any events CSV), in the index space of the training events."""
+    train = Interactions.from_events(load_events(train_path).events)
+    test = load_events(test_path).events
+    users, truth = truth_from(test, train)
+    recs = pd.read_csv(recs_path, dtype={"user_id": str, "item_id": str})
+    k_max = max(max(ks), int(recs["rank"].max()) if len(recs) else 1)
+    table = np.full((len(users), k_max), -1, dtype=np.int64)
+    row_of = {int(u): r for r, u in enumerate(users)}
+    u_idx = train.users_to_indices(recs["user_id"])
+    i_idx = train.items_to_indices(recs["item_id"])  # an item unknown to train can't be a hit
+    i_idx[i_idx < 0] = -1
+    for u, i, rank in zip(u_idx, i_idx, recs["rank"].to_numpy(), strict=True):
+        r = row_of.get(int(u))
+        if r is not None and rank <= k_max:
+            table[r, rank - 1] = i
+    return score_lists(table, truth, train, ks)

@@ -1,0 +1,268 @@
+"""Engine: the one object the CLI, the HTTP API and Python users call.
+
+It wires the event store, the training view and the models:
+
+    engine = Engine(Settings(home=".shelfwise"))
+    engine.import_file("events.csv")
+    engine.train()
+    engine.recommend("U000042", n=10)
+
+Trained models live in ``<home>/models/<name>/`` beside the training view they were fitted
+on (``<home>/models/_view``), so a new process serves them without retraining.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shelfwise.config import Settings
+from shelfwise.data.interactions import Interactions
+from shelfwise.data.loaders import LOADERS, Dataset
+from shelfwise.data.schemas import Event
+from shelfwise.data.splits import leave_one_out, temporal_split
+from shelfwise.data.validation import OnError, RowError, validate_events
+from shelfwise.evaluation.cost import measure
+from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
+from shelfwise.evaluation.report import write_report
+from shelfwise.models import MODELS, Recommender, create
+from shelfwise.store import EventStore, open_store
+from shelfwise.store.base import DeletionReport
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    added: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - len(self.rejected) - self.added
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    score: float
+    model: str
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, store: EventStore | None = None):
+        self.settings = settings or Settings.from_env()
+        self._store = store
+        self._models: dict[str, Recommender] = {}
+        self._view: Interactions | None = None
+
+    # -- storage -------------------------------------------------------------------
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            self._store = open_store(self.settings.resolved_store_url)
+        return self._store
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(self.settings.home) / "models"
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    # -- ingest ----------------------------------------------------------------------
+    def ingest(self, events: pd.DataFrame | Iterable[Event], on_error: OnError = "fail",
+               progress: Progress | None = None) -> IngestReport:
+        """Validate and append events in chunks (each chunk one transaction). Re-sending
+        events is harmless: ids already stored are skipped."""
+        if not isinstance(events, pd.DataFrame):
+            rows = [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in events]
+            events = pd.DataFrame(rows)
+            if len(events):
+                events["event_type"] = events["event_type"].map(lambda t: getattr(t, "value", t))
+        if len(events) == 0:
+            return IngestReport()
+        clean, errors = validate_events(events, on_error=on_error)
+        return self._append(clean, IngestReport(received=len(events), rejected=errors), progress)
+
+    def _append(self, clean: pd.DataFrame, report: IngestReport,
+                progress: Progress | None) -> IngestReport:
+        step = self.settings.import_chunk_rows
+        for start in range(0, len(clean), step):
+            report.added += self.store.append_events(clean.iloc[start:start + step])
+            if progress:
+                progress("import", min(start + step, len(clean)), len(clean))
+        return report
+
+    def import_dataset(self, dataset: Dataset, progress: Progress | None = None) -> IngestReport:
+        """Store a loaded dataset: catalogue and users first, then events."""
+        if dataset.items is not None and len(dataset.items):
+            self.store.upsert_items(dataset.items)
+        if dataset.users is not None and len(dataset.users):
+            self.store.upsert_users(dataset.users)
+        report = IngestReport(received=len(dataset.events) + len(dataset.errors),
+                              rejected=list(dataset.errors), notes=list(dataset.notes))
+        return self._append(dataset.events, report, progress)
+
+    def import_file(self, path: str | Path, fmt: str = "events", on_error: OnError = "fail",
+                    progress: Progress | None = None, **loader_kwargs) -> IngestReport:
+        """Load ``path`` with the named loader (see ``LOADERS``) and store it. With
+        ``on_error="fail"`` a malformed row stops the import before anything is written."""
+        if fmt not in LOADERS:
+            raise ValueError(f"Unknown format {fmt!r}. Known: {', '.join(sorted(LOADERS))}.")
+        dataset = LOADERS[fmt](path, on_error=on_error, **loader_kwargs)
+        return self.import_dataset(dataset, progress)
+
+    # -- training ----------------------------------------------------------------------
+    def training_view(self) -> Interactions:
+        items = self.store.items()
+        return Interactions.from_events(self.store.snapshot(),
+                                        items=items if len(items) else None,
+                                        weights=self.settings.behaviour_weights)
+
+    def train(self, models: list[str] | None = None, params: dict[str, dict] | None = None,
+              progress: Progress | None = None) -> pd.DataFrame:
+        """Fit the named models (default: settings.models, plus ``popular`` as the cold-start
+        fallback) on a snapshot of the store and save them. Returns fit cost per model."""
+        names = list(dict.fromkeys([*(models or self.settings.models), "popular"]))
+        view = self.training_view()
+        if view.n_events == 0:
+            raise RuntimeError("The store holds no events: import some before training.")
+        staging = self.model_dir.with_name("models.new")
+        shutil.rmtree(staging, ignore_errors=True)
+        view.save(staging / "_view")
+        rows = []
+        for done, name in enumerate(names):
+            if progress:
+                progress("train", done, len(names))
+            model = create(name, **(params or {}).get(name, {}))
+            with measure() as cost:
+                model.fit(view)
+            model.save(staging / name)
+            rows.append({"model": name, "fit_s": cost.seconds, "peak_mb": cost.peak_mb})
+        if progress:
+            progress("train", len(names), len(names))
+        # swap the whole folder at once so readers never see half a training run
+        old = self.model_dir.with_name("models.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.model_dir.exists():
+            self.model_dir.rename(old)
+        staging.rename(self.model_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        self._models, self._view = {}, None
+        return pd.DataFrame(rows).set_index("model")
+
+    def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
+        name = name or self.settings.default_model
+        if self._view is None:
+            if not (self.model_dir / "_view").exists():
+                raise RuntimeError("No trained models: run train first.")
+            self._view = Interactions.load(self.model_dir / "_view")
+        if name not in self._models:
+            if not (self.model_dir / name).exists():
+                raise ValueError(f"Model {name!r} is not trained. Trained: "
+                                 f"{', '.join(sorted(self.trained_models()))}.")
+            self._models[name] = Recommender.load(self.model_dir / name)
+        return self._models[name], self._view
+
+    def trained_models(self) -> list[str]:
+        if not self.model_dir.exists():
+            return []
+        return sorted(p.name for p in self.model_dir.iterdir()
+                      if (p / "model.json").exists())
+
+    # -- serving -----------------------------------------------------------------------
+    def recommend(self, user_id: str, n: int = 10, model: str | None = None,
+                  exclude_seen: bool = True) -> list[Recommendation]:
+        """Top-``n`` for one shopper. Shoppers unknown to the trained view (new, or
+        forgotten) get the popularity fallback."""
+        rec, view = self._load(model)
+        u = view.user_index.get(str(user_id))
+        if u is None:
+            rec = self._load("popular")[0]
+            items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
+        else:
+            items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
+        return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
+                for i, s in zip(items[0], scores[0], strict=True) if i >= 0]
+
+    def similar(self, item_id: str, n: int = 10, model: str | None = None
+                ) -> list[Recommendation]:
+        rec, view = self._load(model)
+        if "similar_items" not in rec.capabilities:
+            raise ValueError(f"Model {rec.name!r} does not answer similar-item queries.")
+        i = view.item_index.get(str(item_id))
+        if i is None:
+            raise KeyError(f"Unknown item {item_id!r}")
+        items, scores = rec.similar_items(np.array([i]), n)
+        return [Recommendation(str(view.item_ids[j]), float(s), rec.name)
+                for j, s in zip(items[0], scores[0], strict=True) if j >= 0]
+
+    def explain(self, user_id: str, item_id: str, model: str | None = None) -> list[str]:
+        """Plain-language reasons an item is recommended to a shopper."""
+        rec, view = self._load(model)
+        u, i = view.user_index.get(str(user_id)), view.item_index.get(str(item_id))
+        if u is None or i is None:
+            return ["popular in the shop right now"]
+        if "explain" not in rec.capabilities:
+            return [f"scored highly by the {rec.name} model"]
+        titles = view.items["title"] if view.items is not None and "title" in view.items else None
+        reasons = []
+        for j, weight in rec.explain(u, i):
+            label = titles.iloc[j] if titles is not None and pd.notna(titles.iloc[j]) \
+                else view.item_ids[j]
+            reasons.append(f"because you showed interest in {label} (weight {weight:.3f})")
+        return reasons or ["popular in the shop right now"]
+
+    # -- privacy -----------------------------------------------------------------------
+    def forget_user(self, user_id: str) -> DeletionReport:
+        """Delete a shopper's events and profile from the store, and stop serving them from
+        the trained view at once (they are treated as a new shopper until the next train,
+        which drops them from the models too)."""
+        report = self.store.delete_user(str(user_id))
+        view_dir = self.model_dir / "_view"
+        if view_dir.exists():
+            view = Interactions.load(view_dir)
+            u = view.user_index.get(str(user_id))
+            if u is not None:
+                user_ids = view.user_ids.copy()
+                user_ids[u] = ""  # tombstone: no external id maps here any more
+                Interactions(**{**view.__dict__, "user_ids": user_ids}).save(view_dir)
+            self._view = None
+        return report
+
+    # -- evaluation ----------------------------------------------------------------------
+    def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",
+                 report_dir: str | Path | None = None, params: dict[str, dict] | None = None,
+                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+        """Offline evaluation on the store: split, fit each model on the train part, score
+        full-ranking top-K lists. protocol: "loo-item" (last new item per shopper), "loo"
+        (last event) or "temporal" (last 20% of time)."""
+        events = self.store.snapshot()
+        items = self.store.items()
+        if protocol == "temporal":
+            split = temporal_split(events)
+        elif protocol in ("loo", "loo-item"):
+            split = leave_one_out(events, by="item" if protocol == "loo-item" else "event")
+        else:
+            raise ValueError(f"Unknown protocol {protocol!r}: loo-item, loo or temporal.")
+        item_ids = pd.unique(pd.concat([events["item_id"].dropna().astype(str),
+                                        items["item_id"].astype(str)]))
+        train = Interactions.from_events(split.train, items=items if len(items) else None,
+                                         weights=self.settings.behaviour_weights,
+                                         item_ids=item_ids)
+        names = models or list(MODELS)
+        zoo = {n: create(n, **(params or {}).get(n, {})) for n in names}
+        results = evaluate_models(zoo, train, split.test, progress=progress)
+        if report_dir is not None:
+            _, truth = truth_from(split.test, train)
+            write_report(report_dir, results, truth)
+        return results_frame(results)
