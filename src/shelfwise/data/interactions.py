@@ -195,7 +195,7 @@ class Interactions:
         return cls(user_ids=user_ids, item_ids=item_ids, matrix=matrix,
                    seq_indptr=z["seq_indptr"], seq_items=z["seq_items"],
                    seq_types=z["seq_types"], seq_times=z["seq_times"],
-                   seq_sessions=z["seq_sessions"] if "seq_sessions" in z else None,
+                   seq_sessions=z.get("seq_sessions", None),
                    weights=meta["weights"], items=items)
 
 

@@ -20,7 +20,7 @@ class Cost:
     peak_mb: float = 0.0
 
 
-class measure:  # noqa: N801 - used as a context manager like a function
+class measure:
     """``with measure() as cost: ...`` then read ``cost.seconds`` and ``cost.peak_mb``."""
 
     def __init__(self, interval: float = 0.005):

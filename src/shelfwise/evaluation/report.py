@@ -9,13 +9,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from rich.table import Table  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from rich.table import Table
 
-from shelfwise.evaluation.harness import Result, results_frame  # noqa: E402
-from shelfwise.evaluation.metrics import per_user  # noqa: E402
+from shelfwise.evaluation.harness import Result, results_frame
+from shelfwise.evaluation.metrics import per_user
 
 TABLE_COLUMNS = ("precision@10", "recall@10", "f1@10", "hr@10", "ndcg@10", "map@10", "mrr@10",
                  "coverage", "novelty", "diversity", "arp", "fit_s", "fit_peak_mb", "latency_ms")

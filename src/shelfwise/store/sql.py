@@ -7,7 +7,6 @@ up and how "insert, skipping ids already stored" is spelled.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

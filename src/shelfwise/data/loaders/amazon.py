@@ -14,7 +14,7 @@ from shelfwise.data.validation import OnError
 
 def load_amazon_grocery(folder: str | Path, on_error: OnError = "fail") -> Dataset:
     folder = Path(folder)
-    raw, pre = read_delimited(folder / "train.csv", sep="\t", on_error=on_error)
+    raw, pre = read_delimited(folder / "train.csv", sep="\t", on_error="skip")
     raw = raw.rename(columns={"time": "timestamp"})
     raw["event_type"] = "purchase"
     items = None

@@ -60,7 +60,7 @@ def read_delimited(path: str | Path, sep: str = ",", header: bool = True,
 def _read_ragged(path: Path, sep: str, header: bool, names):
     """Slow path for files with ragged rows: the csv module tells exact line numbers."""
     rows, lines, bad = [], [], []
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # BOM-safe
         reader = csv.reader(fh, delimiter=sep)
         columns = names
         for row in reader:
@@ -85,7 +85,10 @@ def _read_ragged(path: Path, sep: str, header: bool, names):
 
 def finish(name: str, raw: pd.DataFrame, on_error: OnError, source: str,
            pre_errors: list[RowError] | None = None, **parts) -> Dataset:
-    """Validate ``raw`` into a Dataset, merging errors found while reading."""
-    events, errors = validate_events(raw, on_error=on_error, source=source)
+    """Validate ``raw`` into a Dataset, merging errors found while reading; in fail mode
+    every bad row of the file (ragged or invalid) is listed in one ``MalformedInput``."""
+    events, errors = validate_events(raw, on_error="skip", source=source)
     errors = sorted((pre_errors or []) + errors, key=lambda e: e.line)
+    if errors and on_error == "fail":
+        raise MalformedInput(errors, source)
     return Dataset(name=name, events=events, errors=errors, **parts)

@@ -25,7 +25,7 @@ def load_events(path: str | Path, mapping: dict[str, str] | None = None,
                   ".tsv": "tsv"}.get(path.suffix.lower(), "csv")
     pre = []
     if fmt in ("csv", "tsv"):
-        raw, pre = read_delimited(path, sep="\t" if fmt == "tsv" else sep, on_error=on_error)
+        raw, pre = read_delimited(path, sep="\t" if fmt == "tsv" else sep, on_error="skip")
     elif fmt == "parquet":
         raw = pd.read_parquet(path)
         raw["line"] = range(1, len(raw) + 1)  # row number: parquet has no lines

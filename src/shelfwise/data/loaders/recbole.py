@@ -28,7 +28,7 @@ def load_recbole(folder: str | Path, name: str | None = None, event_type: str = 
     the rating); item and user side files become catalogue and user frames."""
     folder = Path(folder)
     name = name or next(folder.glob("*.inter")).stem
-    inter, _, pre = _atomic(folder / f"{name}.inter", on_error)
+    inter, _, pre = _atomic(folder / f"{name}.inter", "skip")
     raw = inter.rename(columns={"rating": "value"})
     if "event_type" not in raw:
         raw["event_type"] = event_type
@@ -36,7 +36,7 @@ def load_recbole(folder: str | Path, name: str | None = None, event_type: str = 
         raw["timestamp"] = "0"
     items = users = None
     if (folder / f"{name}.item").exists():
-        it, types, _ = _atomic(folder / f"{name}.item", on_error)
+        it, _types, _ = _atomic(folder / f"{name}.item", on_error)
         title = next((c for c in it.columns if "title" in c), None)
         other = [c for c in it.columns if c not in ("item_id", title, "line")]
         items = pd.DataFrame({

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shelfwise.data.loaders.base import Dataset, finish
-from shelfwise.data.validation import OnError, RowError, MalformedInput
+from shelfwise.data.validation import OnError, RowError
 
 
 def load_sequences(path: str | Path, attributes: str | Path | None = None,
@@ -31,8 +31,6 @@ def load_sequences(path: str | Path, attributes: str | Path | None = None,
             items.extend(tokens[1:])
             pos.extend(range(len(tokens) - 1))
             lines.extend([lineno] * (len(tokens) - 1))
-    if bad and on_error == "fail":
-        raise MalformedInput(bad, str(path))
     raw = pd.DataFrame({"user_id": users, "item_id": items, "event_type": event_type,
                         "timestamp": np.asarray(pos, dtype=np.float64), "line": lines})
     item_frame = None

@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from shelfwise.data.loaders.base import Dataset, finish, read_delimited
-from shelfwise.data.validation import MalformedInput, OnError, RowError
+from shelfwise.data.validation import OnError, RowError
 
 OTTO_TYPES = {"clicks": "click", "carts": "cart", "orders": "purchase"}
 
 
 def load_yoochoose(path: str | Path, on_error: OnError = "fail") -> Dataset:
     """Tab-separated ``SessionId ItemId Time`` (unix seconds) with a header."""
-    raw, pre = read_delimited(path, sep="\t", on_error=on_error)
+    raw, pre = read_delimited(path, sep="\t", on_error="skip")
     raw = raw.rename(columns={"SessionId": "user_id", "ItemId": "item_id", "Time": "timestamp"})
     raw["session_id"] = raw["user_id"]
     raw["event_type"] = "click"
@@ -40,8 +40,6 @@ def load_otto(path: str | Path, on_error: OnError = "fail") -> Dataset:
                                  float(ev["ts"]) / 1000.0, session, lineno))
             except (ValueError, KeyError, TypeError) as exc:
                 bad.append(RowError(lineno, "row", f"not an OTTO session record ({exc})"))
-    if bad and on_error == "fail":
-        raise MalformedInput(bad, str(path))
     raw = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp",
                                       "session_id", "line"])
     return finish("otto", raw, on_error, str(path), bad)

@@ -15,7 +15,7 @@ IJCAI_ACTIONS = {"0": "click", "1": "cart", "2": "favorite", "3": "purchase"}
 def load_tmall_ijcai15(path: str | Path, year: int = 2014, on_error: OnError = "fail") -> Dataset:
     """IJCAI-15 user log: ``action_type`` 0 click, 1 cart, 2 favourite, 3 buy; ``time_stamp``
     is MMDD within ``year`` (the contest's Double-11 season is 2014)."""
-    raw, pre = read_delimited(path, on_error=on_error)
+    raw, pre = read_delimited(path, on_error="skip")
     raw = raw.drop(columns=[c for c in raw.columns if c.startswith("Unnamed") or c == ""])
     mmdd = raw["time_stamp"].str.zfill(4)
     stamp = pd.to_datetime(str(year) + mmdd, format="%Y%m%d", errors="coerce", utc=True)
@@ -40,7 +40,7 @@ def load_tmall_multibehavior(folder: str | Path, on_error: OnError = "fail") -> 
     parts, pre = [], []
     for name, kind in (("train", "purchase"), ("collect", "favorite"), ("cart", "cart")):
         raw, bad = read_delimited(folder / f"{name}.txt", sep=" ", header=False,
-                                  names=["user_id", "item_id"], on_error=on_error)
+                                  names=["user_id", "item_id"], on_error="skip")
         parts.append(raw.assign(event_type=kind, timestamp="0"))
         pre += bad
     raw = pd.concat(parts, ignore_index=True)
