@@ -66,7 +66,8 @@ def _params(text: str | None) -> dict:
 @app.command("import")
 def import_(path: Path, fmt: Annotated[str, typer.Option("--format", "-f", help="Loader name.")] = "events",
             on_error: Annotated[str, typer.Option(help="fail or skip malformed rows.")] = "fail",
-            map_: Annotated[list[str] | None, typer.Option("--map", help="SOURCE=canonical column, repeatable.")] = None,
+            map_: Annotated[list[str] | None,
+                            typer.Option("--map", help="SOURCE=canonical column, repeatable.")] = None,
             home: Home = None, store_url: StoreUrl = None):
     """Import events (and any catalogue) from a file into the store. Importing the same file
     twice adds nothing."""
@@ -102,7 +103,8 @@ def train(models: Annotated[list[str] | None, typer.Option("--model", "-m")] = N
 @app.command()
 def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,item_id,rank file.")] = None,
              test: Annotated[Path | None, typer.Option(help="Held-out events CSV (with --recs).")] = None,
-             train_events: Annotated[Path | None, typer.Option("--train", help="Training events CSV (with --recs).")] = None,
+             train_events: Annotated[Path | None,
+                                     typer.Option("--train", help="Training events CSV (with --recs).")] = None,
              models: Annotated[list[str] | None, typer.Option("--model", "-m")] = None,
              protocol: Annotated[str, typer.Option(help="loo-item, loo or temporal.")] = "loo-item",
              report: Annotated[Path | None, typer.Option(help="Folder for the report.")] = None,

@@ -126,10 +126,8 @@ def validate_events(raw: pd.DataFrame, on_error: OnError = "fail",
     if errors and on_error == "fail":
         raise MalformedInput(errors, source)
     out = out[~bad]
-    if "event_id" in raw:
-        given = _text(raw["event_id"])[~bad]
-    else:
-        given = pd.Series(pd.NA, index=out.index, dtype="string")
+    given = (_text(raw["event_id"])[~bad] if "event_id" in raw
+             else pd.Series(pd.NA, index=out.index, dtype="string"))
     out["event_id"] = given
     todo = given.isna().to_numpy()
     if todo.any():

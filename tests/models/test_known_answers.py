@@ -1,0 +1,98 @@
+"""Hand-computed answers for each baseline's arithmetic."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.models import AssociationRules, ItemKNN, MostPopular, UserKNN
+from shelfwise.models.knn import bm25_weight
+
+
+def _view(rows, sessions=None):
+    ev = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp"])
+    if sessions is not None:
+        ev["session_id"] = sessions
+    return Interactions.from_events(ev)
+
+
+def test_most_popular_counts_users_and_decays_with_half_life():
+    day = 86400.0
+    v = _view([("a", "x", "view", 0), ("b", "x", "view", 0), ("c", "y", "view", 10 * day),
+               ("a", "y", "purchase", 10 * day)])
+    m = MostPopular().fit(v)
+    np.testing.assert_allclose(m.popularity_, [2, 2])
+    decayed = MostPopular(half_life_days=10.0).fit(v)
+    # x: two events 10 days old (weight 0.5 each); y: two events today
+    np.testing.assert_allclose(decayed.popularity_, [1.0, 2.0])
+    weighted = MostPopular(count="weighted").fit(v)
+    np.testing.assert_allclose(weighted.popularity_, [2.0, 6.0])  # view 1, purchase 5
+
+
+def test_itemknn_cosine_with_shrinkage():
+    # x bought by a, b; y by a; z by b, c
+    v = _view([("a", "x", "view", 0), ("b", "x", "view", 1), ("a", "y", "view", 2),
+               ("b", "z", "view", 3), ("c", "z", "view", 4)])
+    m = ItemKNN(k=10, shrink=0.0, recency_decay=1.0).fit(v)
+    s = m.similarity_.toarray()
+    assert s[0, 1] == pytest.approx(1 / np.sqrt(2))  # x.y = 1, |x| = sqrt2, |y| = 1
+    assert s[0, 2] == pytest.approx(1 / 2)  # x.z = 1, |x| |z| = 2
+    assert s[1, 2] == 0 and np.all(np.diag(s) == 0)
+    shrunk = ItemKNN(k=10, shrink=1.0, recency_decay=1.0).fit(v).similarity_.toarray()
+    assert shrunk[0, 2] == pytest.approx(1 / 3)
+    # user c (touched z) scores x by sim(z, x) = 0.5 and y by 0
+    np.testing.assert_allclose(m.score([2])[0], [0.5, 0.0, 0.0], rtol=1e-6)
+    assert ItemKNN(k=1, shrink=0.0).fit(v).similarity_[0].nnz == 1  # k neighbours kept
+
+
+def test_itemknn_recency_weights_later_events_more():
+    v = _view([("a", "x", "view", 0), ("a", "y", "view", 1)])
+    m = ItemKNN(recency_decay=0.5).fit(v)
+    np.testing.assert_allclose(m.profiles_.toarray(), [[0.5, 1.0]])
+
+
+def test_itemknn_explains_with_history_items():
+    v = _view([("a", "x", "view", 0), ("b", "x", "view", 1), ("b", "y", "view", 2),
+               ("c", "y", "view", 3), ("c", "w", "view", 4)])
+    m = ItemKNN(shrink=0.0, recency_decay=1.0).fit(v)
+    reasons = m.explain(0, 1)  # why y for a: because of x
+    assert [i for i, _ in reasons] == [0]
+    assert reasons[0][1] == pytest.approx(m.similarity_[0, 1])
+
+
+def test_bm25_weights_damp_popular_items():
+    x = _view([("a", "x", "view", 0), ("b", "x", "view", 0), ("c", "x", "view", 0),
+               ("a", "y", "view", 0)]).binary
+    w = bm25_weight(x).toarray()
+    assert w[0, 1] > w[0, 0]  # the rarer item weighs more for the same user
+
+
+def test_userknn_scores_from_similar_users():
+    v = _view([("a", "x", "view", 0), ("a", "y", "view", 1), ("b", "x", "view", 2),
+               ("b", "y", "view", 3), ("b", "z", "view", 4), ("c", "q", "view", 5)])
+    m = UserKNN(k=5, shrink=0.0).fit(v)
+    s = m.score([0])[0]  # a's neighbour b (cos = 2 / (sqrt2 sqrt3)) brings z
+    assert s[2] == pytest.approx(2 / (np.sqrt(2) * np.sqrt(3)), rel=1e-6)
+    assert s[3] == 0.0  # nobody similar touched q
+
+
+def test_association_rules_support_confidence_lift():
+    # four baskets (sessions): {x, y}, {x, y}, {x, z}, {y}
+    rows = [("a", "x", "purchase", 0), ("a", "y", "purchase", 1),
+            ("a", "x", "purchase", 10), ("a", "y", "purchase", 11),
+            ("b", "x", "purchase", 0), ("b", "z", "purchase", 1),
+            ("c", "y", "purchase", 0)]
+    v = _view(rows, sessions=["s1", "s1", "s2", "s2", "s3", "s3", "s4"])
+    m = AssociationRules(min_count=1).fit(v)
+    x, y, z = (v.item_index[k] for k in "xyz")
+    rules = m.rules_for(x).set_index("consequent")
+    assert rules.loc[y, "support"] == pytest.approx(2 / 4)
+    assert rules.loc[y, "confidence"] == pytest.approx(2 / 3)
+    assert rules.loc[y, "lift"] == pytest.approx((2 / 3) / (3 / 4))
+    assert rules.loc[z, "confidence"] == pytest.approx(1 / 3)
+    assert m.rules_for(x).iloc[0]["consequent"] == y  # strongest first
+    strict = AssociationRules(min_count=2).fit(v)
+    assert z not in strict.rules_for(x)["consequent"].tolist()
+    # without sessions each user is one basket
+    per_user = AssociationRules(min_count=1, use_sessions=False).fit(v)
+    assert per_user.n_baskets_ == 3
