@@ -13,6 +13,7 @@ on (``<home>/models/_view``), so a new process serves them without retraining.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -235,7 +236,7 @@ class Engine:
             if u is not None:
                 user_ids = view.user_ids.copy()
                 user_ids[u] = ""  # tombstone: no external id maps here any more
-                Interactions(**{**view.__dict__, "user_ids": user_ids}).save(view_dir)
+                dataclasses.replace(view, user_ids=user_ids).save(view_dir)
             self._view = None
         return report
 

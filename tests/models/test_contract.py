@@ -90,7 +90,7 @@ def test_similar_items_only_where_declared(fitted):
     if "similar_items" not in fitted.capabilities:
         assert not hasattr(fitted, "similar_items")
         return
-    items, scores = fitted.similar_items([0, 1], n=5)
+    items, _scores = fitted.similar_items([0, 1], n=5)
     assert items.shape == (2, 5)
     assert 0 not in items[0] and 1 not in items[1]  # an item is not similar to itself
 

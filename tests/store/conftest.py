@@ -24,7 +24,7 @@ def _pg_admin():
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+    except Exception as exc:
         engine.dispose()
         if os.environ.get("SHELFWISE_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required here but {PG_URL} does not answer: {exc}")

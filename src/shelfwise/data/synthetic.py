@@ -187,6 +187,13 @@ def generate_shop(n_users: int = 2000, n_items: int = 1000, sessions_per_user: f
                      c_time[remove_m] + 30, c_sess[remove_m], 1.0))
     b_sess, b_item, b_aff = c_sess[buy_m], c_item[buy_m], c_aff[buy_m]
     b_time = s_time[b_sess] + 3600.0  # checkout closes the session
+    # nobody buys the same kettle twice: only the first purchase of a durable stays
+    consumable = items["attributes"].map(lambda a: a["consumable"]).to_numpy()
+    first = np.argsort(b_time, kind="stable")
+    key = s_user[b_sess][first].astype(np.int64) * n_items + b_item[first]
+    again = np.zeros(len(first), bool)
+    again[first] = pd.Series(key).duplicated().to_numpy() & ~consumable[b_item[first]]
+    b_sess, b_item, b_aff, b_time = b_sess[~again], b_item[~again], b_aff[~again], b_time[~again]
     ev.append(_frame(s_user[b_sess], b_item, "purchase", b_time, b_sess, price[b_item]))
     rev_m = rng.random(len(b_sess)) < 0.15
     rating = np.clip(np.round(1 + 4 * b_aff[rev_m] + rng.normal(0, 0.7, rev_m.sum())), 1, 5)
@@ -195,7 +202,6 @@ def generate_shop(n_users: int = 2000, n_items: int = 1000, sessions_per_user: f
                      rating))
 
     # -- repeat purchases of consumables, two generations --------------------------------
-    consumable = items["attributes"].map(lambda a: a["consumable"]).to_numpy()
     r_user, r_item, r_time, next_sess = s_user[b_sess], b_item, b_time, S
     for _ in range(2):
         again = consumable[r_item] & (rng.random(len(r_item)) < 0.45)

@@ -1,0 +1,117 @@
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from shelfwise.cli import app
+from shelfwise.store import open_store
+
+runner = CliRunner()
+
+
+def _csv(path, rows, header="user_id,item_id,event_type,timestamp"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_malformed_file_fails_with_line_numbers_and_writes_nothing(tmp_path):
+    f = _csv(tmp_path / "bad.csv", ["u1,i1,view,1", "u2,,view,2", "u3,i3,teleport,3",
+                                    "u4,i4,view,later"])
+    res = runner.invoke(app, ["import", str(f), "--home", str(tmp_path)])
+    assert res.exit_code == 2
+    for expected in ("line 3: item_id", "line 4: event_type", "line 5: timestamp"):
+        assert expected in res.output
+    assert open_store(f"sqlite:///{tmp_path / 'events.db'}").count_events() == 0
+
+
+def test_skip_mode_imports_good_rows_and_import_is_idempotent(tmp_path):
+    f = _csv(tmp_path / "mixed.csv", ["u1,i1,view,1", "u2,,view,2", "u3,i3,cart,3"])
+    args = ["import", str(f), "--home", str(tmp_path), "--on-error", "skip"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "added 2" in first.output and "line 3: item_id" in first.output
+    second = runner.invoke(app, args)
+    assert "added 0" in second.output and "already stored 2" in second.output
+
+
+def test_import_with_column_mapping(tmp_path):
+    f = _csv(tmp_path / "m.csv", ["c1,s1,buy,2024-05-01T12:00:00Z"], header="customer,sku,kind,when")
+    res = runner.invoke(app, ["import", str(f), "--home", str(tmp_path), "--map", "customer=user_id",
+                              "--map", "sku=item_id", "--map", "kind=event_type", "--map", "when=timestamp"])
+    assert res.exit_code == 0, res.output
+    snap = open_store(f"sqlite:///{tmp_path / 'events.db'}").snapshot()
+    assert snap[["user_id", "item_id", "event_type"]].values.tolist() == [["c1", "s1", "purchase"]]
+
+
+def test_a_killed_import_leaves_a_consistent_store_and_a_rerun_completes(tmp_path, small_shop):
+    events = small_shop.events[["user_id", "item_id", "event_type", "timestamp"]]
+    path = tmp_path / "big.csv"
+    events.to_csv(path, index=False)
+    script = textwrap.dedent(f"""
+        import os, signal
+        from shelfwise.config import Settings
+        from shelfwise.engine import Engine
+        eng = Engine(Settings(home={str(tmp_path)!r}, import_chunk_rows=1000))
+        def crash(stage, done, total):
+            if done >= 3000:
+                os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, like a power cut
+        eng.import_file({str(path)!r}, progress=crash)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -9
+    db = tmp_path / "events.db"
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 3000  # whole chunks only
+    con.close()
+    res = runner.invoke(app, ["import", str(path), "--home", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert f"added {len(events) - 3000}" in res.output
+    assert open_store(f"sqlite:///{db}").count_events() == len(events)
+
+
+def test_train_recommend_similar_forget(tmp_path, small_shop):
+    path = tmp_path / "shop.csv"
+    small_shop.events.drop(columns=["event_id", "context"]).to_csv(path, index=False)
+    home = ["--home", str(tmp_path)]
+    assert runner.invoke(app, ["import", str(path), *home]).exit_code == 0
+    assert runner.invoke(app, ["train", "-m", "itemknn", *home]).exit_code == 0
+    user = str(small_shop.user_ids[0])
+    rec = runner.invoke(app, ["recommend", user, "--n", "3", *home])
+    assert rec.exit_code == 0 and rec.output.count("(itemknn)") == 3
+    sim = runner.invoke(app, ["similar", str(small_shop.item_ids[0]), "--n", "2", *home])
+    assert sim.exit_code == 0 and sim.output.count("P0") == 2
+    gone = runner.invoke(app, ["forget-user", user, *home])
+    assert "deleted" in gone.output and "profile" in gone.output
+    assert "(popular)" in runner.invoke(app, ["recommend", user, "--n", "1", *home]).output
+
+
+def test_recommend_batch_with_arbitrary_string_ids(tmp_path):
+    rows = ["alice,sku-1,view,1", "alice,sku-2,purchase,2", "bob,sku-1,view,1",
+            "bob,sku-3,cart,2", "carol,sku-2,view,3", "carol,sku-3,view,4"]
+    events = _csv(tmp_path / "train.csv", rows)
+    users = tmp_path / "users.txt"
+    users.write_text("alice\nnewcomer\n")
+    out = tmp_path / "recs.csv"
+    res = runner.invoke(app, ["recommend-batch", "--events", str(events), "--users", str(users),
+                              "--model", "itemknn", "--k", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    recs = pd.read_csv(out, dtype=str)
+    alice = recs[recs.user_id == "alice"]
+    assert alice["item_id"].tolist() == ["sku-3"]  # the only item alice has not seen
+    assert recs[recs.user_id == "newcomer"]["rank"].tolist() == ["1", "2"]  # popular fallback
+    bad = runner.invoke(app, ["recommend-batch", "--events", str(events), "--users", str(users),
+                              "--model", "itemknn", "--out", str(out), "--params", '{"k": -1}'])
+    assert bad.exit_code == 2 and "The 'k' parameter of ItemKNN" in bad.output
+
+
+def test_demo_command_prints_the_table(tmp_path):
+    res = runner.invoke(app, ["demo", "--home", str(tmp_path / "d"), "--users", "300",
+                              "--items", "200"], env={**os.environ, "COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "NDCG@10" in res.output and "itemknn" in res.output
+    assert (tmp_path / "d" / "report" / "f1_by_k.png").exists()

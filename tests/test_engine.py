@@ -1,0 +1,75 @@
+import pytest
+
+from shelfwise.config import Settings
+from shelfwise.data.schemas import Event
+from shelfwise.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, small_shop):
+    home = tmp_path_factory.mktemp("engine")
+    eng = Engine(Settings(home=home))
+    eng.store.upsert_items(small_shop.items)
+    report = eng.ingest(small_shop.events)
+    assert report.added == len(small_shop.events)
+    eng.train(["itemknn", "rules"])
+    return eng
+
+
+def test_trains_requested_models_plus_fallback(engine):
+    assert engine.trained_models() == ["itemknn", "popular", "rules"]
+
+
+def test_recommend_excludes_history_and_is_served_by_a_fresh_engine(engine, small_shop):
+    user = str(small_shop.user_ids[5])
+    recs = engine.recommend(user, 10)
+    history = set(engine.store.user_history(user)["item_id"])
+    assert len(recs) == 10 and not {r.item_id for r in recs} & history
+    fresh = Engine(engine.settings)  # loads the saved models, no retraining
+    assert [r.item_id for r in fresh.recommend(user, 10)] == [r.item_id for r in recs]
+
+
+def test_unknown_shopper_gets_the_popular_list(engine):
+    recs = engine.recommend("someone-new", 5)
+    assert {r.model for r in recs} == {"popular"}
+    assert [r.item_id for r in recs] == [r.item_id for r in engine.recommend("another", 5)]
+
+
+def test_similar_and_explain(engine, small_shop):
+    item = str(small_shop.item_ids[0])
+    similar = engine.similar(item, 5)
+    assert len(similar) == 5 and item not in {r.item_id for r in similar}
+    with pytest.raises(ValueError, match="does not answer similar-item"):
+        engine.similar(item, 5, model="popular")
+    user = str(small_shop.user_ids[5])
+    top = engine.recommend(user, 1)[0]
+    reasons = engine.explain(user, top.item_id)
+    titles = set(small_shop.items["title"])
+    assert reasons and any(t in reasons[0] for t in titles)
+
+
+def test_ingesting_the_same_events_twice_adds_nothing(engine, small_shop):
+    again = engine.ingest(small_shop.events.head(100))
+    assert (again.received, again.added, again.duplicates) == (100, 0, 100)
+    new = engine.ingest([Event(user_id="fresh", item_id=str(small_shop.item_ids[1]),
+                               event_type="view", timestamp=1.7e9)])
+    assert new.added == 1
+
+
+def test_forget_user_deletes_and_stops_personalising(tmp_path, small_shop):
+    eng = Engine(Settings(home=tmp_path))
+    eng.ingest(small_shop.events)
+    eng.train(["itemknn"])
+    user = str(small_shop.user_ids[3])
+    report = eng.forget_user(user)
+    assert report.events == (small_shop.events["user_id"] == user).sum() > 0
+    assert eng.store.user_history(user).empty
+    assert {r.model for r in eng.recommend(user, 3)} == {"popular"}
+    eng.train(["itemknn"])
+    assert user not in set(eng._load("itemknn")[1].user_ids)
+
+
+def test_evaluate_itemknn_beats_most_popular(engine, tmp_path):
+    frame = engine.evaluate(["popular", "itemknn", "userknn", "rules"], report_dir=tmp_path)
+    assert frame.loc["itemknn", "ndcg@10"] > frame.loc["popular", "ndcg@10"]
+    assert (tmp_path / "f1_by_k.png").exists() and (tmp_path / "metrics.csv").exists()
