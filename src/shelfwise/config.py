@@ -38,7 +38,8 @@ class Settings(BaseModel):
     )
     models: list[str] = Field(default_factory=lambda: ["popular", "itemknn", "userknn", "rules"])
     default_model: str = "itemknn"
-    import_chunk_rows: int = Field(default=50_000, ge=1)
+    # rows per transaction: large enough that commits and WAL checkpoints stay cheap
+    import_chunk_rows: int = Field(default=200_000, ge=1)
 
     @property
     def resolved_store_url(self) -> str:

@@ -45,8 +45,8 @@ class PreprocessReport:
 
 
 def drop_duplicates(events: pd.DataFrame, report: PreprocessReport) -> pd.DataFrame:
-    """Exact duplicates: same event id (ids derive from content, so same content too)."""
-    out = events.drop_duplicates("event_id", keep="first")
+    """Exact duplicates: same user and event id (ids derive from content, so same content)."""
+    out = events.drop_duplicates(["user_id", "event_id"], keep="first")
     report.add("drop_duplicates", len(events), len(out))
     return out
 

@@ -1,6 +1,6 @@
 """The EventStore interface and the URL registry that picks a backend.
 
-A store keeps the shop's raw log: events (append-only, idempotent on ``event_id``), the item
+A store keeps the shop's raw log: events (append-only, idempotent on (user, ``event_id``)), the item
 catalogue and users (upserted). Training never reads the store row by row: it takes one
 ``snapshot()`` and builds ``Interactions`` from it.
 """
@@ -31,7 +31,8 @@ class EventStore(ABC):
     @abstractmethod
     def append_events(self, events: pd.DataFrame) -> int:
         """Append a validated event frame in one transaction; returns how many were new
-        (events whose ``event_id`` is already stored are skipped, so re-sending is safe)."""
+        (an event whose ``event_id`` is already stored for its user is skipped, so re-sending
+        is safe)."""
 
     def append(self, events: Iterable[Event]) -> int:
         """Append pydantic events (the online path)."""
