@@ -129,3 +129,12 @@ def test_ragged_rows_are_reported_by_line(tmp_path):
     ds = load_events(csv, on_error="skip")
     assert [(e.line, e.field) for e in ds.errors] == [(3, "row"), (5, "event_type")]
     assert ds.events["user_id"].tolist() == ["u1", "u3"]
+
+
+def test_generic_loader_on_a_real_file_with_mapping_and_defaults(data_dir):
+    ds = load_events(data_dir / "yoochoose-100k/yoochoose-clicks-100k_train_full.txt", fmt="tsv",
+                     mapping={"SessionId": "user_id", "ItemId": "item_id", "Time": "timestamp"},
+                     defaults={"event_type": "click"})
+    assert (len(ds.events), ds.n_users, ds.n_items) == (70_278, 17_794, 2_933)
+    same = load_yoochoose(data_dir / "yoochoose-100k/yoochoose-clicks-100k_train_full.txt")
+    assert ds.events["timestamp"].equals(same.events["timestamp"])
