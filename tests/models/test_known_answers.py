@@ -96,3 +96,11 @@ def test_association_rules_support_confidence_lift():
     # without sessions each user is one basket
     per_user = AssociationRules(min_count=1, use_sessions=False).fit(v)
     assert per_user.n_baskets_ == 3
+
+
+def test_recency_counts_later_events_and_ties_decay_together():
+    from shelfwise.models.profiles import events_since
+
+    v = _view([("a", "x", "view", 1), ("a", "y", "view", 2), ("a", "z", "view", 2),
+               ("a", "w", "view", 3), ("b", "x", "view", 0), ("b", "y", "view", 0)])
+    assert events_since(v).tolist() == [3, 1, 1, 0, 0, 0]

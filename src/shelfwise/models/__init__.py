@@ -4,13 +4,15 @@
 """
 
 from shelfwise.models.base import NotFittedError, Recommender
+from shelfwise.models.ease import EASE
+from shelfwise.models.factor import ALS, BPR
 from shelfwise.models.knn import ItemKNN, UserKNN
 from shelfwise.models.params import InvalidParameterError
 from shelfwise.models.popular import MostPopular
 from shelfwise.models.rules import AssociationRules
 
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules)
+    cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR)
 }
 
 
@@ -23,5 +25,5 @@ def create(name: str, **params) -> Recommender:
     return cls(**params)
 
 
-__all__ = ["MODELS", "AssociationRules", "InvalidParameterError", "ItemKNN", "MostPopular",
+__all__ = ["ALS", "BPR", "EASE", "MODELS", "AssociationRules", "InvalidParameterError", "ItemKNN", "MostPopular",
            "NotFittedError", "Recommender", "UserKNN", "create"]

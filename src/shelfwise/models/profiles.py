@@ -2,8 +2,8 @@
 
 A profile weights each item a user touched by the behaviour weights of their events and
 by how recent each event is, counted in events from the end of the user's sequence:
-``weight = behaviour_weight * recency_decay ** (events since)``. Counting positions instead
-of seconds makes one default work for shops whose users act every minute or every month.
+``weight = behaviour_weight * recency_decay ** (later events)``. Counting events instead of
+seconds makes one default work for shops whose users act every minute or every month.
 """
 
 from __future__ import annotations
@@ -23,13 +23,31 @@ def user_profiles(interactions: Interactions, recency_decay: float = 1.0,
     indptr = interactions.seq_indptr
     users = np.repeat(np.arange(interactions.n_users), np.diff(indptr))
     if recency_decay != 1.0:
-        since = (indptr[users + 1] - 1) - np.arange(interactions.n_events)
-        w = w * np.power(np.float32(recency_decay), since, dtype=np.float32)
+        w = w * np.power(np.float32(recency_decay), events_since(interactions), dtype=np.float32)
     pos = w > 0
     prof = sp.csr_matrix((w[pos], (users[pos], interactions.seq_items[pos])),
                          shape=(interactions.n_users, interactions.n_items), dtype=np.float32)
     prof.sum_duplicates()
     return prof
+
+
+def events_since(interactions: Interactions) -> np.ndarray:
+    """(n_events,) how many of the user's events happened strictly later than each event.
+
+    Events at the same timestamp share a value, so data without real times (every event at
+    t=0) gets no recency weighting rather than one invented from file order.
+    """
+    indptr, times = interactions.seq_indptr, interactions.seq_times
+    n = interactions.n_events
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    users = np.repeat(np.arange(interactions.n_users), np.diff(indptr))
+    pos = np.arange(n)
+    # an event closes its tie group when the next event is another user's or later in time
+    closes = np.ones(n, dtype=bool)
+    closes[:-1] = (users[1:] != users[:-1]) | (times[1:] != times[:-1])
+    group_end = np.minimum.accumulate(np.where(closes, pos, n)[::-1])[::-1]
+    return (indptr[users + 1] - 1) - group_end
 
 
 def keep_top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:

@@ -1,0 +1,136 @@
+"""Matrix factorisation through the ``implicit`` library (an optional extra:
+``pip install shelfwise[factor]``).
+
+Scores are ``user_factors @ item_factors.T``; the models differ only in fitting:
+
+- ALS (Hu, Koren & Volinsky 2008) with the conjugate-gradient solver (Takacs et al. 2011);
+  confidence ``1 + alpha * w`` where w is the behaviour-weighted interaction strength.
+- BPR (Rendle et al. 2009): pairwise ranking with sampled negatives.
+
+``fold_in`` gives factors for new or changed users without retraining: ALS solves the
+user's least-squares problem against the fixed item factors (implicit's recalculate-user
+path); BPR, which has no closed form, uses the same ALS-style solve on its item factors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.params import Interval, Options
+
+
+def _implicit():
+    try:
+        import implicit  # noqa: F401
+        from implicit.cpu.als import AlternatingLeastSquares
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("Factor models need the 'implicit' package: "
+                          "pip install 'shelfwise[factor]'") from exc
+    return AlternatingLeastSquares, BayesianPersonalizedRanking
+
+
+class FactorRecommender(Recommender):
+    capabilities = frozenset({"similar_items", "fold_in"})
+
+    def _confidence(self, interactions: Interactions) -> sp.csr_matrix:
+        x = (interactions.binary if self.binary else interactions.matrix).astype(np.float32)
+        return x.tocsr()
+
+    def _score(self, user_indices: np.ndarray) -> np.ndarray:
+        return self.user_factors_[user_indices] @ self.item_factors_.T
+
+    def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity of item factors."""
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        v = self.item_factors_
+        norms = np.linalg.norm(v, axis=1) + 1e-12
+        scores = (v[items] @ v.T) / (norms[items, None] * norms[None, :])
+        scores[np.arange(len(items)), items] = -np.inf
+        return top_n(scores.astype(np.float32), n)
+
+    def fold_in(self, user_items: sp.csr_matrix) -> np.ndarray:
+        """Factors for users given their item rows (csr (n_users, n_items) of weights),
+        solving min_u sum_i c_ui (p_ui - u.v_i)^2 + reg |u|^2 with item factors fixed.
+        Returns float32 (n_users, factors)."""
+        self.check_is_fitted()
+        v = self.item_factors_.astype(np.float64)
+        reg = float(getattr(self, "regularization", 0.01))
+        alpha = float(getattr(self, "alpha", 1.0))
+        vtv = v.T @ v
+        out = np.zeros((user_items.shape[0], v.shape[1]), dtype=np.float32)
+        user_items = user_items.tocsr()
+        for r in range(user_items.shape[0]):
+            idx = user_items.indices[user_items.indptr[r]:user_items.indptr[r + 1]]
+            conf = alpha * user_items.data[user_items.indptr[r]:user_items.indptr[r + 1]]
+            vi = v[idx]
+            a = vtv + (vi.T * conf) @ vi + reg * np.eye(v.shape[1])
+            b = ((1.0 + conf)[:, None] * vi).sum(axis=0)
+            out[r] = np.linalg.solve(a, b)
+        return out
+
+    def _state(self) -> dict:
+        return {"user_factors_": self.user_factors_, "item_factors_": self.item_factors_}
+
+
+class ALS(FactorRecommender):
+    name = "als"
+    _parameter_constraints = {
+        "factors": Interval(int, 1), "regularization": Interval(float, 0),
+        "alpha": Interval(float, 0, closed="neither"), "iterations": Interval(int, 1),
+        "binary": Options(frozenset({True, False})), "random_state": Interval(int, 0),
+    }
+
+    def __init__(self, *, factors: int = 128, regularization: float = 0.05, alpha: float = 10.0,
+                 iterations: int = 15, binary: bool = False, random_state: int = 0):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.binary = binary
+        self.random_state = random_state
+
+    def _fit(self, interactions: Interactions) -> None:
+        als_cls, _ = _implicit()
+        # implicit parallelises over users itself; threaded BLAS inside that would
+        # oversubscribe the cores (implicit checks and warns about exactly this).
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = als_cls(factors=self.factors, regularization=self.regularization,
+                            alpha=self.alpha, iterations=self.iterations, use_cg=True,
+                            calculate_training_loss=False, random_state=self.random_state)
+            model.fit(self._confidence(interactions), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+
+
+class BPR(FactorRecommender):
+    name = "bpr"
+    _parameter_constraints = {
+        "factors": Interval(int, 1), "learning_rate": Interval(float, 0, closed="neither"),
+        "regularization": Interval(float, 0), "iterations": Interval(int, 1),
+        "binary": Options(frozenset({True, False})), "random_state": Interval(int, 0),
+    }
+
+    def __init__(self, *, factors: int = 128, learning_rate: float = 0.05,
+                 regularization: float = 0.001, iterations: int = 200, binary: bool = True,
+                 random_state: int = 0):
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.binary = binary
+        self.random_state = random_state
+
+    def _fit(self, interactions: Interactions) -> None:
+        _, bpr_cls = _implicit()
+        model = bpr_cls(factors=self.factors, learning_rate=self.learning_rate,
+                        regularization=self.regularization, iterations=self.iterations,
+                        random_state=self.random_state)
+        model.fit(self._confidence(interactions), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
