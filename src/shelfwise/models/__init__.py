@@ -10,9 +10,11 @@ from shelfwise.models.knn import ItemKNN, UserKNN
 from shelfwise.models.params import InvalidParameterError
 from shelfwise.models.popular import MostPopular
 from shelfwise.models.rules import AssociationRules
+from shelfwise.models.sequential import BERT4Rec, BiLSTMTransformer, GRU4Rec, SASRec
 
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR)
+    cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR,
+                              SASRec, BERT4Rec, GRU4Rec, BiLSTMTransformer)
 }
 
 
@@ -25,5 +27,5 @@ def create(name: str, **params) -> Recommender:
     return cls(**params)
 
 
-__all__ = ["ALS", "BPR", "EASE", "MODELS", "AssociationRules", "InvalidParameterError", "ItemKNN", "MostPopular",
+__all__ = ["ALS", "BPR", "EASE", "MODELS", "BERT4Rec", "BiLSTMTransformer", "GRU4Rec", "SASRec", "AssociationRules", "InvalidParameterError", "ItemKNN", "MostPopular",
            "NotFittedError", "Recommender", "UserKNN", "create"]

@@ -1,0 +1,144 @@
+"""Sequence encoders for ``shelfwise.models.sequential`` (PyTorch, CPU).
+
+Every encoder maps embedded sequences (B, L, d) with a padding mask (B, L) to hidden states
+(B, L, d). Sequences are left-padded, so position L-1 is the most recent event.
+
+- ``sasrec``: causal self-attention (Kang & McAuley 2018);
+- ``bert4rec``: bidirectional self-attention, trained by masked-item prediction (Sun 2019);
+- ``gru4rec``: a GRU (Hidasi et al. 2016);
+- ``bilstm_transformer``: the seed study's "deep bidirectional Transformer": a BiLSTM front
+  end feeding bidirectional Transformer layers, trained like BERT4Rec.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+CAUSAL = {"sasrec": True, "gru4rec": True, "bert4rec": False, "bilstm_transformer": False}
+N_GAP_BUCKETS = 16
+
+
+def gap_buckets(gaps_seconds: torch.Tensor) -> torch.Tensor:
+    """Log-spaced buckets of the time since the previous event: 0 for none/padding, then
+    1..15 covering about a second to a year."""
+    b = torch.clamp(torch.log2(gaps_seconds.clamp(min=1.0)).floor().long() // 2 + 1, 1,
+                    N_GAP_BUCKETS - 1)
+    return torch.where(gaps_seconds > 0, b, torch.zeros_like(b))
+
+
+class Embedder(nn.Module):
+    """Item + position + behaviour type + time gap (+ mean of item attributes) embeddings.
+
+    Item index 0 is padding and ``n_items + 1`` the mask token; the output item table
+    (rows 1..n_items) is shared with the input (weight tying).
+    """
+
+    def __init__(self, n_items: int, dim: int, max_len: int, n_types: int, dropout: float,
+                 attributes: torch.Tensor | None = None, n_attributes: int = 0):
+        super().__init__()
+        self.items = nn.Embedding(n_items + 2, dim, padding_idx=0)
+        self.positions = nn.Embedding(max_len, dim)
+        self.types = nn.Embedding(n_types + 1, dim, padding_idx=0)
+        self.gaps = nn.Embedding(N_GAP_BUCKETS, dim, padding_idx=0)
+        self.attr = None
+        if attributes is not None and n_attributes:
+            # attributes: (n_items + 2, A) attribute ids per item, 0 = none
+            self.register_buffer("item_attributes", attributes, persistent=False)
+            self.attr = nn.EmbeddingBag(n_attributes + 1, dim, mode="mean", padding_idx=0)
+        self.norm = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(dropout)
+        self.scale = math.sqrt(dim)
+        nn.init.normal_(self.items.weight, std=dim ** -0.5)
+        with torch.no_grad():
+            self.items.weight[0].zero_()
+
+    def item_table(self) -> torch.Tensor:
+        """(n_items + 2, d) item representations used for both input and output."""
+        table = self.items.weight
+        if self.attr is not None:
+            table = table + self.attr(self.item_attributes)
+        return table
+
+    def forward(self, items, types, gaps) -> torch.Tensor:
+        table = self.item_table()
+        # positions count back from the latest event, so trimming leading padding columns
+        # off a batch leaves every event's position unchanged
+        length, max_len = items.shape[1], self.positions.num_embeddings
+        pos = torch.arange(max_len - length, max_len, device=items.device)
+        x = table[items] * self.scale + self.positions(pos)[None] + self.types(types)
+        x = x + self.gaps(gap_buckets(gaps))
+        return self.drop(self.norm(x))
+
+
+class TransformerEncoder(nn.Module):
+    def __init__(self, dim: int, layers: int, heads: int, dropout: float, causal: bool):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=dim * 2, dropout=dropout,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.net = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        batch, length = pad.shape
+        # blocked[b, i, j]: query i may not see key j (padding, or the future if causal).
+        blocked = pad[:, None, :].expand(batch, length, length).clone()
+        if self.causal:
+            blocked |= torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
+        # Every position may see itself: with left padding a padded query would otherwise see
+        # nothing, its softmax would be NaN, and 0 * NaN leaks into real positions.
+        blocked &= ~torch.eye(length, dtype=torch.bool, device=x.device)
+        heads = self.net.layers[0].self_attn.num_heads
+        h = self.net(x, mask=blocked.repeat_interleave(heads, dim=0))
+        return self.norm(h)
+
+
+class GRUEncoder(nn.Module):
+    def __init__(self, dim: int, layers: int, dropout: float):
+        super().__init__()
+        self.gru = nn.GRU(dim, dim, num_layers=layers, batch_first=True,
+                          dropout=dropout if layers > 1 else 0.0)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.gru(x)[0])
+
+
+class BiLSTMTransformerEncoder(nn.Module):
+    def __init__(self, dim: int, layers: int, heads: int, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(dim, dim // 2, batch_first=True, bidirectional=True)
+        self.transformer = TransformerEncoder(dim, layers, heads, dropout, causal=False)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        return self.transformer(x + self.lstm(x)[0], pad)
+
+
+def make_encoder(kind: str, dim: int, layers: int, heads: int, dropout: float) -> nn.Module:
+    if kind in ("sasrec", "bert4rec"):
+        return TransformerEncoder(dim, layers, heads, dropout, causal=CAUSAL[kind])
+    if kind == "gru4rec":
+        return GRUEncoder(dim, 1, dropout)
+    if kind == "bilstm_transformer":
+        return BiLSTMTransformerEncoder(dim, layers, heads, dropout)
+    raise ValueError(f"Unknown encoder {kind!r}")
+
+
+class SequenceNet(nn.Module):
+    def __init__(self, kind: str, n_items: int, dim: int, max_len: int, layers: int, heads: int,
+                 dropout: float, n_types: int, attributes=None, n_attributes: int = 0):
+        super().__init__()
+        self.embed = Embedder(n_items, dim, max_len, n_types, dropout, attributes, n_attributes)
+        self.encoder = make_encoder(kind, dim, layers, heads, dropout)
+        self.n_items = n_items
+
+    def hidden(self, items, types, gaps) -> torch.Tensor:
+        """(B, L, d) hidden states."""
+        return self.encoder(self.embed(items, types, gaps), items == 0)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Scores of every real item, (..., n_items); column j is item index j."""
+        return h @ self.embed.item_table()[1:self.n_items + 1].T

@@ -1,0 +1,380 @@
+"""Sequential recommenders: next-item prediction over each shopper's behaviour sequence.
+
+One model, interchangeable encoders (``seq_encoders``): ``sasrec`` and ``gru4rec`` are
+trained on next-item prediction at every position; ``bert4rec`` and ``bilstm_transformer``
+see both directions, so they are trained by masked-item prediction and asked for the item
+behind a mask appended to the sequence. The loss is full-softmax cross-entropy over the
+catalogue (SASRec+ / "SASRec with CE", Klenitskiy & Vasilev 2023) or, for big catalogues,
+a sampled softmax over ``n_negatives`` uniform negatives shared by the batch.
+
+Inputs per event: item, behaviour type and the log-bucketed time since the previous event;
+item attributes (``attribute_ids`` or the category path in the catalogue) are mean-pooled
+into the item embedding when ``use_attributes``. Each user's last training event is held
+out for validation; training stops when validation NDCG@10 has not improved for
+``patience`` epochs or the ``max_minutes`` budget is spent, keeping the best epoch.
+
+Needs the ``sequential`` extra (``torch``). State is saved as plain arrays in the model's
+``.npz``: no pickled code.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.data.schemas import EVENT_TYPES
+from shelfwise.models.base import Recommender
+from shelfwise.models.params import Interval, Options
+
+ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("Sequential models need PyTorch: pip install 'shelfwise[sequential]' "
+                          "-c constraints.txt") from exc
+    return torch
+
+
+def _collapse_repeats(items: np.ndarray, types: np.ndarray, times: np.ndarray):
+    """Merge consecutive events on the same item (view, then cart, then purchase of one
+    product) into the last of them: the next *item* is what the model must predict."""
+    if len(items) < 2:
+        return items, types, times
+    keep = np.r_[items[1:] != items[:-1], True]
+    return items[keep], types[keep], times[keep]
+
+
+def _left_pad(rows: list[np.ndarray], length: int, dtype) -> np.ndarray:
+    out = np.zeros((len(rows), length), dtype=dtype)
+    for r, row in enumerate(rows):
+        row = row[-length:]
+        if len(row):
+            out[r, length - len(row):] = row
+    return out
+
+
+def _length_batches(lengths: np.ndarray, rows: np.ndarray, size: int, rng) -> list[np.ndarray]:
+    """Batches of rows with similar sequence lengths, in random order: short sequences are
+    not padded to the longest one in the data, which makes epochs several times faster."""
+    noisy = lengths[rows] + rng.random(len(rows))  # random order within a length
+    ordered = rows[np.argsort(noisy, kind="stable")]
+    batches = [ordered[b:b + size] for b in range(0, len(ordered), size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class SequentialRecommender(Recommender):
+    name = "sequential"
+    capabilities = frozenset({"sequence"})
+    default_encoder = "sasrec"
+    _parameter_constraints = {
+        "encoder": Options(frozenset({None, *ENCODERS})),
+        "dim": Interval(int, 8), "layers": Interval(int, 1), "heads": Interval(int, 1),
+        "max_len": Interval(int, 2), "dropout": Interval(float, 0, 1, closed="left"),
+        "loss": Options(frozenset({"ce", "sampled"})), "n_negatives": Interval(int, 1),
+        "mask_prob": Interval(float, 0, 1, closed="neither"),
+        "lr": Interval(float, 0, closed="neither"), "weight_decay": Interval(float, 0),
+        "batch_size": Interval(int, 1), "max_epochs": Interval(int, 1),
+        "patience": Interval(int, 1), "max_minutes": Interval(float, 0, closed="neither"),
+        "n_validation_users": Interval(int, 1),
+        "use_types": Options(frozenset({True, False})),
+        "use_time": Options(frozenset({True, False})),
+        "use_attributes": Options(frozenset({True, False})),
+        "seed": Interval(int, 0), "verbose": Options(frozenset({True, False})),
+    }
+
+    def __init__(self, *, encoder: str | None = None, dim: int = 64, layers: int = 2,
+                 heads: int = 2, max_len: int = 50, dropout: float = 0.3, loss: str = "ce",
+                 n_negatives: int = 1024, mask_prob: float = 0.2, lr: float = 1e-3,
+                 weight_decay: float = 0.0, batch_size: int = 128, max_epochs: int = 200,
+                 patience: int = 5, max_minutes: float = 15.0, n_validation_users: int = 5000,
+                 use_types: bool = True, use_time: bool = True, use_attributes: bool = True,
+                 seed: int = 0, verbose: bool = False):
+        self.encoder = encoder
+        self.dim = dim
+        self.layers = layers
+        self.heads = heads
+        self.max_len = max_len
+        self.dropout = dropout
+        self.loss = loss
+        self.n_negatives = n_negatives
+        self.mask_prob = mask_prob
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.max_minutes = max_minutes
+        self.n_validation_users = n_validation_users
+        self.use_types = use_types
+        self.use_time = use_time
+        self.use_attributes = use_attributes
+        self.seed = seed
+        self.verbose = verbose
+
+    @property
+    def encoder_(self) -> str:
+        return self.encoder or self.default_encoder
+
+    @property
+    def causal_(self) -> bool:
+        from shelfwise.models.seq_encoders import CAUSAL
+
+        return CAUSAL[self.encoder_]
+
+    # -- data -----------------------------------------------------------------------------
+    def _sequences(self, interactions: Interactions):
+        """Per-user (items + 1, type codes + 1, gaps in seconds), repeats collapsed."""
+        items, types, gaps = [], [], []
+        for u in range(interactions.n_users):
+            it, ty, tm = _collapse_repeats(*interactions.sequence(u))
+            items.append(it.astype(np.int64) + 1)
+            types.append(ty.astype(np.int64) + 1 if self.use_types else np.zeros(len(it), np.int64))
+            gap = np.r_[0.0, np.diff(tm)] if self.use_time else np.zeros(len(it))
+            gaps.append(np.maximum(gap, 0.0))
+        return items, types, gaps
+
+    def _attributes(self, interactions: Interactions):
+        """(n_items + 2, A) attribute ids per item (0 = none) and the attribute count."""
+        if not self.use_attributes or interactions.items is None:
+            return None, 0
+        cat = interactions.items
+        col = cat["attributes"] if "attributes" in cat else None
+        vocab: dict[str, int] = {}
+        rows = []
+        for i in range(interactions.n_items):
+            values = []
+            attrs = col.iloc[i] if col is not None else None
+            if isinstance(attrs, dict) and attrs.get("attribute_ids"):
+                values = [f"a:{a}" for a in attrs["attribute_ids"]]
+            elif "category" in cat and isinstance(cat["category"].iloc[i], list):
+                path = cat["category"].iloc[i]
+                values = [f"c:{'>'.join(path[:d + 1])}" for d in range(len(path))]
+            if "brand" in cat and isinstance(cat["brand"].iloc[i], str):
+                values.append(f"b:{cat['brand'].iloc[i]}")
+            rows.append([vocab.setdefault(v, len(vocab) + 1) for v in values])
+        if not vocab:
+            return None, 0
+        width = max(len(r) for r in rows) or 1
+        table = np.zeros((interactions.n_items + 2, width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            table[i + 1, :len(r)] = r
+        return table, len(vocab)
+
+    def _build_net(self, n_items: int, attributes, n_attributes: int):
+        torch = _torch()
+        from shelfwise.models.seq_encoders import SequenceNet
+
+        attr = torch.from_numpy(attributes) if attributes is not None else None
+        return SequenceNet(self.encoder_, n_items, self.dim, self.max_len, self.layers,
+                           self.heads, self.dropout, len(EVENT_TYPES), attr, n_attributes)
+
+    # -- fitting -------------------------------------------------------------------------
+    def _fit(self, interactions: Interactions) -> None:
+        torch = _torch()
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        items, types, gaps = self._sequences(interactions)
+        n_items, L = interactions.n_items, self.max_len
+        self.attributes_, self.n_attributes_ = self._attributes(interactions)
+        net = self._build_net(n_items, self.attributes_, self.n_attributes_)
+
+        # validation: each user's last item, predicted from what came before
+        lengths = np.array([len(s) for s in items])
+        val_users = np.flatnonzero(lengths >= 2)
+        if len(val_users) > self.n_validation_users:
+            val_users = np.sort(rng.choice(val_users, self.n_validation_users, replace=False))
+        train = [(s[:-1], t[:-1], g[:-1]) for s, t, g in zip(items, types, gaps, strict=True)]
+        width = L + 1 if self.causal_ else L  # causal: inputs [:-1] predict targets [1:]
+        tr_items = _left_pad([s for s, _, _ in train], width, np.int64)
+        tr_types = _left_pad([t for _, t, _ in train], width, np.int64)
+        tr_gaps = _left_pad([g for _, _, g in train], width, np.float32)
+        tr_lengths = (tr_items > 0).sum(1)
+        trainable = np.flatnonzero(tr_lengths >= 2)
+        val_inputs = [(s[:-1], t[:-1], g[:-1]) for s, t, g in
+                      (train[u] for u in val_users)]
+        val_targets = np.array([items[u][-1] - 1 for u in val_users])
+        val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
+                                          [v[2] for v in val_inputs])
+
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        start = time.perf_counter()
+        best, best_state, stale, history = -1.0, None, 0, []
+        for epoch in range(self.max_epochs):
+            net.train()
+            losses = []
+            for rows in _length_batches(tr_lengths, trainable, self.batch_size, rng):
+                # trim the columns that are padding for every row of this batch
+                cut = width - int(tr_lengths[rows].max())
+                loss = self._batch_loss(net, tr_items[rows, cut:], tr_types[rows, cut:],
+                                        tr_gaps[rows, cut:], n_items, rng)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+            ndcg = self._validate(net, val_batch, val_inputs, val_targets)
+            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
+                            "val_ndcg@10": ndcg, "seconds": time.perf_counter() - start})
+            if self.verbose:
+                print(history[-1], flush=True)
+            if ndcg > best:
+                best, stale = ndcg, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                stale += 1
+            if stale >= self.patience or time.perf_counter() - start > self.max_minutes * 60:
+                break
+        net.load_state_dict(best_state)
+        net.eval()
+        self.net_ = net
+        self.history_ = history
+        self.best_validation_ndcg_ = best
+        # what recommend() reads: each user's latest events, the held-out one included
+        self.history_items_ = _left_pad(items, L, np.int64)
+        self.history_types_ = _left_pad(types, L, np.int64)
+        self.history_gaps_ = _left_pad(gaps, L, np.float32)
+
+    def _batch_loss(self, net, items, types, gaps, n_items, rng):
+        torch = _torch()
+        if self.causal_:
+            x_items, y = items[:, :-1], items[:, 1:]
+            x_types, x_gaps = types[:, :-1], gaps[:, :-1]
+            valid = (x_items > 0) & (y > 0)
+        else:
+            real = items > 0
+            masked = real & (rng.random(items.shape) < self.mask_prob)
+            # always mask the latest event of some rows: the position asked at inference
+            masked[:, -1] |= real[:, -1] & (rng.random(len(items)) < 0.5)
+            y = items
+            x_items = np.where(masked, n_items + 1, items)
+            x_types = np.where(masked, 0, types)
+            x_gaps, valid = gaps, masked
+        h = net.hidden(torch.from_numpy(x_items), torch.from_numpy(x_types),
+                       torch.from_numpy(x_gaps))
+        mask = torch.from_numpy(valid)
+        h, target = h[mask], torch.from_numpy(y)[mask] - 1  # (N, d), (N,)
+        if len(target) == 0:
+            return h.sum() * 0.0
+        if self.loss == "ce":
+            return torch.nn.functional.cross_entropy(net.logits(h), target)
+        table = net.embed.item_table()[1:n_items + 1]
+        negs = torch.from_numpy(rng.integers(0, n_items, self.n_negatives))
+        pos = (h * table[target]).sum(-1, keepdim=True)
+        neg = h @ table[negs].T
+        neg = neg.masked_fill(negs[None, :] == target[:, None], float("-inf"))
+        return torch.nn.functional.cross_entropy(torch.cat([pos, neg], 1),
+                                                 torch.zeros(len(target), dtype=torch.long))
+
+    def _inference_batch(self, items, types, gaps):
+        """Left-padded (items, types, gaps) arrays of width max_len for the last position to
+        predict the next item; bidirectional encoders get a mask token appended."""
+        L = self.max_len
+        if not self.causal_:
+            mask_token = self.n_items_ + 1 if hasattr(self, "n_items_") else None
+            items = [np.r_[s[-(L - 1):], mask_token] for s in items]
+            types = [np.r_[t[-(L - 1):], 0] for t in types]
+            gaps = [np.r_[g[-(L - 1):], 0.0] for g in gaps]
+        return (_left_pad(items, L, np.int64), _left_pad(types, L, np.int64),
+                _left_pad(gaps, L, np.float32))
+
+    def _forward_last(self, net, batch, rows=None) -> np.ndarray:
+        torch = _torch()
+        items, types, gaps = batch if rows is None else (b[rows] for b in batch)
+        cut = max(0, items.shape[1] - int((items > 0).sum(1).max(initial=1)))
+        items, types, gaps = items[:, cut:], types[:, cut:], gaps[:, cut:]
+        with torch.no_grad():
+            h = net.hidden(torch.from_numpy(items), torch.from_numpy(types),
+                           torch.from_numpy(gaps))[:, -1]
+            return net.logits(h).numpy()
+
+    def _validate(self, net, batch, inputs, targets) -> float:
+        net.eval()
+        gains = []
+        for b in range(0, len(targets), 1024):
+            rows = np.arange(b, min(b + 1024, len(targets)))
+            scores = self._forward_last(net, batch, rows)
+            for r, row in enumerate(rows):
+                scores[r, inputs[row][0] - 1] = -np.inf  # the user's history is excluded
+            target_score = scores[np.arange(len(rows)), targets[rows]]
+            rank = (scores > target_score[:, None]).sum(1)
+            gains.append(np.where(rank < 10, 1.0 / np.log2(rank + 2), 0.0))
+        return float(np.concatenate(gains).mean()) if gains else 0.0
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _score(self, user_indices: np.ndarray) -> np.ndarray:
+        hist = (self.history_items_[user_indices], self.history_types_[user_indices],
+                self.history_gaps_[user_indices])
+        if not self.causal_:
+            # drop each row's oldest slot and append the mask token
+            hist = (np.c_[hist[0][:, 1:], np.full(len(user_indices), self.n_items_ + 1)],
+                    np.c_[hist[1][:, 1:], np.zeros(len(user_indices), np.int64)],
+                    np.c_[hist[2][:, 1:], np.zeros(len(user_indices), np.float32)])
+        return self._forward_last(self.net_, hist)
+
+    def score_sequences(self, items: list, types: list | None = None,
+                        times: list | None = None) -> np.ndarray:
+        """Scores (B, n_items) for arbitrary recent-event sequences (item indices, oldest
+        first; behaviour type names or codes; unix times): how a session in progress is
+        served before the next retrain."""
+        self.check_is_fitted()
+        codes = {t: i for i, t in enumerate(EVENT_TYPES)}
+        it, ty, gp = [], [], []
+        for k, seq in enumerate(items):
+            seq = np.asarray(seq, dtype=np.int64)
+            raw_t = types[k] if types is not None else ["view"] * len(seq)
+            t = np.array([codes.get(x, x) if isinstance(x, str) else x for x in raw_t], np.int64)
+            tm = np.asarray(times[k], np.float64) if times is not None else np.zeros(len(seq))
+            seq, t, tm = _collapse_repeats(seq, t, tm)
+            it.append(seq + 1)
+            ty.append(t + 1 if self.use_types else np.zeros(len(seq), np.int64))
+            gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
+                      else np.zeros(len(seq)))
+        return self._forward_last(self.net_, self._inference_batch(it, ty, gp))
+
+    # -- persistence --------------------------------------------------------------------
+    def _state(self) -> dict:
+        state = {f"net.{k}": v.numpy() for k, v in self.net_.state_dict().items()}
+        state.update({"history_items_": self.history_items_, "history_types_": self.history_types_,
+                      "history_gaps_": self.history_gaps_,
+                      "best_validation_ndcg_": float(self.best_validation_ndcg_),
+                      "n_attributes_": int(self.n_attributes_)})
+        if self.attributes_ is not None:
+            state["attributes_"] = self.attributes_
+        return state
+
+    def _set_state(self, state: dict) -> None:
+        torch = _torch()
+        weights = {k[4:]: torch.from_numpy(np.array(v)) for k, v in state.items()
+                   if k.startswith("net.")}
+        rest = {k: v for k, v in state.items() if not k.startswith("net.")}
+        rest.setdefault("attributes_", None)
+        super()._set_state(rest)
+        net = self._build_net(self.n_items_, self.attributes_, self.n_attributes_)
+        net.load_state_dict(weights)
+        net.eval()
+        self.net_ = net
+        self.history_ = []
+
+
+class SASRec(SequentialRecommender):
+    name = "sasrec"
+    default_encoder = "sasrec"
+
+
+class BERT4Rec(SequentialRecommender):
+    name = "bert4rec"
+    default_encoder = "bert4rec"
+
+
+class GRU4Rec(SequentialRecommender):
+    name = "gru4rec"
+    default_encoder = "gru4rec"
+
+
+class BiLSTMTransformer(SequentialRecommender):
+    name = "bilstm_transformer"
+    default_encoder = "bilstm_transformer"
