@@ -27,5 +27,21 @@ def create(name: str, **params) -> Recommender:
     return cls(**params)
 
 
-__all__ = ["ALS", "BPR", "EASE", "MODELS", "BERT4Rec", "BiLSTMTransformer", "GRU4Rec", "SASRec", "AssociationRules", "InvalidParameterError", "ItemKNN", "MostPopular",
-           "NotFittedError", "Recommender", "UserKNN", "create"]
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "MODELS",
+    "AssociationRules",
+    "BERT4Rec",
+    "BiLSTMTransformer",
+    "GRU4Rec",
+    "InvalidParameterError",
+    "ItemKNN",
+    "MostPopular",
+    "NotFittedError",
+    "Recommender",
+    "SASRec",
+    "UserKNN",
+    "create"
+]

@@ -143,7 +143,7 @@ class SequentialRecommender(Recommender):
         if not self.use_attributes or interactions.items is None:
             return None, 0
         cat = interactions.items
-        col = cat["attributes"] if "attributes" in cat else None
+        col = cat.get("attributes", None)
         vocab: dict[str, int] = {}
         rows = []
         for i in range(interactions.n_items):
@@ -195,8 +195,7 @@ class SequentialRecommender(Recommender):
         tr_gaps = _left_pad([g for _, _, g in train], width, np.float32)
         tr_lengths = (tr_items > 0).sum(1)
         trainable = np.flatnonzero(tr_lengths >= 2)
-        val_inputs = [(s[:-1], t[:-1], g[:-1]) for s, t, g in
-                      (train[u] for u in val_users)]
+        val_inputs = [train[u] for u in val_users]  # everything before the held-out item
         val_targets = np.array([items[u][-1] - 1 for u in val_users])
         val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
                                           [v[2] for v in val_inputs])
