@@ -28,11 +28,23 @@ def read_user_list(path: str | Path) -> list[str]:
 
 def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
                     k: int, out_path: str | Path, params: dict | None = None,
-                    on_error: OnError = "fail") -> pd.DataFrame:
+                    on_error: OnError = "fail", tune_minutes: float | None = None,
+                    report=print) -> pd.DataFrame:
     """Train ``model`` on the events CSV (``user_id,item_id,event_type,timestamp[,value]``)
     and write ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items
-    excluded. Users absent from the file get the most popular items."""
+    excluded. Users absent from the file get the most popular items.
+
+    With ``tune_minutes``, each user's last event of the file is held out as validation,
+    hyper-parameters are searched within that budget, and the best are refitted on all of
+    the file (explicit ``params`` still win)."""
     ds = load_events(events_path, on_error=on_error)
+    if tune_minutes:
+        from shelfwise.tuning import tune
+
+        result = tune(ds.events, model, tune_minutes)
+        report(f"tuned {model} in {len(result.trials)} trial(s): validation NDCG@10 "
+               f"{result.default_ndcg:.4f} (defaults) -> {result.best_ndcg:.4f} with {result.best_params}")
+        params = {**result.best_params, **(params or {})}
     view = Interactions.from_events(ds.events)
     rec = create(model, **(params or {})).fit(view)
     users = read_user_list(users_path)

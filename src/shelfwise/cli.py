@@ -171,15 +171,44 @@ def recommend_batch(events: Annotated[Path, typer.Option(help="Training events C
                     model: Annotated[str, typer.Option("--model", "-m")] = "itemknn",
                     k: Annotated[int, typer.Option("--k")] = 10,
                     params: ParamsOpt = None,
+                    tune_minutes: Annotated[float | None, typer.Option(
+                        help="Tune on a last-event validation split for this many minutes first.")] = None,
                     on_error: Annotated[str, typer.Option(help="fail or skip malformed rows.")] = "fail"):
     """Train a model on any events CSV and write top-K lists for the listed users."""
     from shelfwise.batch import recommend_batch as run
 
     try:
-        frame = run(events, users, model, k, out, _params(params), on_error=on_error)
+        frame = run(events, users, model, k, out, _params(params), on_error=on_error,
+                    tune_minutes=tune_minutes, report=err.print)
     except (MalformedInput, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     console.print(f"wrote {len(frame)} rows for {frame['user_id'].nunique()} users to {out}")
+
+
+@app.command()
+def tune(model: str,
+         minutes: Annotated[float, typer.Option(help="Search budget in minutes.")] = 10.0,
+         events: Annotated[Path | None, typer.Option(help="Events CSV; default: the store.")] = None,
+         home: Home = None, store_url: StoreUrl = None):
+    """Search a model's hyper-parameters on a validation split and save the best as its
+    defaults for this shop (used by `train`)."""
+    from shelfwise.data.loaders import load_events
+    from shelfwise.tuning import tune as run
+
+    engine = _engine(home, store_url)
+    if events is not None:
+        frame, items = load_events(events).events, None
+    else:
+        frame, items = engine.store.snapshot(), engine.store.items()
+        items = items if len(items) else None
+    try:
+        result = run(frame, model, minutes, items=items)
+    except ValueError as exc:
+        _fail(str(exc))
+    path = result.save(engine.tuned_dir / f"{model}.json")
+    console.print(f"{len(result.trials)} trial(s); validation NDCG@10 {result.default_ndcg:.4f} "
+                  f"with defaults, {result.best_ndcg:.4f} with {result.best_params}")
+    console.print(f"saved to {path}")
 
 
 @app.command()

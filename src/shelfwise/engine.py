@@ -75,6 +75,11 @@ class Engine:
     def model_dir(self) -> Path:
         return Path(self.settings.home) / "models"
 
+    @property
+    def tuned_dir(self) -> Path:
+        """Where ``shelfwise tune`` keeps each model's best parameters for this shop."""
+        return Path(self.settings.home) / "tuned"
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -144,7 +149,10 @@ class Engine:
         for done, name in enumerate(names):
             if progress:
                 progress("train", done, len(names))
-            model = create(name, **(params or {}).get(name, {}))
+            from shelfwise.tuning import tuned_params
+
+            model = create(name, **{**tuned_params(self.tuned_dir, name),
+                                    **(params or {}).get(name, {})})
             with measure() as cost:
                 model.fit(view)
             model.save(staging / name)

@@ -16,8 +16,12 @@ def checkerboard(n_users: int = 20, n_items: int = 20, withhold_diagonal: bool =
                 rows.append((f"u{u}", f"i{i}", "purchase", float(t)))
                 t += 1
     events = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp"])
+    # the catalogue says the same as the behaviour: items come in two kinds, by parity
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(n_items)],
+                          "title": [f"{'even' if i % 2 == 0 else 'odd'} thing {i}" for i in range(n_items)],
+                          "category": [["Shop", "even" if i % 2 == 0 else "odd"] for i in range(n_items)]})
     return Interactions.from_events(
-        events, item_ids=np.array([f"i{i}" for i in range(n_items)], dtype=object),
+        events, items=items, item_ids=np.array([f"i{i}" for i in range(n_items)], dtype=object),
         user_ids=np.array([f"u{u}" for u in range(n_users)], dtype=object))
 
 

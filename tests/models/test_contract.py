@@ -18,7 +18,8 @@ PARAMS = {"popular": {}, "itemknn": {"k": 20, "shrink": 0.0}, "userknn": {"k": 2
           "bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05}}
 SEQ = {"dim": 16, "layers": 1, "heads": 1, "max_len": 8, "max_epochs": 2, "batch_size": 8}
 PARAMS.update({name: dict(SEQ) for name in ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")})
-PERSONAL = ["itemknn", "userknn", "rules", "ease", "als", "bpr"]
+PARAMS["content"] = {}
+PERSONAL = ["itemknn", "userknn", "rules", "ease", "als", "bpr", "content"]
 
 
 @pytest.fixture(params=sorted(MODELS))

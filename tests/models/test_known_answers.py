@@ -104,3 +104,24 @@ def test_recency_counts_later_events_and_ties_decay_together():
     v = _view([("a", "x", "view", 1), ("a", "y", "view", 2), ("a", "z", "view", 2),
                ("a", "w", "view", 3), ("b", "x", "view", 0), ("b", "y", "view", 0)])
     assert events_since(v).tolist() == [3, 1, 1, 0, 0, 0]
+
+
+def test_content_model_recommends_new_items_by_their_text():
+    events = pd.DataFrame([("a", "tea1", "purchase", 0), ("a", "tea2", "purchase", 1),
+                           ("b", "pan1", "purchase", 0)],
+                          columns=["user_id", "item_id", "event_type", "timestamp"])
+    items = pd.DataFrame({
+        "item_id": ["tea1", "tea2", "pan1", "tea3", "pan2"],
+        "title": ["green tea", "black tea", "frying pan", "jasmine tea", "steel pan"],
+        "category": [["Grocery", "Tea"], ["Grocery", "Tea"], ["Home", "Kitchen"],
+                     ["Grocery", "Tea"], ["Home", "Kitchen"]]})
+    from shelfwise.models import ContentTFIDF
+
+    v = Interactions.from_events(events, items=items)
+    m = ContentTFIDF().fit(v)
+    top_a, _ = m.recommend([v.user_index["a"]], n=1)
+    top_b, _ = m.recommend([v.user_index["b"]], n=1)
+    # tea3 and pan2 have no interactions at all, yet each goes to the right shopper
+    assert v.item_ids[top_a[0, 0]] == "tea3" and v.item_ids[top_b[0, 0]] == "pan2"
+    sim, _ = m.similar_items([v.item_index["tea1"]], n=2)
+    assert set(v.item_ids[sim[0]]) == {"tea2", "tea3"}

@@ -1,0 +1,128 @@
+"""Hyper-parameter search on a validation split (optuna, the ``tune`` extra).
+
+Each user's last event of the training data is held out; a model is fitted on the rest and
+scored by full-ranking NDCG@10 on the held-out items. The model's defaults are always the
+first trial, so tuning can only match or beat them on validation. The best configuration is
+saved as JSON and becomes that model's defaults for that dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.data.splits import leave_one_out
+from shelfwise.evaluation.harness import evaluate_model, truth_from
+from shelfwise.models import MODELS, create
+
+Space = Callable[["object"], dict]  # optuna trial -> params
+
+SEQ_SPACE: Space = lambda t: {  # noqa: E731
+    "dim": t.suggest_categorical("dim", [32, 64, 128]),
+    "layers": t.suggest_int("layers", 1, 3),
+    "dropout": t.suggest_float("dropout", 0.1, 0.5),
+    "lr": t.suggest_float("lr", 3e-4, 5e-3, log=True),
+    "max_len": t.suggest_categorical("max_len", [20, 50, 100]),
+}
+
+SPACES: dict[str, Space] = {
+    "popular": lambda t: {"half_life_days": t.suggest_float("half_life_days", 1, 365, log=True)},
+    "itemknn": lambda t: {
+        "k": t.suggest_int("k", 10, 1000, log=True), "shrink": t.suggest_float("shrink", 0, 200),
+        "recency_decay": t.suggest_float("recency_decay", 0.2, 1.0),
+        "weighting": t.suggest_categorical("weighting", ["cosine", "bm25"])},
+    "userknn": lambda t: {
+        "k": t.suggest_int("k", 10, 1000, log=True), "shrink": t.suggest_float("shrink", 0, 200),
+        "weighting": t.suggest_categorical("weighting", ["cosine", "bm25"])},
+    "rules": lambda t: {
+        "min_count": t.suggest_int("min_count", 1, 5),
+        "max_rules": t.suggest_int("max_rules", 10, 1000, log=True),
+        "metric": t.suggest_categorical("metric", ["confidence", "lift"]),
+        "recency_decay": t.suggest_float("recency_decay", 0.2, 1.0)},
+    "ease": lambda t: {"l2": t.suggest_float("l2", 5, 5000, log=True),
+                       "recency_decay": t.suggest_float("recency_decay", 0.2, 1.0)},
+    "als": lambda t: {
+        "factors": t.suggest_categorical("factors", [32, 64, 128, 256]),
+        "regularization": t.suggest_float("regularization", 1e-3, 1.0, log=True),
+        "alpha": t.suggest_float("alpha", 0.5, 100, log=True),
+        "iterations": t.suggest_int("iterations", 5, 30)},
+    "bpr": lambda t: {
+        "factors": t.suggest_categorical("factors", [32, 64, 128, 256]),
+        "learning_rate": t.suggest_float("learning_rate", 1e-3, 0.1, log=True),
+        "regularization": t.suggest_float("regularization", 1e-5, 0.1, log=True),
+        "iterations": t.suggest_int("iterations", 50, 500, log=True)},
+    "content": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0),
+                          "sublinear_tf": t.suggest_categorical("sublinear_tf", [True, False])},
+    "sasrec": SEQ_SPACE, "bert4rec": SEQ_SPACE, "gru4rec": SEQ_SPACE,
+    "bilstm_transformer": SEQ_SPACE,
+}
+
+
+@dataclass
+class TuneResult:
+    model: str
+    best_params: dict
+    best_ndcg: float
+    default_ndcg: float
+    trials: pd.DataFrame = field(repr=False)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"model": self.model, "params": self.best_params,
+                                    "validation_ndcg@10": self.best_ndcg,
+                                    "default_validation_ndcg@10": self.default_ndcg}, indent=2))
+        return path
+
+
+def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame | None = None,
+         seed: int = 0, max_trials: int | None = None) -> TuneResult:
+    """Search ``model``'s hyper-parameters for ``minutes`` on a last-event validation split
+    of ``events`` (a canonical event frame)."""
+    import optuna
+
+    if model not in SPACES:
+        raise ValueError(f"No search space for {model!r}. Known: {', '.join(sorted(SPACES))}.")
+    split = leave_one_out(events)
+    train = Interactions.from_events(split.train, items=items)
+    users, truth = truth_from(split.test, train)
+    deadline = time.monotonic() + minutes * 60
+    sequential = model in ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
+
+    def objective(trial) -> float:
+        params = SPACES[model](trial)
+        if sequential:  # a trial may use what is left of the budget, and at most a third
+            left = max(deadline - time.monotonic(), 30.0) / 60
+            params["max_minutes"] = max(min(left, minutes / 3), 0.5)
+        est = create(model, **params)
+        return evaluate_model(est, train, users, truth, ks=(10,)).metrics["ndcg@10"]
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    defaults = create(model).get_params()
+    try:  # list the space's parameter names by running it on the defaults
+        names = list(SPACES[model](optuna.trial.FixedTrial(defaults)))
+    except (ValueError, TypeError, KeyError):
+        names = []
+    study.enqueue_trial({k: defaults[k] for k in names if defaults.get(k) is not None})
+    study.optimize(objective, timeout=max(minutes * 60, 1), n_trials=max_trials)
+    best = dict(study.best_params)
+    default_ndcg = study.trials[0].value if study.trials[0].value is not None else 0.0
+    return TuneResult(model=model, best_params=best, best_ndcg=float(study.best_value),
+                      default_ndcg=float(default_ndcg), trials=study.trials_dataframe())
+
+
+def tuned_params(folder: str | Path, model: str) -> dict:
+    """Saved best parameters of ``model`` in ``folder`` (empty when never tuned)."""
+    path = Path(folder) / f"{model}.json"
+    return json.loads(path.read_text())["params"] if path.exists() else {}
+
+
+__all__ = ["MODELS", "SPACES", "TuneResult", "tune", "tuned_params"]
