@@ -73,3 +73,20 @@ def test_evaluate_itemknn_beats_most_popular(engine, tmp_path):
     frame = engine.evaluate(["popular", "itemknn", "userknn", "rules"], report_dir=tmp_path)
     assert frame.loc["itemknn", "ndcg@10"] > frame.loc["popular", "ndcg@10"]
     assert (tmp_path / "f1_by_k.png").exists() and (tmp_path / "metrics.csv").exists()
+
+
+def test_sequential_model_reacts_to_events_since_training(tmp_path, small_shop):
+    eng = Engine(Settings(home=tmp_path))
+    eng.ingest(small_shop.events)
+    eng.train(["sasrec"], params={"sasrec": {"dim": 16, "layers": 1, "heads": 1, "max_len": 10,
+                                             "max_epochs": 2}})
+    user = str(small_shop.user_ids[7])
+    before = [r.item_id for r in eng.recommend(user, 5, model="sasrec")]
+    clicked = before[0]
+    eng.ingest([Event(user_id=user, item_id=clicked, event_type="view", timestamp=2e9)])
+    after = [r.item_id for r in eng.recommend(user, 5, model="sasrec")]
+    assert clicked not in after and after != before  # no retrain in between
+    newcomer = [Event(user_id="walk-in", item_id=clicked, event_type="view", timestamp=2e9)]
+    eng.ingest(newcomer)
+    served = eng.recommend("walk-in", 5, model="sasrec")
+    assert {r.model for r in served} == {"sasrec"} and clicked not in {r.item_id for r in served}

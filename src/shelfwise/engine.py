@@ -32,6 +32,7 @@ from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
 from shelfwise.evaluation.report import write_report
 from shelfwise.models import MODELS, Recommender, create
+from shelfwise.models.base import top_n
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
 
@@ -195,6 +196,12 @@ class Engine:
         forgotten) get the popularity fallback."""
         rec, view = self._load(model)
         u = view.user_index.get(str(user_id))
+        if "sequence" in rec.capabilities:
+            # read the shopper's events as they are now: a session in progress counts
+            # before the next retrain, and so does a shopper the model has never seen
+            live = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
+            if live is not None:
+                return live
         if u is None:
             rec = self._load("popular")[0]
             items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
@@ -202,6 +209,20 @@ class Engine:
             items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
         return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
                 for i, s in zip(items[0], scores[0], strict=True) if i >= 0]
+
+    def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
+        hist = self.store.user_history(user_id)
+        idx = view.items_to_indices(hist["item_id"].fillna(""))
+        keep = idx >= 0
+        if not keep.any():
+            return None
+        scores = rec.score_sequences([idx[keep]], [hist["event_type"].to_numpy()[keep].tolist()],
+                                     [hist["timestamp"].to_numpy()[keep]])
+        if exclude_seen:
+            scores[0, idx[keep]] = -np.inf
+        items, top = top_n(scores, n)
+        return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
+                for i, s in zip(items[0], top[0], strict=True) if i >= 0]
 
     def similar(self, item_id: str, n: int = 10, model: str | None = None
                 ) -> list[Recommendation]:
