@@ -11,7 +11,10 @@ Inputs per event: item, behaviour type and the log-bucketed time since the previ
 item attributes (``attribute_ids`` or the category path in the catalogue) are mean-pooled
 into the item embedding when ``use_attributes``. Each user's last training event is held
 out for validation; training stops when validation NDCG@10 has not improved for
-``patience`` epochs or the ``max_minutes`` budget is spent, keeping the best epoch.
+``patience`` epochs or the ``max_minutes`` budget is spent, keeping the best epoch, and then
+trains ``refit_epochs`` more on the full sequences (the held-out transitions are each
+shopper's most recent, the most predictive of what comes next). Batches group sequences of
+similar length and drop all-padding columns, so short histories cost little.
 
 Needs the ``sequential`` extra (``torch``). State is saved as plain arrays in the model's
 ``.npz``: no pickled code.
@@ -80,6 +83,7 @@ class SequentialRecommender(Recommender):
         "lr": Interval(float, 0, closed="neither"), "weight_decay": Interval(float, 0),
         "batch_size": Interval(int, 1), "max_epochs": Interval(int, 1),
         "patience": Interval(int, 1), "max_minutes": Interval(float, 0, closed="neither"),
+        "refit_epochs": Interval(int, 0),
         "n_validation_users": Interval(int, 1),
         "use_types": Options(frozenset({True, False})),
         "use_time": Options(frozenset({True, False})),
@@ -89,9 +93,10 @@ class SequentialRecommender(Recommender):
 
     def __init__(self, *, encoder: str | None = None, dim: int = 64, layers: int = 2,
                  heads: int = 2, max_len: int = 50, dropout: float = 0.3, loss: str = "ce",
-                 n_negatives: int = 1024, mask_prob: float = 0.2, lr: float = 1e-3,
+                 n_negatives: int = 1024, mask_prob: float = 0.2, lr: float = 2e-3,
                  weight_decay: float = 0.0, batch_size: int = 128, max_epochs: int = 200,
-                 patience: int = 5, max_minutes: float = 15.0, n_validation_users: int = 5000,
+                 patience: int = 5, max_minutes: float = 15.0, refit_epochs: int = 3,
+                 n_validation_users: int = 5000,
                  use_types: bool = True, use_time: bool = True, use_attributes: bool = True,
                  seed: int = 0, verbose: bool = False):
         self.encoder = encoder
@@ -109,6 +114,7 @@ class SequentialRecommender(Recommender):
         self.max_epochs = max_epochs
         self.patience = patience
         self.max_minutes = max_minutes
+        self.refit_epochs = refit_epochs
         self.n_validation_users = n_validation_users
         self.use_types = use_types
         self.use_time = use_time
@@ -193,8 +199,7 @@ class SequentialRecommender(Recommender):
         tr_items = _left_pad([s for s, _, _ in train], width, np.int64)
         tr_types = _left_pad([t for _, t, _ in train], width, np.int64)
         tr_gaps = _left_pad([g for _, _, g in train], width, np.float32)
-        tr_lengths = (tr_items > 0).sum(1)
-        trainable = np.flatnonzero(tr_lengths >= 2)
+        trainable = np.flatnonzero((tr_items > 0).sum(1) >= 2)
         val_inputs = [train[u] for u in val_users]  # everything before the held-out item
         val_targets = np.array([items[u][-1] - 1 for u in val_users])
         val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
@@ -204,17 +209,7 @@ class SequentialRecommender(Recommender):
         start = time.perf_counter()
         best, best_state, stale, history = -1.0, None, 0, []
         for epoch in range(self.max_epochs):
-            net.train()
-            losses = []
-            for rows in _length_batches(tr_lengths, trainable, self.batch_size, rng):
-                # trim the columns that are padding for every row of this batch
-                cut = width - int(tr_lengths[rows].max())
-                loss = self._batch_loss(net, tr_items[rows, cut:], tr_types[rows, cut:],
-                                        tr_gaps[rows, cut:], n_items, rng)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
+            losses = self._epoch(net, opt, (tr_items, tr_types, tr_gaps), trainable, n_items, rng)
             ndcg = self._validate(net, val_batch, val_inputs, val_targets)
             history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
                             "val_ndcg@10": ndcg, "seconds": time.perf_counter() - start})
@@ -225,9 +220,19 @@ class SequentialRecommender(Recommender):
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 stale += 1
-            if stale >= self.patience or time.perf_counter() - start > self.max_minutes * 60:
+            elapsed = time.perf_counter() - start
+            refit_cost = self.refit_epochs * elapsed / (epoch + 1)  # keep the budget for them
+            if stale >= self.patience or elapsed + refit_cost > self.max_minutes * 60:
                 break
         net.load_state_dict(best_state)
+        if self.refit_epochs:
+            # The held-out items are each shopper's most recent transition: once validation
+            # has chosen the model, train a little on the full sequences so it learns them.
+            full = (_left_pad(items, width, np.int64), _left_pad(types, width, np.int64),
+                    _left_pad(gaps, width, np.float32))
+            rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
+            for _ in range(self.refit_epochs):
+                self._epoch(net, opt, full, rows, n_items, rng)
         net.eval()
         self.net_ = net
         self.history_ = history
@@ -236,6 +241,22 @@ class SequentialRecommender(Recommender):
         self.history_items_ = _left_pad(items, L, np.int64)
         self.history_types_ = _left_pad(types, L, np.int64)
         self.history_gaps_ = _left_pad(gaps, L, np.float32)
+
+    def _epoch(self, net, opt, arrays, rows, n_items, rng) -> list[float]:
+        """One pass over ``rows`` of (items, types, gaps) in length-bucketed batches."""
+        net.train()
+        items, types, gaps = arrays
+        lengths = (items > 0).sum(1)
+        losses = []
+        for batch in _length_batches(lengths, rows, self.batch_size, rng):
+            cut = items.shape[1] - int(lengths[batch].max())  # columns that are all padding
+            loss = self._batch_loss(net, items[batch, cut:], types[batch, cut:],
+                                    gaps[batch, cut:], n_items, rng)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
 
     def _batch_loss(self, net, items, types, gaps, n_items, rng):
         torch = _torch()
