@@ -115,3 +115,24 @@ def test_demo_command_prints_the_table(tmp_path):
     assert res.exit_code == 0, res.output
     assert "NDCG@10" in res.output and "itemknn" in res.output
     assert (tmp_path / "d" / "report" / "f1_by_k.png").exists()
+
+
+def test_recommend_batch_content_model_with_a_catalogue(tmp_path):
+    events = _csv(tmp_path / "train.csv", ["ann,tea1,purchase,1", "ann,tea2,purchase,2",
+                                           "ben,pan1,purchase,1"])
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title,category\ntea1,green tea,Grocery > Tea\n"
+                     "tea2,black tea,Grocery > Tea\npan1,frying pan,Home > Kitchen\n"
+                     "tea3,oolong tea,Grocery > Tea\npan2,steel pan,Home > Kitchen\n")
+    users = tmp_path / "users.txt"
+    users.write_text("ann\nben\n")
+    out = tmp_path / "recs.csv"
+    res = runner.invoke(app, ["recommend-batch", "--events", str(events), "--users", str(users),
+                              "--model", "content", "--k", "1", "--items", str(items),
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    recs = pd.read_csv(out, dtype=str).set_index("user_id")["item_id"].to_dict()
+    assert recs == {"ann": "tea3", "ben": "pan2"}  # catalogue-only items, by their text
+    no_catalogue = runner.invoke(app, ["recommend-batch", "--events", str(events), "--users",
+                                       str(users), "--model", "content", "--out", str(out)])
+    assert no_catalogue.exit_code == 2 and "needs a catalogue" in no_catalogue.output

@@ -26,26 +26,43 @@ def read_user_list(path: str | Path) -> list[str]:
     return users[1:] if users and users[0] == "user_id" else users
 
 
+def read_catalogue(path: str | Path) -> pd.DataFrame:
+    """A catalogue CSV as the store's item layout (category paths split on ">")."""
+    from shelfwise.data.schemas import Item
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "item_id" not in frame:
+        raise ValueError(f"{path}: a catalogue needs an item_id column")
+    known = [c for c in ("item_id", "title", "description", "category", "brand", "price")
+             if c in frame]
+    rows = [Item(**{k: v for k, v in r.items() if v != ""}).model_dump()
+            for r in frame[known].to_dict("records")]
+    return pd.DataFrame(rows)
+
+
 def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
                     k: int, out_path: str | Path, params: dict | None = None,
                     on_error: OnError = "fail", tune_minutes: float | None = None,
-                    report=print) -> pd.DataFrame:
+                    report=print, items_path: str | Path | None = None) -> pd.DataFrame:
     """Train ``model`` on the events CSV (``user_id,item_id,event_type,timestamp[,value]``)
     and write ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items
     excluded. Users absent from the file get the most popular items.
 
     With ``tune_minutes``, each user's last event of the file is held out as validation,
     hyper-parameters are searched within that budget, and the best are refitted on all of
-    the file (explicit ``params`` still win)."""
+    the file (explicit ``params`` still win). ``items_path`` is an optional catalogue CSV
+    (``item_id`` plus any of title, description, category as "A > B", brand, price), which
+    the content models need."""
     ds = load_events(events_path, on_error=on_error)
+    items = read_catalogue(items_path) if items_path else None
     if tune_minutes:
         from shelfwise.tuning import tune
 
-        result = tune(ds.events, model, tune_minutes)
+        result = tune(ds.events, model, tune_minutes, items=items)
         report(f"tuned {model} in {len(result.trials)} trial(s): validation NDCG@10 "
                f"{result.default_ndcg:.4f} (defaults) -> {result.best_ndcg:.4f} with {result.best_params}")
         params = {**result.best_params, **(params or {})}
-    view = Interactions.from_events(ds.events)
+    view = Interactions.from_events(ds.events, items=items)
     rec = create(model, **(params or {})).fit(view)
     users = read_user_list(users_path)
     idx = view.users_to_indices(users)
