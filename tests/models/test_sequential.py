@@ -53,3 +53,10 @@ def test_round_trip_and_early_stopping(cycle, tmp_path):
     back = Recommender.load(tmp_path / "m")
     np.testing.assert_allclose(back.score(np.arange(10)), model.score(np.arange(10)), rtol=1e-5,
                                atol=1e-5)
+
+
+def test_sampled_softmax_learns_too(cycle):
+    model = create("sasrec", **{**PARAMS, "loss": "sampled", "n_negatives": 8}).fit(cycle)
+    items, _ = model.recommend(np.arange(cycle.n_users), n=1)
+    last = np.array([cycle.sequence(u)[0][-1] for u in range(cycle.n_users)])
+    assert np.mean(items[:, 0] == (last + 1) % N_ITEMS) > 0.9
