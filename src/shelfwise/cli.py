@@ -213,6 +213,10 @@ def tune(model: str,
     console.print(f"saved to {path}")
 
 
+# Models that train in seconds on the demo shop; the sequence models take minutes.
+DEMO_MODELS = ["popular", "itemknn", "userknn", "rules", "ease", "als", "content"]
+
+
 @app.command()
 def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] = Path(".shelfwise/demo"),
          users: int = 3000, items: int = 1500, seed: int = 7):
@@ -233,10 +237,10 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     engine.store.upsert_users(shop.users)
     with _progress() as update:
         report = engine.ingest(shop.events, progress=update)
-        engine.train(progress=update)
+        engine.train(DEMO_MODELS, progress=update)
     console.print(f"stored {report.added} events in {engine.settings.resolved_store_url}")
     report_dir = home / "report"
-    frame = engine.evaluate(report_dir=report_dir,
+    frame = engine.evaluate(DEMO_MODELS, report_dir=report_dir,
                             progress=lambda m: err.print(f"evaluating {m}..."))
     console.print(rich_table(frame, title="Baselines on the synthetic shop "
                                           "(leave last new item out, full ranking)"))

@@ -31,7 +31,7 @@ from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
 from shelfwise.evaluation.report import write_report
-from shelfwise.models import MODELS, Recommender, create
+from shelfwise.models import Recommender, create
 from shelfwise.models.base import top_n
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
@@ -289,7 +289,7 @@ class Engine:
         train = Interactions.from_events(split.train, items=items if len(items) else None,
                                          weights=self.settings.behaviour_weights,
                                          item_ids=item_ids)
-        names = models or list(MODELS)
+        names = models or list(self.settings.models)
         zoo = {n: create(n, **(params or {}).get(n, {})) for n in names}
         results = evaluate_models(zoo, train, split.test, progress=progress)
         if report_dir is not None:
