@@ -242,7 +242,7 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     report_dir = home / "report"
     frame = engine.evaluate(DEMO_MODELS, report_dir=report_dir,
                             progress=lambda m: err.print(f"evaluating {m}..."))
-    console.print(rich_table(frame, title="Baselines on the synthetic shop "
+    console.print(rich_table(frame, title="Models on the synthetic shop "
                                           "(leave last new item out, full ranking)"))
     console.print(f"report with plots: {report_dir}")
     shopper = str(shop.user_ids[0])
