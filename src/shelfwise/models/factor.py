@@ -41,6 +41,11 @@ class FactorRecommender(Recommender):
         x = (interactions.binary if self.binary else interactions.matrix).astype(np.float32)
         return x.tocsr()
 
+    def _keep_factors(self, model) -> None:
+        """Copy the learned factors out of an ``implicit`` model."""
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)  # (n_users, f)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)  # (n_items, f)
+
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         return self.user_factors_[user_indices] @ self.item_factors_.T
 
@@ -104,8 +109,7 @@ class ALS(FactorRecommender):
                             alpha=self.alpha, iterations=self.iterations, use_cg=True,
                             calculate_training_loss=False, random_state=self.random_state)
             model.fit(self._confidence(interactions), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        self._keep_factors(model)
 
 
 class BPR(FactorRecommender):
@@ -132,5 +136,4 @@ class BPR(FactorRecommender):
                         regularization=self.regularization, iterations=self.iterations,
                         random_state=self.random_state)
         model.fit(self._confidence(interactions), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        self._keep_factors(model)
