@@ -35,6 +35,7 @@ from shelfwise.models import Recommender, create
 from shelfwise.models.base import top_n
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
+from shelfwise.tuning import tuned_params
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -150,8 +151,6 @@ class Engine:
         for done, name in enumerate(names):
             if progress:
                 progress("train", done, len(names))
-            from shelfwise.tuning import tuned_params
-
             model = create(name, **{**tuned_params(self.tuned_dir, name),
                                     **(params or {}).get(name, {})})
             with measure() as cost:

@@ -35,9 +35,8 @@ def basket_matrix(interactions: Interactions, use_sessions: bool = True) -> sp.c
     codes, _ = pd.factorize(keys)
     m = sp.csr_matrix((np.ones(len(codes), np.float32), (codes, interactions.seq_items)),
                       shape=(codes.max() + 1 if len(codes) else 0, interactions.n_items))
-    m.data[:] = 1.0
     m.sum_duplicates()
-    m.data[:] = 1.0
+    m.data[:] = 1.0  # an item counts once per basket
     return m
 
 

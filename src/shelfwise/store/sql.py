@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -273,4 +272,4 @@ register_backend("sqlite", SqliteEventStore)
 register_backend("postgresql", PostgresEventStore)
 register_backend("postgres", PostgresEventStore)
 
-__all__ = ["PostgresEventStore", "SqlEventStore", "SqliteEventStore", "np"]
+__all__ = ["PostgresEventStore", "SqlEventStore", "SqliteEventStore"]
