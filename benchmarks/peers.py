@@ -5,14 +5,15 @@ Protocol: leave-one-out on Amazon Beauty / Toys, full ranking, history excluded.
 own ``recommend(..., filter_already_liked_items=True)`` produces its lists; the same metric
 code scores both.
 
-RecBole's SASRec runs when ``--recbole-python`` names an interpreter with recbole 1.2.1
-installed (its own virtual environment: ``python3 -m venv /tmp/rb && /tmp/rb/bin/pip install
--c constraints.txt torch==2.13.0 recbole==1.2.1 'numpy<2' 'ray<=2.6.3'``): the same split is
-written as RecBole atomic files, and RecBole trains SASRec with CE loss (64 dims, 2 layers,
-max length 50) for ``--recbole-epochs`` epochs and reports its own full-ranking test metrics.
+With ``--recbole``, RecBole 1.2.1's SASRec runs too, in its own virtual environment, which
+this script creates on first use from ``recbole-requirements.txt`` (pinned, installed with
+``-c constraints.txt``). The same events are written as RecBole atomic files; RecBole makes
+the same leave-one-out split by time, trains SASRec with CE loss (64 dims, 2 layers, max
+length 50) for at most ``--recbole-epochs`` epochs, and reports its own full-ranking test
+metrics. shelfwise's SASRec runs beside it on item ids alone (no attributes), as RecBole sees.
 
 Run: .venv/bin/python benchmarks/peers.py [--datasets beauty toys]
-     [--recbole-python /tmp/rb/bin/python --recbole-epochs 15]
+     [--recbole --recbole-epochs 15 --recbole-venv .venv-recbole]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +37,8 @@ from shelfwise.evaluation.harness import evaluate_model, truth_from
 from shelfwise.evaluation.metrics import accuracy
 from shelfwise.models import create
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
 DATASETS = {"beauty": ("amazon-beauty", "Beauty"), "toys": ("amazon-toys", "Toys_and_Games")}
 ALS_PARAMS = {"factors": 128, "regularization": 0.05, "alpha": 10.0, "iterations": 15}
 
@@ -78,6 +81,19 @@ print("RESULT " + json.dumps({"seconds": time.perf_counter() - t,
 """
 
 
+def recbole_python(venv: Path) -> str:
+    """The interpreter of RecBole's virtual environment, created or updated from the pinned list."""
+    requirements = Path(__file__).with_name("recbole-requirements.txt")
+    python, stamp = venv / "bin" / "python", venv / ".installed"
+    if not stamp.exists() or stamp.read_text() != requirements.read_text():
+        print(f"creating RecBole's environment in {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
+                        "-r", str(requirements)], check=True)
+        stamp.write_text(requirements.read_text())
+    return str(python)
+
+
 def recbole_sasrec(python: str, events, epochs: int) -> dict:
     """Train RecBole's SASRec on the same events (atomic files, positions as time)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,10 +118,12 @@ def recbole_sasrec(python: str, events, epochs: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--recbole-python", default=None,
-                    help="python of a virtual environment with recbole 1.2.1 installed")
+    ap.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec (slow: ~1 h)")
     ap.add_argument("--recbole-epochs", type=int, default=15)
+    ap.add_argument("--recbole-venv", type=Path, default=ROOT / ".venv-recbole")
+    ap.add_argument("--seq-minutes", type=float, default=15.0, help="shelfwise SASRec's budget")
     args = ap.parse_args()
+    python = recbole_python(args.recbole_venv) if args.recbole else None
     for name in args.datasets:
         folder, stem = DATASETS[name]
         events = load_amazon(DATA / folder, stem).events
@@ -124,9 +142,14 @@ def main() -> None:
             r = evaluate_model(model, train, users, truth, ks=(10,))
             print(f"{label:<28}{r.metrics['hr@10']:>8.4f}{r.metrics['ndcg@10']:>9.4f}"
                   f"{r.fit_seconds:>8.1f}{r.latency_ms * len(users) / 1000:>13.1f}", flush=True)
-        if args.recbole_python:
+        if python:
+            sasrec = create("sasrec", max_minutes=args.seq_minutes)
+            r = evaluate_model(sasrec, train, users, truth, ks=(10,))
+            print(f"{'shelfwise sasrec (ids only)':<28}{r.metrics['hr@10']:>8.4f}"
+                  f"{r.metrics['ndcg@10']:>9.4f}{r.fit_seconds:>8.0f}"
+                  f"{r.latency_ms * len(users) / 1000:>13.1f}", flush=True)
             # RecBole makes its own leave-one-out split (by time) from the full event log
-            rb = recbole_sasrec(args.recbole_python, events, args.recbole_epochs)
+            rb = recbole_sasrec(python, events, args.recbole_epochs)
             label = f"RecBole SASRec ({args.recbole_epochs} ep max)"
             print(f"{label:<28}{rb['test']['hit@10']:>8.4f}{rb['test']['ndcg@10']:>9.4f}"
                   f"{rb['seconds']:>8.0f}{'':>13}", flush=True)
