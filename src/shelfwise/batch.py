@@ -44,16 +44,19 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
                     k: int, out_path: str | Path, params: dict | None = None,
                     on_error: OnError = "fail", tune_minutes: float | None = None,
                     report=print, items_path: str | Path | None = None) -> pd.DataFrame:
-    """Train ``model`` on the events CSV (``user_id,item_id,event_type,timestamp[,value]``)
-    and write ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items
-    excluded. Users absent from the file get the most popular items.
+    """Train ``model`` on the events CSV (``user_id,item_id[,event_type][,timestamp][,value]``;
+    common column spellings are recognised, see ``load_events``) and write
+    ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items excluded.
+    Users absent from the file get the most popular items.
 
     With ``tune_minutes``, each user's last event of the file is held out as validation,
     hyper-parameters are searched within that budget, and the best are refitted on all of
     the file (explicit ``params`` still win). ``items_path`` is an optional catalogue CSV
     (``item_id`` plus any of title, description, category as "A > B", brand, price), which
     the content models need."""
-    ds = load_events(events_path, on_error=on_error)
+    ds = load_events(events_path, on_error=on_error, fill_missing=True)
+    for note in ds.notes:
+        report(f"{events_path}: {note}")
     items = read_catalogue(items_path) if items_path else None
     if tune_minutes:
         from shelfwise.tuning import tune
@@ -85,8 +88,8 @@ def score_recommendation_file(recs_path: str | Path, test_path: str | Path,
                               train_path: str | Path, ks=DEFAULT_KS) -> dict[str, float]:
     """Metrics of a ``user_id,item_id,rank`` file against held-out events (``test_path``,
     any events CSV), in the index space of the training events."""
-    train = Interactions.from_events(load_events(train_path).events)
-    test = load_events(test_path).events
+    train = Interactions.from_events(load_events(train_path, fill_missing=True).events)
+    test = load_events(test_path, fill_missing=True).events
     users, truth = truth_from(test, train)
     recs = pd.read_csv(recs_path, dtype={"user_id": str, "item_id": str})
     k_max = max(max(ks), int(recs["rank"].max()) if len(recs) else 1)

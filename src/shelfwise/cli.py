@@ -199,7 +199,7 @@ def tune(model: str,
 
     engine = _engine(home, store_url)
     if events is not None:
-        frame, items = load_events(events).events, None
+        frame, items = load_events(events, fill_missing=True).events, None
     else:
         frame, items = engine.store.snapshot(), engine.store.items()
         items = items if len(items) else None

@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models import AssociationRules, ItemKNN, MostPopular, UserKNN
+from shelfwise.models import AssociationRules, ItemKNN, MostPopular, UserKNN, create
 from shelfwise.models.knn import bm25_weight
 
 
@@ -167,3 +167,25 @@ def test_sentence_embeddings_match_items_that_share_no_words():
     # TF-IDF sees no shared word; the sentence model knows an infusion is tea-like
     assert v.item_ids[top[:, 0]].tolist() == ["tea3", "pan2"]
     assert m.item_vectors_.shape == (5, 384)
+
+
+def test_ease_cuts_a_large_catalogue_to_its_most_interacted_items(small_shop):
+    view = Interactions.from_events(small_shop.events)
+    m = view.n_items // 3
+    model = create("ease", l2=5.0, max_items=m).fit(view)
+    counts = np.asarray(view.binary.sum(0)).ravel()
+    tail = np.setdiff1d(np.arange(view.n_items), model.kept_)
+    assert len(model.kept_) == m and counts[model.kept_].min() >= counts[tail].max()
+    # the modelled part is exactly EASE's closed form on the kept columns
+    x = view.binary.tocsc()[:, model.kept_].toarray().astype(np.float64)
+    p = np.linalg.inv(x.T @ x + 5.0 * np.eye(m))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    np.testing.assert_allclose(model.weights_, b, atol=2e-4)
+    # unmodelled items rank after every modelled one, the more popular first
+    scores = model._score(np.arange(5))
+    assert (scores[:, tail].max(1) < scores[:, model.kept_].min(1)).all()
+    tail_order = tail[np.argsort(-scores[0, tail], kind="stable")]
+    assert (np.diff(counts[tail_order]) <= 0).all()
+    items, _ = model.recommend(np.arange(view.n_users), 10)
+    assert np.isin(items[items >= 0], model.kept_).mean() > 0.99

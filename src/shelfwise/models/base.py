@@ -27,6 +27,8 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.models.params import check_params
 
 FORMAT_VERSION = 1
+#: score cells (users x items) held at once: big catalogues get smaller user blocks (128 MB)
+SCORE_BLOCK_CELLS = 2 ** 25
 
 
 class NotFittedError(RuntimeError):
@@ -101,8 +103,9 @@ class Recommender(ABC):
             raise ValueError(f"n must be >= 1. Got {n} instead.")
         out_items = np.full((len(users), n), -1, dtype=np.int64)
         out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
-        for start in range(0, len(users), self.batch_size):
-            block = users[start:start + self.batch_size]
+        step = max(1, min(self.batch_size, SCORE_BLOCK_CELLS // max(self.n_items_, 1)))
+        for start in range(0, len(users), step):
+            block = users[start:start + step]
             scores = self._score(block).astype(np.float32, copy=True)
             if exclude_seen:
                 self._mask_seen(scores, block)

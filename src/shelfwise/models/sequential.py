@@ -4,8 +4,10 @@ One model, interchangeable encoders (``seq_encoders``): ``sasrec`` and ``gru4rec
 trained on next-item prediction at every position; ``bert4rec`` and ``bilstm_transformer``
 see both directions, so they are trained by masked-item prediction and asked for the item
 behind a mask appended to the sequence. The loss is full-softmax cross-entropy over the
-catalogue (SASRec+ / "SASRec with CE", Klenitskiy & Vasilev 2023) or, for big catalogues,
-a sampled softmax over ``n_negatives`` uniform negatives shared by the batch.
+catalogue (SASRec+ / "SASRec with CE", Klenitskiy & Vasilev 2023) or a sampled softmax
+over ``n_negatives`` uniform negatives shared by the batch; ``loss="auto"`` takes the full
+softmax up to ``CE_MAX_ITEMS`` items, where its (positions x items) logits stop fitting in
+about a gigabyte per batch, and the sampled one beyond.
 
 Inputs per event: item, behaviour type and the log-bucketed time since the previous event;
 item attributes (``attribute_ids`` or the category path in the catalogue) are mean-pooled
@@ -28,10 +30,11 @@ import numpy as np
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.models.base import Recommender
+from shelfwise.models.base import SCORE_BLOCK_CELLS, Recommender
 from shelfwise.models.params import Interval, Options
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
+CE_MAX_ITEMS = 40_000
 
 
 def _torch():
@@ -78,7 +81,7 @@ class SequentialRecommender(Recommender):
         "encoder": Options(frozenset({None, *ENCODERS})),
         "dim": Interval(int, 8), "layers": Interval(int, 1), "heads": Interval(int, 1),
         "max_len": Interval(int, 2), "dropout": Interval(float, 0, 1, closed="left"),
-        "loss": Options(frozenset({"ce", "sampled"})), "n_negatives": Interval(int, 1),
+        "loss": Options(frozenset({"auto", "ce", "sampled"})), "n_negatives": Interval(int, 1),
         "mask_prob": Interval(float, 0, 1, closed="neither"),
         "lr": Interval(float, 0, closed="neither"), "weight_decay": Interval(float, 0),
         "batch_size": Interval(int, 1), "max_epochs": Interval(int, 1),
@@ -92,7 +95,7 @@ class SequentialRecommender(Recommender):
     }
 
     def __init__(self, *, encoder: str | None = None, dim: int = 64, layers: int = 2,
-                 heads: int = 2, max_len: int = 50, dropout: float = 0.3, loss: str = "ce",
+                 heads: int = 2, max_len: int = 50, dropout: float = 0.3, loss: str = "auto",
                  n_negatives: int = 1024, mask_prob: float = 0.2, lr: float = 2e-3,
                  weight_decay: float = 0.0, batch_size: int = 128, max_epochs: int = 200,
                  patience: int = 5, max_minutes: float = 15.0, refit_epochs: int = 3,
@@ -186,6 +189,7 @@ class SequentialRecommender(Recommender):
         rng = np.random.default_rng(self.seed)
         items, types, gaps = self._sequences(interactions)
         n_items, L = interactions.n_items, self.max_len
+        self.loss_ = self.loss if self.loss != "auto" else "ce" if n_items <= CE_MAX_ITEMS else "sampled"
         self.attributes_, self.n_attributes_ = self._attributes(interactions)
         net = self._build_net(n_items, self.attributes_, self.n_attributes_)
 
@@ -279,7 +283,7 @@ class SequentialRecommender(Recommender):
         h, target = h[mask], torch.from_numpy(y)[mask] - 1  # (N, d), (N,)
         if len(target) == 0:
             return h.sum() * 0.0
-        if self.loss == "ce":
+        if self.loss_ == "ce":
             return torch.nn.functional.cross_entropy(net.logits(h), target)
         table = net.embed.item_table()[1:n_items + 1]
         negs = torch.from_numpy(rng.integers(0, n_items, self.n_negatives))
@@ -314,8 +318,9 @@ class SequentialRecommender(Recommender):
     def _validate(self, net, batch, inputs, targets) -> float:
         net.eval()
         gains = []
-        for b in range(0, len(targets), 1024):
-            rows = np.arange(b, min(b + 1024, len(targets)))
+        step = max(1, min(1024, SCORE_BLOCK_CELLS // self.n_items_))
+        for b in range(0, len(targets), step):
+            rows = np.arange(b, min(b + step, len(targets)))
             scores = self._forward_last(net, batch, rows)
             for r, row in enumerate(rows):
                 scores[r, inputs[row][0] - 1] = -np.inf  # the user's history is excluded
