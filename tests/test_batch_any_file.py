@@ -70,6 +70,10 @@ def test_a_bare_user_item_file_with_other_column_names(tmp_path):
     recs = pd.read_csv(tmp_path / "recs.csv", dtype=str)
     # ann shares tea with ben, who also bought the pot; cat's cup was bought with tea
     assert recs.groupby("user_id")["item_id"].first().to_dict() == {"ann": "pot", "cat": "tea"}
+    again = _batch(tmp_path, "itemknn", tmp_path / "again.csv", "--include-seen")
+    assert again.exit_code == 0, again.output
+    recs = pd.read_csv(tmp_path / "again.csv", dtype=str)
+    assert set(recs[recs.user_id == "ann"]["item_id"]) == {"tea", "cup", "pot"}  # repeats allowed
 
 
 @pytest.mark.slow

@@ -43,11 +43,13 @@ def read_catalogue(path: str | Path) -> pd.DataFrame:
 def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
                     k: int, out_path: str | Path, params: dict | None = None,
                     on_error: OnError = "fail", tune_minutes: float | None = None,
-                    report=print, items_path: str | Path | None = None) -> pd.DataFrame:
+                    report=print, items_path: str | Path | None = None,
+                    exclude_seen: bool = True) -> pd.DataFrame:
     """Train ``model`` on the events CSV (``user_id,item_id[,event_type][,timestamp][,value]``;
     common column spellings are recognised, see ``load_events``) and write
     ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items excluded.
-    Users absent from the file get the most popular items.
+    Users absent from the file get the most popular items. ``exclude_seen=False`` lets a
+    user's own items back in (repeat purchases: groceries, consumables).
 
     With ``tune_minutes``, each user's last event of the file is held out as validation,
     hyper-parameters are searched within that budget, and the best are refitted on all of
@@ -72,7 +74,7 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
     known = idx >= 0
     lists = np.full((len(users), k), -1, dtype=np.int64)
     if known.any():
-        lists[known] = rec.recommend(idx[known], k, exclude_seen=True)[0]
+        lists[known] = rec.recommend(idx[known], k, exclude_seen=exclude_seen)[0]
     if (~known).any():
         fallback = create("popular").fit(view).recommend(np.array([0]), k, exclude_seen=False)
         lists[~known] = fallback[0][0]

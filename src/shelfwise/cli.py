@@ -175,13 +175,16 @@ def recommend_batch(events: Annotated[Path, typer.Option(help="Training events C
                         help="Tune on a last-event validation split for this many minutes first.")] = None,
                     items: Annotated[Path | None, typer.Option(
                         help="Catalogue CSV (item_id, title, description, category, brand, price).")] = None,
-                    on_error: Annotated[str, typer.Option(help="fail or skip malformed rows.")] = "fail"):
+                    on_error: Annotated[str, typer.Option(help="fail or skip malformed rows.")] = "fail",
+                    include_seen: Annotated[bool, typer.Option(
+                        help="Let users' own items back in (repeat purchases).")] = False):
     """Train a model on any events CSV and write top-K lists for the listed users."""
     from shelfwise.batch import recommend_batch as run
 
     try:
         frame = run(events, users, model, k, out, _params(params), on_error=on_error,
-                    tune_minutes=tune_minutes, report=err.print, items_path=items)
+                    tune_minutes=tune_minutes, report=err.print, items_path=items,
+                    exclude_seen=not include_seen)
     except (MalformedInput, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     console.print(f"wrote {len(frame)} rows for {frame['user_id'].nunique()} users to {out}")
