@@ -45,9 +45,10 @@ class EASE(Recommender):
         by_count = np.lexsort((np.arange(len(counts)), -counts))
         self.kept_ = np.sort(by_count[:self.max_items])  # (m,) modelled item indices
         self.tail_ = by_count[self.max_items:]  # (n_items - m,) the rest, most popular first
-        x = x.tocsc()[:, self.kept_].tocsr()
+        if len(self.tail_):
+            x = x.tocsc()[:, self.kept_].tocsr()
         n = len(self.kept_)
-        gram = (x.T @ x).toarray().astype(np.float32)  # (n_items, n_items)
+        gram = (x.T @ x).toarray().astype(np.float32)  # (m, m)
         gram[np.diag_indices(n)] += self.l2
         # P = G^-1 via Cholesky: G is symmetric positive definite, and this halves the flops
         c, low = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
@@ -59,7 +60,7 @@ class EASE(Recommender):
         # C order: scoring reads whole rows of B; LAPACK hands back Fortran order
         self.weights_ = np.ascontiguousarray(b, dtype=np.float32)  # B[i, j]: i recommends j
         profiles = user_profiles(interactions, self.recency_decay, binary=self.binary)
-        self.profiles_ = profiles.tocsc()[:, self.kept_].tocsr()  # (n_users, m)
+        self.profiles_ = profiles.tocsc()[:, self.kept_].tocsr() if len(self.tail_) else profiles
 
     def _expand(self, modelled: np.ndarray) -> np.ndarray:
         """(B, m) scores of the modelled items -> (B, n_items); unmodelled items get scores
