@@ -24,7 +24,6 @@ from shelfwise.models import MODELS, create
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS = {"beauty": ("amazon-beauty", "Beauty"), "toys": ("amazon-toys", "Toys_and_Games")}
-SEQUENTIAL = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 # (HR@10, NDCG@10, source) on exactly these files, full ranking
 PUBLISHED = {
     "beauty": [("SASRec", 0.0605, 0.0318, "S3-Rec repo"), ("S3-Rec", 0.0647, 0.0327, "S3-Rec repo"),
@@ -52,7 +51,7 @@ def run(dataset: str, models: list[str], seq_minutes: float, out: Path | None,
           f"{'ref NDCG':>10}{'ratio':>7}")
     rows = []
     for m in models:
-        params = {"max_minutes": seq_minutes} if m in SEQUENTIAL else {}
+        params = {"max_minutes": seq_minutes} if "sequence" in MODELS[m].capabilities else {}
         params.update((overrides or {}).get(m, {}))
         r = evaluate_model(create(m, **params), train, users, truth, ks=(10,))
         ref = REFERENCE[dataset].get(m, (None, None))[1]

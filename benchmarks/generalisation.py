@@ -25,10 +25,9 @@ from shelfwise.data.splits import leave_one_out
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import score_lists, truth_from
 from shelfwise.models import MODELS, create
-from shelfwise.models.base import top_n
+from shelfwise.models.base import mask_rows, score_block, top_n
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-SEQUENTIAL = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 DEFAULT_MODELS = ["popular", "itemknn", "userknn", "rules", "ease", "als", "bpr", "content", "sasrec"]
 
 
@@ -52,12 +51,11 @@ DATASETS = {"grocery": grocery, "tmall": tmall}
 
 def recommend(model, users: np.ndarray, exclude, k: int = 10) -> np.ndarray:
     """Top-k per user with the ``exclude`` (users x items) entries masked out."""
-    out = []
-    for b in range(0, len(users), 1024):
-        block = users[b:b + 1024]
+    out, step = [], score_block(model.n_items_)
+    for b in range(0, len(users), step):
+        block = users[b:b + step]
         scores = model.score(block).copy()
-        rows = exclude[block]
-        scores[np.repeat(np.arange(len(block)), np.diff(rows.indptr)), rows.indices] = -np.inf
+        mask_rows(scores, exclude[block])
         out.append(top_n(scores, k)[0])
     return np.concatenate(out)
 
@@ -77,7 +75,7 @@ def main() -> None:
         for m in args.models:
             if m.startswith("content") and train.items is None:
                 continue  # no catalogue text
-            model = create(m, **({"max_minutes": args.seq_minutes} if m in SEQUENTIAL else {}))
+            model = create(m, **({"max_minutes": args.seq_minutes} if "sequence" in MODELS[m].capabilities else {}))
             with measure() as cost:
                 model.fit(train)
             metrics = score_lists(recommend(model, users, exclude), truth, train, ks=(10,))

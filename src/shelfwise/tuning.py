@@ -94,7 +94,7 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     train = Interactions.from_events(split.train, items=items)
     users, truth = truth_from(split.test, train)
     deadline = time.monotonic() + minutes * 60
-    sequential = model in ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
+    sequential = "sequence" in MODELS[model].capabilities
 
     def objective(trial) -> float:
         params = SPACES[model](trial)

@@ -31,6 +31,16 @@ FORMAT_VERSION = 1
 SCORE_BLOCK_CELLS = 2 ** 25
 
 
+def score_block(n_items: int, cap: int = 1024) -> int:
+    """Users to score at once so a dense (block, n_items) matrix stays within SCORE_BLOCK_CELLS."""
+    return max(1, min(cap, SCORE_BLOCK_CELLS // max(n_items, 1)))
+
+
+def mask_rows(scores: np.ndarray, rows: sp.csr_matrix) -> None:
+    """Set ``scores[r, j] = -inf`` in place wherever ``rows[r, j]`` is stored."""
+    scores[np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr)), rows.indices] = -np.inf
+
+
 class NotFittedError(RuntimeError):
     pass
 
@@ -103,22 +113,18 @@ class Recommender(ABC):
             raise ValueError(f"n must be >= 1. Got {n} instead.")
         out_items = np.full((len(users), n), -1, dtype=np.int64)
         out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
-        step = max(1, min(self.batch_size, SCORE_BLOCK_CELLS // max(self.n_items_, 1)))
+        step = score_block(self.n_items_, self.batch_size)
         for start in range(0, len(users), step):
             block = users[start:start + step]
             scores = self._score(block).astype(np.float32, copy=True)
             if exclude_seen:
-                self._mask_seen(scores, block)
+                mask_rows(scores, self.seen_[block])
             if candidates is not None:
                 scores = _restrict(scores, candidates, start)
             items, top = top_n(scores, n)
             out_items[start:start + len(block)] = items
             out_scores[start:start + len(block)] = top
         return out_items, out_scores
-
-    def _mask_seen(self, scores: np.ndarray, users: np.ndarray) -> None:
-        rows = self.seen_[users]
-        scores[np.repeat(np.arange(len(users)), np.diff(rows.indptr)), rows.indices] = -np.inf
 
     def _check_users(self, user_indices) -> np.ndarray:
         users = np.atleast_1d(np.asarray(user_indices, dtype=np.int64))

@@ -30,7 +30,7 @@ import numpy as np
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.models.base import SCORE_BLOCK_CELLS, Recommender
+from shelfwise.models.base import Recommender, score_block
 from shelfwise.models.params import Interval, Options
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
@@ -331,7 +331,7 @@ class SequentialRecommender(Recommender):
     def _validate(self, net, batch, inputs, targets) -> float:
         net.eval()
         gains = []
-        step = max(1, min(1024, SCORE_BLOCK_CELLS // self.n_items_))
+        step = score_block(self.n_items_)
         for b in range(0, len(targets), step):
             rows = np.arange(b, min(b + step, len(targets)))
             scores = self._forward_last(net, batch, rows)
