@@ -9,12 +9,13 @@ on Beauty carry over.
   so an item a shopper carted or favourited can still be the hit. Tmall has no times.
 
 Run:  .venv/bin/python benchmarks/generalisation.py [--datasets grocery tmall]
-      [--models ...] [--seq-minutes 15]
+      [--models ...] [--seq-minutes 15] [--params '{"sasrec": {"use_attributes": false}}']
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS))
     ap.add_argument("--seq-minutes", type=float, default=15.0)
+    ap.add_argument("--params", type=json.loads, default={},
+                    help="per-model overrides as JSON, e.g. '{\"sasrec\": {\"use_attributes\": false}}'")
     args = ap.parse_args()
     for name in args.datasets:
         train, test, exclude = DATASETS[name]()
@@ -75,7 +78,9 @@ def main() -> None:
         for m in args.models:
             if m.startswith("content") and train.items is None:
                 continue  # no catalogue text
-            model = create(m, **({"max_minutes": args.seq_minutes} if "sequence" in MODELS[m].capabilities else {}))
+            params = {"max_minutes": args.seq_minutes} if "sequence" in MODELS[m].capabilities else {}
+            params.update(args.params.get(m, {}))
+            model = create(m, **params)
             with measure() as cost:
                 model.fit(train)
             metrics = score_lists(recommend(model, users, exclude), truth, train, ks=(10,))
