@@ -11,8 +11,8 @@ from shelfwise.models import Recommender, create
 N_ITEMS = 20
 
 
-@pytest.fixture(scope="module")
-def cycle():
+def cycle_view(categories=None) -> Interactions:
+    """The cycle walks; ``categories(i)``, if given, is item i's category path in a catalogue."""
     rng = np.random.default_rng(0)
     rows = []
     for u in range(300):
@@ -20,8 +20,15 @@ def cycle():
         for step in range(int(rng.integers(4, 9))):
             rows.append((f"u{u}", f"i{(start + step) % N_ITEMS}", "view", 100.0 * step))
     events = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp"])
-    return Interactions.from_events(
-        events, item_ids=np.array([f"i{i}" for i in range(N_ITEMS)], dtype=object))
+    ids = np.array([f"i{i}" for i in range(N_ITEMS)], dtype=object)
+    catalogue = None if categories is None else pd.DataFrame(
+        {"item_id": ids, "category": [categories(i) for i in range(N_ITEMS)]})
+    return Interactions.from_events(events, items=catalogue, item_ids=ids)
+
+
+@pytest.fixture(scope="module")
+def cycle():
+    return cycle_view()
 
 
 PARAMS = {"dim": 32, "layers": 1, "heads": 2, "max_len": 10, "dropout": 0.1, "lr": 5e-3,
@@ -74,3 +81,24 @@ def test_events_tied_in_time_lose_their_file_order_and_untied_keep_it():
     assert list(items[u1]) == list(view.sequence(u1)[0] + 1)
     again, _, _ = create("sasrec")._sequences(view)
     assert list(again[u0]) == list(items[u0])  # seeded: the same fit twice gives the same model
+
+
+def test_attributes_most_items_share_are_left_out():
+    # every item sits under "shop"; "shop>even"/"shop>odd" split the catalogue in half
+    view = cycle_view(lambda i: ["shop", "even" if i % 2 == 0 else "odd"])
+    table, n = create("sasrec")._attributes(view)
+    assert n == 2 and table.shape == (N_ITEMS + 2, 1)
+    rows = [tuple(table[1 + i][table[1 + i] > 0]) for i in range(N_ITEMS)]
+    assert all(len(r) == 1 for r in rows)  # "c:shop" is gone, the half-split kept
+    assert len({rows[i] for i in range(0, N_ITEMS, 2)}) == 1 and rows[0] != rows[1]
+
+
+def test_coarse_categories_do_not_blur_items_apart():
+    # four categories of five items each: an item's neighbours in the cycle are in other
+    # categories, so the model must still tell items of one category apart
+    view = cycle_view(lambda i: [f"group {i % 4}"])
+    model = create("sasrec", **PARAMS).fit(view)
+    assert model.n_attributes_ == 4
+    items, _ = model.recommend(np.arange(view.n_users), n=1)
+    last = np.array([view.sequence(u)[0][-1] for u in range(view.n_users)])
+    assert np.mean(items[:, 0] == (last + 1) % N_ITEMS) > 0.9

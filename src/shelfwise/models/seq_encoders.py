@@ -52,8 +52,15 @@ class Embedder(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.scale = math.sqrt(dim)
         nn.init.normal_(self.items.weight, std=dim ** -0.5)
+        if self.attr is not None:
+            # Attribute vectors start at the item vectors' scale: at PyTorch's default N(0, 1)
+            # they are sqrt(dim) times larger, so items sharing one coarse category start out
+            # (and, through the tied output table, are scored) almost alike.
+            nn.init.normal_(self.attr.weight, std=dim ** -0.5)
         with torch.no_grad():
             self.items.weight[0].zero_()
+            if self.attr is not None:
+                self.attr.weight[0].zero_()
 
     def item_table(self) -> torch.Tensor:
         """(n_items + 2, d) item representations used for both input and output."""

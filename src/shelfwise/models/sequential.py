@@ -11,8 +11,11 @@ about a gigabyte per batch, and the sampled one beyond.
 
 Inputs per event: item, behaviour type and the log-bucketed time since the previous event;
 item attributes (``attribute_ids`` or the category path in the catalogue) are mean-pooled
-into the item embedding when ``use_attributes``. Each user's last training event is held
-out for validation; training stops when validation NDCG@10 has not improved for
+into the item embedding when ``use_attributes``, leaving out any attribute on more than
+``MAX_ATTRIBUTE_SHARE`` of the catalogue (a root category, an "unknown" code), which cannot
+tell items apart. Events tied in time (day-resolution dates, files without times) are put in
+a seeded random order: their file order is not the shopper's. Each user's last training
+event is held out for validation; training stops when validation NDCG@10 has not improved for
 ``patience`` epochs or the ``max_minutes`` budget is spent, keeping the best epoch, and then
 trains ``refit_epochs`` more on the full sequences (the held-out transitions are each
 shopper's most recent, the most predictive of what comes next). Batches group sequences of
@@ -25,6 +28,7 @@ Needs the ``sequential`` extra (``torch``). State is saved as plain arrays in th
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -35,6 +39,7 @@ from shelfwise.models.params import Interval, Options
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 CE_MAX_ITEMS = 40_000
+MAX_ATTRIBUTE_SHARE = 0.5  # attributes on more of the catalogue than this are dropped
 
 
 def _torch():
@@ -178,7 +183,12 @@ class SequentialRecommender(Recommender):
                 values = [f"c:{'>'.join(path[:d + 1])}" for d in range(len(path))]
             if "brand" in cat and isinstance(cat["brand"].iloc[i], str):
                 values.append(f"b:{cat['brand'].iloc[i]}")
-            rows.append([vocab.setdefault(v, len(vocab) + 1) for v in values])
+            rows.append(values)
+        # An attribute most items share (a root category, an "unknown" code) tells items
+        # nothing apart; it only adds a common vector, so it is left out.
+        counts = Counter(v for r in rows for v in set(r))
+        common = {v for v, c in counts.items() if c > MAX_ATTRIBUTE_SHARE * interactions.n_items}
+        rows = [[vocab.setdefault(v, len(vocab) + 1) for v in r if v not in common] for r in rows]
         if not vocab:
             return None, 0
         width = max(len(r) for r in rows) or 1
