@@ -7,6 +7,7 @@ import pytest
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models import Recommender, create
+from shelfwise.models.sequential import _drop_last_item
 
 N_ITEMS = 20
 
@@ -74,12 +75,13 @@ def test_events_tied_in_time_lose_their_file_order_and_untied_keep_it():
     ordered = [("u1", f"i{i}", "purchase", float(i)) for i in range(20)]
     view = Interactions.from_events(pd.DataFrame(tied + ordered, columns=[
         "user_id", "item_id", "event_type", "timestamp"]))
-    items, _, _ = create("sasrec")._sequences(view)
+    items, _, _, tied = create("sasrec")._sequences(view)
     u0, u1 = (view.users_to_indices([u])[0] for u in ("u0", "u1"))
     in_file_order = view.sequence(u0)[0] + 1
     assert sorted(items[u0]) == sorted(in_file_order) and list(items[u0]) != list(in_file_order)
     assert list(items[u1]) == list(view.sequence(u1)[0] + 1)
-    again, _, _ = create("sasrec")._sequences(view)
+    assert tied[u0] is not None and tied[u1] is None  # only u0 is reordered during training
+    again, _, _, _ = create("sasrec")._sequences(view)
     assert list(again[u0]) == list(items[u0])  # seeded: the same fit twice gives the same model
 
 
@@ -102,3 +104,24 @@ def test_coarse_categories_do_not_blur_items_apart():
     items, _ = model.recommend(np.arange(view.n_users), n=1)
     last = np.array([view.sequence(u)[0][-1] for u in range(view.n_users)])
     assert np.mean(items[:, 0] == (last + 1) % N_ITEMS) > 0.9
+
+
+def test_tied_events_get_a_fresh_order_every_epoch():
+    rows = [("u0", f"i{i}", "purchase", 7.0) for i in range(20)] + [("u0", "i20", "purchase", 8.0)]
+    view = Interactions.from_events(pd.DataFrame(rows, columns=[
+        "user_id", "item_id", "event_type", "timestamp"]))
+    model = create("sasrec")
+    _, _, _, tied = model._sequences(view)
+    prefix = _drop_last_item(tied[0])
+    assert list(view.item_ids[prefix[0]]) == list(view.item_ids[tied[0][0][:-1]])  # i20 held out
+    arrays = (np.zeros((1, 25), np.int64), np.zeros((1, 25), np.int64), np.zeros((1, 25), np.float32))
+    rng, orders = np.random.default_rng(0), set()
+    for _ in range(5):
+        model._reorder_ties(arrays, {0: prefix}, rng)
+        row = arrays[0][0][arrays[0][0] > 0]
+        assert sorted(row) == sorted(prefix[0] + 1) and len(row) == 20
+        orders.add(tuple(row))
+    assert len(orders) == 5
+    # a run of events on one item merges into the held-out item, so it all leaves the prefix
+    run = (np.array([3, 5, 5]), np.array([0, 1, 2]), np.zeros(3))
+    assert [list(a) for a in _drop_last_item(run)] == [[3], [0], [0.0]]

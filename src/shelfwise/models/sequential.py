@@ -66,10 +66,22 @@ def _shuffle_ties(items: np.ndarray, types: np.ndarray, times: np.ndarray, rng):
     (by item id, say). Trained on that order, a model learns it instead of the shopper:
     on Amazon Grocery, where a third of consecutive events tie, validation NDCG stalled at
     0.012 in file order and passed 0.033 within four epochs once ties were shuffled."""
-    if len(times) < 2 or not (np.diff(times) == 0).any():
+    if not _has_ties(times):
         return items, types, times
     order = np.lexsort((rng.random(len(times)), times))
     return items[order], types[order], times[order]
+
+
+def _has_ties(times: np.ndarray) -> bool:
+    return len(times) >= 2 and bool((np.diff(times) == 0).any())
+
+
+def _drop_last_item(raw: tuple[np.ndarray, np.ndarray, np.ndarray]):
+    """Raw (items, types, times) without the trailing run of events on the last item, which
+    ``_collapse_repeats`` merges into the one held-out item."""
+    items = raw[0]
+    run = len(items) - (np.flatnonzero(items != items[-1]).max(initial=-1) + 1)
+    return tuple(a[:-run] for a in raw)
 
 
 def _left_pad(rows: list[np.ndarray], length: int, dtype) -> np.ndarray:
@@ -153,17 +165,37 @@ class SequentialRecommender(Recommender):
         return CAUSAL[self.encoder_]
 
     # -- data -----------------------------------------------------------------------------
-    def _sequences(self, interactions: Interactions):
-        """Per-user (items + 1, type codes + 1, gaps in seconds), repeats collapsed."""
-        items, types, gaps = [], [], []
-        ties = np.random.default_rng(self.seed + 1)  # its own stream: untied data is unchanged
+    def _encode(self, it: np.ndarray, ty: np.ndarray, tm: np.ndarray):
+        """One shopper's events in order -> (items + 1, type codes + 1, gaps in seconds),
+        repeats collapsed."""
+        it, ty, tm = _collapse_repeats(it, ty, tm)
+        types = ty.astype(np.int64) + 1 if self.use_types else np.zeros(len(it), np.int64)
+        gap = np.r_[0.0, np.diff(tm)] if self.use_time else np.zeros(len(it))
+        return it.astype(np.int64) + 1, types, np.maximum(gap, 0.0)
+
+    def _sequences(self, interactions: Interactions, ties=None):
+        """Per-user (items + 1, type codes + 1, gaps in seconds), repeats collapsed, and per
+        user the raw (items, types, times) in the order used if some of them tie in time
+        (else None), so training can draw a fresh order for them."""
+        items, types, gaps, tied = [], [], [], []
+        ties = np.random.default_rng(self.seed + 1) if ties is None else ties
         for u in range(interactions.n_users):
-            it, ty, tm = _collapse_repeats(*_shuffle_ties(*interactions.sequence(u), ties))
-            items.append(it.astype(np.int64) + 1)
-            types.append(ty.astype(np.int64) + 1 if self.use_types else np.zeros(len(it), np.int64))
-            gap = np.r_[0.0, np.diff(tm)] if self.use_time else np.zeros(len(it))
-            gaps.append(np.maximum(gap, 0.0))
-        return items, types, gaps
+            raw = _shuffle_ties(*interactions.sequence(u), ties)
+            for out, seq in zip((items, types, gaps), self._encode(*raw), strict=True):
+                out.append(seq)
+            tied.append(raw if _has_ties(raw[2]) else None)
+        return items, types, gaps, tied
+
+    def _reorder_ties(self, arrays, raws: dict, ties) -> None:
+        """Rewrite the given users' rows of padded (items, types, gaps) ``arrays`` with a
+        fresh random order of their tied events: no one arbitrary order is learnt as if it
+        were the shopper's."""
+        width = arrays[0].shape[1]
+        for u, raw in raws.items():
+            for arr, seq in zip(arrays, self._encode(*_shuffle_ties(*raw, ties)), strict=True):
+                seq = seq[-width:]
+                arr[u] = 0
+                arr[u, width - len(seq):] = seq
 
     def _attributes(self, interactions: Interactions):
         """(n_items + 2, A) attribute ids per item (0 = none) and the attribute count."""
@@ -210,7 +242,8 @@ class SequentialRecommender(Recommender):
         torch = _torch()
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        items, types, gaps = self._sequences(interactions)
+        ties = np.random.default_rng(self.seed + 1)  # its own stream: untied data is unchanged
+        items, types, gaps, tied = self._sequences(interactions, ties)
         n_items, L = interactions.n_items, self.max_len
         self.loss_ = self.loss if self.loss != "auto" else "ce" if n_items <= CE_MAX_ITEMS else "sampled"
         self.attributes_, self.n_attributes_ = self._attributes(interactions)
@@ -227,6 +260,8 @@ class SequentialRecommender(Recommender):
         tr_types = _left_pad([t for _, t, _ in train], width, np.int64)
         tr_gaps = _left_pad([g for _, _, g in train], width, np.float32)
         trainable = np.flatnonzero((tr_items > 0).sum(1) >= 2)
+        # tied users' training events: all but those merged into the held-out item
+        tied_train = {u: _drop_last_item(raw) for u, raw in enumerate(tied) if raw is not None}
         val_inputs = [train[u] for u in val_users]  # everything before the held-out item
         val_targets = np.array([items[u][-1] - 1 for u in val_users])
         val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
@@ -236,6 +271,7 @@ class SequentialRecommender(Recommender):
         start = time.perf_counter()
         best, best_state, stale, history = -1.0, None, 0, []
         for epoch in range(self.max_epochs):
+            self._reorder_ties((tr_items, tr_types, tr_gaps), tied_train, ties)
             losses = self._epoch(net, opt, (tr_items, tr_types, tr_gaps), trainable, n_items, rng)
             ndcg = self._validate(net, val_batch, val_inputs, val_targets)
             history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
@@ -258,7 +294,9 @@ class SequentialRecommender(Recommender):
             full = (_left_pad(items, width, np.int64), _left_pad(types, width, np.int64),
                     _left_pad(gaps, width, np.float32))
             rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
+            tied_full = {u: raw for u, raw in enumerate(tied) if raw is not None}
             for _ in range(self.refit_epochs):
+                self._reorder_ties(full, tied_full, ties)
                 self._epoch(net, opt, full, rows, n_items, rng)
         net.eval()
         self.net_ = net
