@@ -14,12 +14,13 @@ item attributes (``attribute_ids`` or the category path in the catalogue) are me
 into the item embedding when ``use_attributes``, leaving out any attribute on more than
 ``MAX_ATTRIBUTE_SHARE`` of the catalogue (a root category, an "unknown" code), which cannot
 tell items apart. Events tied in time (day-resolution dates, files without times) are put in
-a seeded random order: their file order is not the shopper's. Each user's last training
-event is held out for validation; training stops when validation NDCG@10 has not improved for
-``patience`` epochs or the ``max_minutes`` budget is spent, keeping the best epoch, and then
-trains ``refit_epochs`` more on the full sequences (the held-out transitions are each
-shopper's most recent, the most predictive of what comes next). Batches group sequences of
-similar length and drop all-padding columns, so short histories cost little.
+a fresh seeded random order every epoch: their file order is not the shopper's. Each user's
+last training event is held out for validation; training stops when validation NDCG@10 has
+not improved for ``patience`` epochs or the ``max_minutes`` budget is spent, keeping the
+best epoch, and then trains ``refit_epochs`` more on the full sequences (the held-out
+transitions are each shopper's most recent, the most predictive of what comes next).
+Batches group sequences of similar length and drop all-padding columns, so short histories
+cost little.
 
 Needs the ``sequential`` extra (``torch``). State is saved as plain arrays in the model's
 ``.npz``: no pickled code.
@@ -65,7 +66,8 @@ def _shuffle_ties(items: np.ndarray, types: np.ndarray, times: np.ndarray, rng):
     without times) have no known order, but a file lists them in some systematic one
     (by item id, say). Trained on that order, a model learns it instead of the shopper:
     on Amazon Grocery, where a third of consecutive events tie, validation NDCG stalled at
-    0.012 in file order and passed 0.033 within four epochs once ties were shuffled."""
+    0.012 in file order and passed 0.033 within four epochs once ties were shuffled.
+    Untied events draw nothing from ``rng``."""
     if not _has_ties(times):
         return items, types, times
     order = np.lexsort((rng.random(len(times)), times))
@@ -178,13 +180,17 @@ class SequentialRecommender(Recommender):
         user the raw (items, types, times) in the order used if some of them tie in time
         (else None), so training can draw a fresh order for them."""
         items, types, gaps, tied = [], [], [], []
-        ties = np.random.default_rng(self.seed + 1) if ties is None else ties
+        ties = self._tie_stream() if ties is None else ties
         for u in range(interactions.n_users):
             raw = _shuffle_ties(*interactions.sequence(u), ties)
             for out, seq in zip((items, types, gaps), self._encode(*raw), strict=True):
                 out.append(seq)
             tied.append(raw if _has_ties(raw[2]) else None)
         return items, types, gaps, tied
+
+    def _tie_stream(self) -> np.random.Generator:
+        """The random stream tied events are ordered from: its own, so untied data is unchanged."""
+        return np.random.default_rng(self.seed + 1)
 
     def _reorder_ties(self, arrays, raws: dict, ties) -> None:
         """Rewrite the given users' rows of padded (items, types, gaps) ``arrays`` with a
@@ -193,9 +199,7 @@ class SequentialRecommender(Recommender):
         width = arrays[0].shape[1]
         for u, raw in raws.items():
             for arr, seq in zip(arrays, self._encode(*_shuffle_ties(*raw, ties)), strict=True):
-                seq = seq[-width:]
-                arr[u] = 0
-                arr[u, width - len(seq):] = seq
+                arr[u] = _left_pad([seq], width, arr.dtype)[0]
 
     def _attributes(self, interactions: Interactions):
         """(n_items + 2, A) attribute ids per item (0 = none) and the attribute count."""
@@ -242,8 +246,9 @@ class SequentialRecommender(Recommender):
         torch = _torch()
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        ties = np.random.default_rng(self.seed + 1)  # its own stream: untied data is unchanged
+        ties = self._tie_stream()
         items, types, gaps, tied = self._sequences(interactions, ties)
+        tied = {u: raw for u, raw in enumerate(tied) if raw is not None}
         n_items, L = interactions.n_items, self.max_len
         self.loss_ = self.loss if self.loss != "auto" else "ce" if n_items <= CE_MAX_ITEMS else "sampled"
         self.attributes_, self.n_attributes_ = self._attributes(interactions)
@@ -261,7 +266,7 @@ class SequentialRecommender(Recommender):
         tr_gaps = _left_pad([g for _, _, g in train], width, np.float32)
         trainable = np.flatnonzero((tr_items > 0).sum(1) >= 2)
         # tied users' training events: all but those merged into the held-out item
-        tied_train = {u: _drop_last_item(raw) for u, raw in enumerate(tied) if raw is not None}
+        tied_train = {u: _drop_last_item(raw) for u, raw in tied.items()}
         val_inputs = [train[u] for u in val_users]  # everything before the held-out item
         val_targets = np.array([items[u][-1] - 1 for u in val_users])
         val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
@@ -294,9 +299,8 @@ class SequentialRecommender(Recommender):
             full = (_left_pad(items, width, np.int64), _left_pad(types, width, np.int64),
                     _left_pad(gaps, width, np.float32))
             rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
-            tied_full = {u: raw for u, raw in enumerate(tied) if raw is not None}
             for _ in range(self.refit_epochs):
-                self._reorder_ties(full, tied_full, ties)
+                self._reorder_ties(full, tied, ties)
                 self._epoch(net, opt, full, rows, n_items, rng)
         net.eval()
         self.net_ = net
