@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(PIP) -e '.[postgres,parquet,factor,sequential,content,embeddings,tune,dev]'
+	$(PIP) -e '.[all,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
