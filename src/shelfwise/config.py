@@ -1,7 +1,14 @@
 """Typed settings: the one source of defaults.
 
-Values come from keyword arguments, then ``SHELFWISE_*`` environment variables, then the
-defaults below. Nothing here reads ``sys.argv``: the CLI parses arguments and passes them in.
+Each setting is taken from the first of these that has it:
+
+1. keyword arguments (the CLI passes its ``--home`` / ``--store-url`` options here);
+2. ``SHELFWISE_*`` environment variables, nested ones with ``__``
+   (``SHELFWISE_BEHAVIOUR_WEIGHTS__CART=4``, ``SHELFWISE_MODELS='["ease", "als"]'``);
+3. a TOML file: ``config=`` / ``SHELFWISE_CONFIG``, else ``<home>/shelfwise.toml`` if it exists;
+4. the defaults below (``shelfwise.example.toml`` in the repository lists them all).
+
+Nothing here reads ``sys.argv``: the CLI parses arguments and passes them in.
 """
 
 from __future__ import annotations
@@ -10,7 +17,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from shelfwise.data.schemas import EVENT_TYPES
 
 #: Default confidence each behaviour contributes to the user x item matrix. ``review`` uses
 #: the event's rating (``value``) when present, else this fallback.
@@ -25,32 +42,117 @@ DEFAULT_BEHAVIOUR_WEIGHTS: dict[str, float] = {
     "search": 0.0,
 }
 
+ENV_PREFIX = "SHELFWISE_"
+CONFIG_NAME = "shelfwise.toml"
 
-class Settings(BaseModel):
-    """Engine settings. ``Settings.from_env()`` overlays ``SHELFWISE_<FIELD>`` variables."""
 
-    model_config = ConfigDict(extra="forbid")
+class ConfigError(ValueError):
+    """A setting that cannot be used, named with where it came from."""
 
-    home: Path = Field(default=Path(".shelfwise"), description="folder for models and reports")
-    store_url: str = Field(default="", description="EventStore URL; '' means sqlite in home")
+
+class Settings(BaseSettings):
+    """Engine settings; see the module docstring for where each value comes from."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      extra="forbid", validate_default=True)
+
+    home: Path = Field(default=Path(".shelfwise"), description="folder for the store, models and reports")
+    config: Path | None = Field(default=None, description=f"TOML settings file; default <home>/{CONFIG_NAME}")
+    store_url: str = Field(default="", description="EventStore URL; '' means SQLite in home")
     behaviour_weights: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_BEHAVIOUR_WEIGHTS)
-    )
-    models: list[str] = Field(default_factory=lambda: ["popular", "itemknn", "userknn", "rules"])
-    default_model: str = "itemknn"
+        default_factory=lambda: dict(DEFAULT_BEHAVIOUR_WEIGHTS),
+        description="confidence per behaviour; the ones not given keep their defaults")
+    models: list[str] = Field(default_factory=lambda: ["popular", "itemknn", "userknn", "rules"],
+                              description="models `train` fits when none are named")
+    default_model: str = Field(default="itemknn", description="model that serves when none is named")
     # rows per transaction: large enough that commits and WAL checkpoints stay cheap
-    import_chunk_rows: int = Field(default=200_000, ge=1)
+    import_chunk_rows: int = Field(default=200_000, ge=1, description="events per import transaction")
+
+    @field_validator("behaviour_weights")
+    @classmethod
+    def _known_behaviours(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown behaviour(s) {unknown}; known: {', '.join(EVENT_TYPES)}")
+        return {**DEFAULT_BEHAVIOUR_WEIGHTS, **value}
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _check_model(name)
+        return value
+
+    @field_validator("default_model")
+    @classmethod
+    def _known_default(cls, value: str) -> str:
+        return _check_model(value)
 
     @property
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'events.db'}"
 
     @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return tuple(source for _, source in _sources(settings_cls, init_settings, env_settings))
+
+    @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {}
-        for name in ("home", "store_url", "default_model"):
-            env = os.environ.get(f"SHELFWISE_{name.upper()}")
-            if env:
-                values[name] = env
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        """Settings with the given overrides; ``None`` means "not given"."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _check_model(name: str) -> str:
+    from shelfwise.models import MODELS
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    return name
+
+
+def _config_path(init: dict[str, Any]) -> tuple[Path, bool]:
+    """(TOML file to read, whether it was asked for by name)."""
+    named = init.get("config") or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if named:
+        return Path(named), True
+    home = init.get("home") or os.environ.get(f"{ENV_PREFIX}HOME") or ".shelfwise"
+    return Path(home) / CONFIG_NAME, False
+
+
+def _sources(settings_cls, init_settings: InitSettingsSource, env_settings: EnvSettingsSource):
+    """The settings sources in priority order, each with a label that says where it is."""
+    init = dict(init_settings.init_kwargs)
+    path, named = _config_path(init)
+    if named and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    return [("option", init_settings), (f"env {ENV_PREFIX}*", env_settings),
+            (f"file {path}", TomlConfigSettingsSource(settings_cls, toml_file=path))]
+
+
+def describe(**overrides: Any) -> list[tuple[str, Any, str]]:
+    """(setting, effective value, where it came from) for every setting, nested dicts flattened
+    to ``behaviour_weights.cart``: what ``shelfwise config`` prints."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**given)
+    init = InitSettingsSource(Settings, init_kwargs=given)
+    layers = [(label, source()) for label, source in
+              _sources(Settings, init, EnvSettingsSource(Settings, env_prefix=ENV_PREFIX,
+                                                         env_nested_delimiter="__"))]
+    rows = []
+    for name, value in settings.model_dump().items():
+        leaves = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, leaf in leaves:
+            origin = "default"
+            for label, data in layers:
+                raw = data.get(name)
+                if raw is not None and (key is None or (isinstance(raw, dict) and key in raw)):
+                    origin = label
+                    if label.startswith("env"):
+                        origin = f"env {ENV_PREFIX}{name.upper()}" + (f"__{key.upper()}" if key else "")
+                    break
+            rows.append((name if key is None else f"{name}.{key}", leaf, origin))
+    return rows
