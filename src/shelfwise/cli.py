@@ -3,35 +3,95 @@ prints; nothing more."""
 
 from __future__ import annotations
 
+import enum
+import functools
 import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import pydantic
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shelfwise.config import Settings
+from shelfwise.data.loaders import LOADERS
 from shelfwise.data.validation import MalformedInput
+from shelfwise.errors import ShelfwiseError
+from shelfwise.models import MODELS
+from shelfwise.models.params import InvalidParameterError
 
 app = typer.Typer(help="shelfwise: personalised recommendations for online shops.",
                   no_args_is_help=True, add_completion=False)
 # Wide enough for the evaluation table when output goes to a file or CI log.
 console = Console(width=None if Console().is_terminal else 150)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays on one line, however long
+
+# Options with a fixed set of values are checked by the parser, which lists the valid ones.
+ModelName = enum.StrEnum("ModelName", {n: n for n in sorted(MODELS)})
+FormatName = enum.StrEnum("FormatName", {n: n for n in sorted(LOADERS)})
+OnErrorMode = enum.StrEnum("OnErrorMode", {"fail": "fail", "skip": "skip"})
+Protocol = enum.StrEnum("Protocol", {n: n for n in ("loo-item", "loo", "temporal")})
 
 Home = Annotated[Path | None, typer.Option(help="Folder for the store, models and reports.")]
 StoreUrl = Annotated[str | None, typer.Option(help="Event store URL (sqlite:///x.db, postgresql://...).")]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name.")]
+Config = Annotated[Path | None, typer.Option("--config", help="TOML settings file "
+                                             "(default: <home>/shelfwise.toml if present).")]
+ModelOpt = Annotated[ModelName | None, typer.Option("--model", "-m", help="Model name.")]
+ModelsOpt = Annotated[list[ModelName] | None, typer.Option("--model", "-m", help="Model name (repeatable).")]
+OnError = Annotated[OnErrorMode, typer.Option(help="fail or skip malformed rows.")]
 ParamsOpt = Annotated[str | None, typer.Option(help='Model hyper-parameters as JSON, e.g. \'{"k": 50}\'.')]
 
+# Errors a user can act on: printed as one line with exit status 2, never a traceback.
+EXPECTED = (ShelfwiseError, MalformedInput, InvalidParameterError, pydantic.ValidationError,
+            ValueError, FileNotFoundError, IsADirectoryError)
 
-def _engine(home: Path | None, store_url: str | None):
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or exc.title
+        message = first["msg"].removeprefix("Value error, ")
+        return f"setting {where}: {message} (got {first.get('input')!r})"
+    if isinstance(exc, MalformedInput):
+        return str(exc)  # its first line counts the bad rows, one line each follows
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def command(*args, **kwargs):
+    """``app.command`` whose function reports expected errors as one line and exits 2."""
+    def register(func):
+        @functools.wraps(func)
+        def run(*a, **kw):
+            kw = {k: _plain(v) for k, v in kw.items()}
+            try:
+                return func(*a, **kw)
+            except EXPECTED as exc:
+                _fail(_one_line(exc))
+        return app.command(*args, **kwargs)(run)
+    return register
+
+
+def _plain(value):
+    """Enum choices back to the plain strings the Engine takes."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _settings(home: Path | None, store_url: str | None, config: Path | None = None) -> Settings:
+    return Settings.from_env(home=home, store_url=store_url, config=config)
+
+
+def _engine(home: Path | None, store_url: str | None, config: Path | None = None):
     from shelfwise.engine import Engine
 
-    return Engine(Settings.from_env(home=home, store_url=store_url))
+    return Engine(_settings(home, store_url, config))
 
 
 @contextmanager
@@ -47,7 +107,7 @@ def _progress():
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -63,25 +123,24 @@ def _params(text: str | None) -> dict:
     return value
 
 
-@app.command("import")
-def import_(path: Path, fmt: Annotated[str, typer.Option("--format", "-f", help="Loader name.")] = "events",
-            on_error: Annotated[str, typer.Option(help="fail or skip malformed rows.")] = "fail",
+@command("import")
+def import_(path: Path,
+            fmt: Annotated[FormatName, typer.Option("--format", "-f", help="Loader name.")] = "events",
+            on_error: OnError = "fail",
             map_: Annotated[list[str] | None,
                             typer.Option("--map", help="SOURCE=canonical column, repeatable.")] = None,
-            home: Home = None, store_url: StoreUrl = None):
+            home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Import events (and any catalogue) from a file into the store. Importing the same file
     twice adds nothing."""
-    engine = _engine(home, store_url)
+    engine = _engine(home, store_url, config)
     kwargs = {}
     if map_:
+        bad = [m for m in map_ if "=" not in m]
+        if bad:
+            _fail(f"--map takes SOURCE=column, got {bad[0]!r}")
         kwargs["mapping"] = dict(m.split("=", 1) for m in map_)
-    try:
-        with _progress() as update:
-            report = engine.import_file(path, fmt=fmt, on_error=on_error, progress=update, **kwargs)
-    except MalformedInput as exc:
-        _fail(str(exc))
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    with _progress() as update:
+        report = engine.import_file(path, fmt=fmt, on_error=on_error, progress=update, **kwargs)
     console.print(f"received {report.received}, added {report.added}, "
                   f"already stored {report.duplicates}, rejected {len(report.rejected)}")
     for e in report.rejected[:20]:
@@ -90,25 +149,28 @@ def import_(path: Path, fmt: Annotated[str, typer.Option("--format", "-f", help=
         console.print(f"  note: {note}")
 
 
-@app.command()
-def train(models: Annotated[list[str] | None, typer.Option("--model", "-m")] = None,
-          home: Home = None, store_url: StoreUrl = None):
-    """Fit models on a snapshot of the store and save them."""
-    engine = _engine(home, store_url)
+@command()
+def train(models: ModelsOpt = None, home: Home = None, store_url: StoreUrl = None,
+          config: Config = None):
+    """Fit models on a snapshot of the store and save them; models not named keep their last
+    training."""
+    engine = _engine(home, store_url, config)
     with _progress() as update:
         costs = engine.train(models, progress=update)
     console.print(costs.round(3).to_string())
 
 
-@app.command()
+@command()
 def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,item_id,rank file.")] = None,
              test: Annotated[Path | None, typer.Option(help="Held-out events CSV (with --recs).")] = None,
              train_events: Annotated[Path | None,
                                      typer.Option("--train", help="Training events CSV (with --recs).")] = None,
-             models: Annotated[list[str] | None, typer.Option("--model", "-m")] = None,
-             protocol: Annotated[str, typer.Option(help="loo-item, loo or temporal.")] = "loo-item",
+             models: ModelsOpt = None,
+             protocol: Annotated[Protocol, typer.Option(
+                 help="loo-item (last new item), loo (last event) or temporal (last 20% of time).")
+             ] = "loo-item",
              report: Annotated[Path | None, typer.Option(help="Folder for the report.")] = None,
-             home: Home = None, store_url: StoreUrl = None):
+             home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Evaluate models on the store (full ranking), or score an exported recommendation file."""
     if recs is not None:
         if test is None or train_events is None:
@@ -125,91 +187,81 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
         return
     from shelfwise.evaluation.report import rich_table
 
-    engine = _engine(home, store_url)
+    engine = _engine(home, store_url, config)
     frame = engine.evaluate(models, protocol=protocol, report_dir=report,
                             progress=lambda m: err.print(f"evaluating {m}..."))
     console.print(rich_table(frame, title=f"Evaluation ({protocol}, full ranking)"))
 
 
-@app.command()
-def recommend(user_id: str, n: int = 10, model: ModelOpt = None, home: Home = None,
-              store_url: StoreUrl = None):
+@command()
+def recommend(user_id: str, n: Annotated[int, typer.Option("--n", "-n", min=1, max=1000)] = 10,
+              model: ModelOpt = None, home: Home = None, store_url: StoreUrl = None,
+              config: Config = None):
     """Top-N items for one shopper."""
-    engine = _engine(home, store_url)
-    try:
-        recs = engine.recommend(user_id, n, model)
-    except (RuntimeError, ValueError) as exc:
-        _fail(str(exc))
+    recs = _engine(home, store_url, config).recommend(user_id, n, model)
     for rank, r in enumerate(recs, 1):
         console.print(f"{rank:3d}. {r.item_id}  {r.score:.4f}  ({r.model})")
 
 
-@app.command()
-def similar(item_id: str, n: int = 10, model: ModelOpt = None, home: Home = None,
-            store_url: StoreUrl = None):
+@command()
+def similar(item_id: str, n: Annotated[int, typer.Option("--n", "-n", min=1, max=1000)] = 10,
+            model: ModelOpt = None, home: Home = None, store_url: StoreUrl = None,
+            config: Config = None):
     """Items that go with an item."""
-    engine = _engine(home, store_url)
-    try:
-        recs = engine.similar(item_id, n, model)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        _fail(str(exc))
+    recs = _engine(home, store_url, config).similar(item_id, n, model)
     for rank, r in enumerate(recs, 1):
         console.print(f"{rank:3d}. {r.item_id}  {r.score:.4f}")
 
 
-@app.command("forget-user")
-def forget_user(user_id: str, home: Home = None, store_url: StoreUrl = None):
+@command("forget-user")
+def forget_user(user_id: str, home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Delete every event and the profile of one shopper."""
-    report = _engine(home, store_url).forget_user(user_id)
+    report = _engine(home, store_url, config).forget_user(user_id)
     console.print(f"deleted {report.events} events and {report.user_rows} profile row(s) of {user_id}")
 
 
-@app.command("recommend-batch")
+@command("recommend-batch")
 def recommend_batch(events: Annotated[Path, typer.Option(help="Training events CSV.")],
                     users: Annotated[Path, typer.Option(help="User ids, one per line.")],
                     out: Annotated[Path, typer.Option(help="Output CSV user_id,item_id,rank.")],
-                    model: Annotated[str, typer.Option("--model", "-m")] = "itemknn",
-                    k: Annotated[int, typer.Option("--k")] = 10,
+                    model: Annotated[ModelName, typer.Option("--model", "-m")] = "itemknn",
+                    k: Annotated[int, typer.Option("--k", min=1, max=1000)] = 10,
                     params: ParamsOpt = None,
                     tune_minutes: Annotated[float | None, typer.Option(
                         help="Tune on a last-event validation split for this many minutes first.")] = None,
                     items: Annotated[Path | None, typer.Option(
                         help="Catalogue CSV (item_id, title, description, category, brand, price).")] = None,
-                    on_error: Annotated[str, typer.Option(help="fail or skip malformed rows.")] = "fail",
+                    on_error: OnError = "fail",
                     include_seen: Annotated[bool, typer.Option(
                         help="Let users' own items back in (repeat purchases).")] = False):
     """Train a model on any events CSV and write top-K lists for the listed users."""
     from shelfwise.batch import recommend_batch as run
 
-    try:
-        frame = run(events, users, model, k, out, _params(params), on_error=on_error,
-                    tune_minutes=tune_minutes, report=err.print, items_path=items,
-                    exclude_seen=not include_seen)
-    except (MalformedInput, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    frame = run(events, users, model, k, out, _params(params), on_error=on_error,
+                tune_minutes=tune_minutes, report=err.print, items_path=items,
+                exclude_seen=not include_seen)
     console.print(f"wrote {len(frame)} rows for {frame['user_id'].nunique()} users to {out}")
 
 
-@app.command()
-def tune(model: str,
-         minutes: Annotated[float, typer.Option(help="Search budget in minutes.")] = 10.0,
+@command()
+def tune(model: Annotated[ModelName, typer.Argument()],
+         minutes: Annotated[float, typer.Option(min=0.01, help="Search budget in minutes.")] = 10.0,
          events: Annotated[Path | None, typer.Option(help="Events CSV; default: the store.")] = None,
-         home: Home = None, store_url: StoreUrl = None):
+         home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Search a model's hyper-parameters on a validation split and save the best as its
     defaults for this shop (used by `train`)."""
     from shelfwise.data.loaders import load_events
     from shelfwise.tuning import tune as run
 
-    engine = _engine(home, store_url)
+    engine = _engine(home, store_url, config)
     if events is not None:
         frame, items = load_events(events, fill_missing=True).events, None
     else:
         frame, items = engine.store.snapshot(), engine.store.items()
         items = items if len(items) else None
-    try:
-        result = run(frame, model, minutes, items=items)
-    except ValueError as exc:
-        _fail(str(exc))
+    if len(frame) == 0:
+        _fail("no events to tune on: import some, or pass --events")
+    result = run(frame, model, minutes, items=items)
     path = result.save(engine.tuned_dir / f"{model}.json")
     console.print(f"{len(result.trials)} trial(s); validation NDCG@10 {result.default_ndcg:.4f} "
                   f"with defaults, {result.best_ndcg:.4f} with {result.best_params}")
@@ -220,18 +272,28 @@ def tune(model: str,
 DEMO_MODELS = ["popular", "itemknn", "userknn", "rules", "ease", "als", "content"]
 
 
-@app.command()
+DEMO_MARKER = ".shelfwise-demo"  # the demo deletes only a folder that holds this file
+
+
+@command()
 def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] = Path(".shelfwise/demo"),
-         users: int = 3000, items: int = 1500, seed: int = 7):
-    """Generate a synthetic shop, import it, train the models and print an evaluation."""
+         users: Annotated[int, typer.Option(min=10)] = 3000,
+         items: Annotated[int, typer.Option(min=10)] = 1500, seed: int = 7):
+    """Generate a synthetic shop, import it, train the models and print an evaluation. The
+    folder is rebuilt on each run; one the demo did not create is left alone."""
     import shutil
 
     from shelfwise.data.synthetic import generate_shop
     from shelfwise.engine import Engine
     from shelfwise.evaluation.report import rich_table
 
-    shutil.rmtree(home, ignore_errors=True)
-    engine = Engine(Settings(home=home))
+    if home.exists():
+        if not home.is_dir() or (any(home.iterdir()) and not (home / DEMO_MARKER).exists()):
+            _fail(f"{home} exists and was not made by the demo: pass an empty or new --home")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / DEMO_MARKER).write_text("made by `shelfwise demo`; the next demo run deletes this folder\n")
+    engine = Engine(Settings(home=home, store_url="", config=None))
     console.rule("shelfwise demo")
     shop = generate_shop(n_users=users, n_items=items, seed=seed)
     console.print(f"synthetic shop: {len(shop.items)} items, {len(shop.users)} shoppers, "
@@ -254,6 +316,20 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     for rank, r in enumerate(engine.recommend(shopper, 5), 1):
         why = engine.explain(shopper, r.item_id)[0]
         console.print(f"{rank}. {titles[r.item_id]} ({r.item_id}) - {why}")
+
+
+@command("config")
+def show_config(home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Print the effective settings, each with where it came from.
+
+    Sources: an option, a SHELFWISE_* variable, the TOML file, or the default."""
+    from shelfwise.config import describe
+
+    rows = describe(home=home, store_url=store_url, config=config)
+    width = max(len(f"{name} = {json.dumps(value, default=str)}") for name, value, _ in rows)
+    for name, value, origin in rows:
+        line = f"{name} = {json.dumps(value, default=str)}"
+        console.print(f"{line:<{width}}  # {origin}", soft_wrap=True, highlight=False, markup=False)
 
 
 def main() -> None:  # pragma: no cover

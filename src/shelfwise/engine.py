@@ -7,14 +7,19 @@ It wires the event store, the training view and the models:
     engine.train()
     engine.recommend("U000042", n=10)
 
-Trained models live in ``<home>/models/<name>/`` beside the training view they were fitted
-on (``<home>/models/_view``), so a new process serves them without retraining.
+Each trained model lives in ``<home>/models/<name>/`` with a ``trained.json`` naming the
+training view it was fitted on (``<home>/views/<id>/``, its id maps), so a new process
+serves it without retraining, and training some models keeps the others.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import shutil
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +33,7 @@ from shelfwise.data.loaders import LOADERS, Dataset
 from shelfwise.data.schemas import Event
 from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
+from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
 from shelfwise.evaluation.report import write_report
@@ -38,6 +44,21 @@ from shelfwise.store.base import DeletionReport
 from shelfwise.tuning import tuned_params
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+TRAINED = "trained.json"  # written beside each saved model by ``train``
+
+
+def _replace_dir(target: Path, write: Callable[[Path], object]) -> None:
+    """Write a folder beside ``target`` and swap it in, so a reader finds the old folder or
+    the new one, never half of either."""
+    staging = target.with_name(f".{target.name}.new")
+    old = target.with_name(f".{target.name}.old")
+    for leftover in (staging, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    write(staging)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass
@@ -63,8 +84,8 @@ class Engine:
     def __init__(self, settings: Settings | None = None, store: EventStore | None = None):
         self.settings = settings or Settings.from_env()
         self._store = store
-        self._models: dict[str, Recommender] = {}
-        self._view: Interactions | None = None
+        self._models: dict[str, tuple[Recommender, Interactions]] = {}
+        self._views: dict[str, Interactions] = {}
 
     # -- storage -------------------------------------------------------------------
     @property
@@ -76,6 +97,11 @@ class Engine:
     @property
     def model_dir(self) -> Path:
         return Path(self.settings.home) / "models"
+
+    @property
+    def view_dir(self) -> Path:
+        """Training views by id; each trained model names the one it was fitted on."""
+        return Path(self.settings.home) / "views"
 
     @property
     def tuned_dir(self) -> Path:
@@ -126,6 +152,11 @@ class Engine:
         ``on_error="fail"`` a malformed row stops the import before anything is written."""
         if fmt not in LOADERS:
             raise ValueError(f"Unknown format {fmt!r}. Known: {', '.join(sorted(LOADERS))}.")
+        accepted = inspect.signature(LOADERS[fmt]).parameters
+        extra = sorted(set(loader_kwargs) - set(accepted))
+        if extra:
+            raise ValueError(f"The {fmt!r} format takes no {', '.join(extra)} option "
+                             "(a column mapping is for --format events).")
         dataset = LOADERS[fmt](path, on_error=on_error, **loader_kwargs)
         return self.import_dataset(dataset, progress)
 
@@ -139,14 +170,16 @@ class Engine:
     def train(self, models: list[str] | None = None, params: dict[str, dict] | None = None,
               progress: Progress | None = None) -> pd.DataFrame:
         """Fit the named models (default: settings.models, plus ``popular`` as the cold-start
-        fallback) on a snapshot of the store and save them. Returns fit cost per model."""
+        fallback) on a snapshot of the store and save them. Models not named keep their last
+        training. Returns fit cost per model."""
         names = list(dict.fromkeys([*(models or self.settings.models), "popular"]))
+        for name in names:  # fail on a bad name or a missing extra before any work
+            create(name)
         view = self.training_view()
         if view.n_events == 0:
-            raise RuntimeError("The store holds no events: import some before training.")
-        staging = self.model_dir.with_name("models.new")
-        shutil.rmtree(staging, ignore_errors=True)
-        view.save(staging / "_view")
+            raise NoData("The store holds no events: import some before training.")
+        view_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        _replace_dir(self.view_dir / view_id, view.save)
         rows = []
         for done, name in enumerate(names):
             if progress:
@@ -155,38 +188,51 @@ class Engine:
                                     **(params or {}).get(name, {})})
             with measure() as cost:
                 model.fit(view)
-            model.save(staging / name)
+            record = {"view": view_id, "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+                      "fit_s": cost.seconds, "peak_mb": cost.peak_mb}
+
+            def write(path, model=model, record=record):
+                model.save(path)
+                (path / TRAINED).write_text(json.dumps(record, indent=2))
+
+            _replace_dir(self.model_dir / name, write)
+            self._models.pop(name, None)
             rows.append({"model": name, "fit_s": cost.seconds, "peak_mb": cost.peak_mb})
         if progress:
             progress("train", len(names), len(names))
-        # swap the whole folder at once so readers never see half a training run
-        old = self.model_dir.with_name("models.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.model_dir.exists():
-            self.model_dir.rename(old)
-        staging.rename(self.model_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        self._models, self._view = {}, None
+        self._drop_unused_views()
         return pd.DataFrame(rows).set_index("model")
 
+    def _drop_unused_views(self) -> None:
+        used = {self._record(name)["view"] for name in self.trained_models()}
+        for path in self.view_dir.iterdir() if self.view_dir.exists() else []:
+            if path.name not in used:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _record(self, name: str) -> dict:
+        """What ``train`` wrote beside a model: its view id, when, and at what cost."""
+        return json.loads((self.model_dir / name / TRAINED).read_text())
+
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
+        """A trained model and the training view it was fitted on (its id maps)."""
         name = name or self.settings.default_model
-        if self._view is None:
-            if not (self.model_dir / "_view").exists():
-                raise RuntimeError("No trained models: run train first.")
-            self._view = Interactions.load(self.model_dir / "_view")
         if name not in self._models:
-            if not (self.model_dir / name).exists():
-                raise ValueError(f"Model {name!r} is not trained. Trained: "
-                                 f"{', '.join(sorted(self.trained_models()))}.")
-            self._models[name] = Recommender.load(self.model_dir / name)
-        return self._models[name], self._view
+            trained = self.trained_models()
+            if not trained:
+                raise NotTrained("No trained models: run `shelfwise train` first.")
+            if name not in trained:
+                raise NotTrained(f"Model {name!r} is not trained. Trained: {', '.join(trained)}.")
+            view_id = self._record(name)["view"]
+            if view_id not in self._views:
+                self._views[view_id] = Interactions.load(self.view_dir / view_id)
+            self._models[name] = (Recommender.load(self.model_dir / name), self._views[view_id])
+        return self._models[name]
 
     def trained_models(self) -> list[str]:
         if not self.model_dir.exists():
             return []
         return sorted(p.name for p in self.model_dir.iterdir()
-                      if (p / "model.json").exists())
+                      if (p / "model.json").exists() and (p / TRAINED).exists())
 
     # -- serving -----------------------------------------------------------------------
     def recommend(self, user_id: str, n: int = 10, model: str | None = None,
@@ -202,7 +248,7 @@ class Engine:
             if live is not None:
                 return live
         if u is None:
-            rec = self._load("popular")[0]
+            rec, view = self._load("popular")
             items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
         else:
             items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
@@ -230,7 +276,7 @@ class Engine:
             raise ValueError(f"Model {rec.name!r} does not answer similar-item queries.")
         i = view.item_index.get(str(item_id))
         if i is None:
-            raise KeyError(f"Unknown item {item_id!r}")
+            raise UnknownId(f"Unknown item {item_id!r}: it is not in the trained catalogue.")
         items, scores = rec.similar_items(np.array([i]), n)
         return [Recommendation(str(view.item_ids[j]), float(s), rec.name)
                 for j, s in zip(items[0], scores[0], strict=True) if j >= 0]
@@ -257,15 +303,14 @@ class Engine:
         the trained view at once (they are treated as a new shopper until the next train,
         which drops them from the models too)."""
         report = self.store.delete_user(str(user_id))
-        view_dir = self.model_dir / "_view"
-        if view_dir.exists():
+        for view_dir in self.view_dir.iterdir() if self.view_dir.exists() else []:
             view = Interactions.load(view_dir)
             u = view.user_index.get(str(user_id))
             if u is not None:
                 user_ids = view.user_ids.copy()
                 user_ids[u] = ""  # tombstone: no external id maps here any more
                 dataclasses.replace(view, user_ids=user_ids).save(view_dir)
-            self._view = None
+        self._models, self._views = {}, {}
         return report
 
     # -- evaluation ----------------------------------------------------------------------
@@ -276,6 +321,8 @@ class Engine:
         full-ranking top-K lists. protocol: "loo-item" (last new item per shopper), "loo"
         (last event) or "temporal" (last 20% of time)."""
         events = self.store.snapshot()
+        if len(events) == 0:
+            raise NoData("The store holds no events: import some before evaluating.")
         items = self.store.items()
         if protocol == "temporal":
             split = temporal_split(events)

@@ -26,6 +26,7 @@ def create(name: str, **params) -> Recommender:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"Unknown model {name!r}. Known: {', '.join(sorted(MODELS))}.") from None
+    cls.check_installed()
     return cls(**params)
 
 

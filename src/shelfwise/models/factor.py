@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
@@ -36,6 +35,8 @@ def _implicit():
 
 class FactorRecommender(Recommender):
     capabilities = frozenset({"similar_items", "fold_in"})
+    extra = "factor"
+    requires = ("implicit", "threadpoolctl")
 
     def _confidence(self, interactions: Interactions) -> sp.csr_matrix:
         x = (interactions.binary if self.binary else interactions.matrix).astype(np.float32)
@@ -104,6 +105,8 @@ class ALS(FactorRecommender):
         als_cls, _ = _implicit()
         # implicit parallelises over users itself; threaded BLAS inside that would
         # oversubscribe the cores (implicit checks and warns about exactly this).
+        from threadpoolctl import threadpool_limits
+
         with threadpool_limits(limits=1, user_api="blas"):
             model = als_cls(factors=self.factors, regularization=self.regularization,
                             alpha=self.alpha, iterations=self.iterations, use_cg=True,

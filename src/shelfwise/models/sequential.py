@@ -108,6 +108,8 @@ class SequentialRecommender(Recommender):
     name = "sequential"
     capabilities = frozenset({"sequence"})
     default_encoder = "sasrec"
+    extra = "sequential"
+    requires = ("torch",)
     _parameter_constraints = {
         "encoder": Options(frozenset({None, *ENCODERS})),
         "dim": Interval(int, 8), "layers": Interval(int, 1), "heads": Interval(int, 1),
