@@ -130,8 +130,9 @@ def import_(path: Path,
             map_: Annotated[list[str] | None,
                             typer.Option("--map", help="SOURCE=canonical column, repeatable.")] = None,
             home: Home = None, store_url: StoreUrl = None, config: Config = None):
-    """Import events (and any catalogue) from a file into the store. Importing the same file
-    twice adds nothing."""
+    """Import events (and any catalogue) from a file into the store.
+
+    Importing the same file twice adds nothing."""
     engine = _engine(home, store_url, config)
     kwargs = {}
     if map_:
@@ -152,8 +153,9 @@ def import_(path: Path,
 @command()
 def train(models: ModelsOpt = None, home: Home = None, store_url: StoreUrl = None,
           config: Config = None):
-    """Fit models on a snapshot of the store and save them; models not named keep their last
-    training."""
+    """Fit models on a snapshot of the store and save them.
+
+    Models not named keep their last training."""
     engine = _engine(home, store_url, config)
     with _progress() as update:
         costs = engine.train(models, progress=update)
@@ -248,8 +250,9 @@ def tune(model: Annotated[ModelName, typer.Argument()],
          minutes: Annotated[float, typer.Option(min=0.01, help="Search budget in minutes.")] = 10.0,
          events: Annotated[Path | None, typer.Option(help="Events CSV; default: the store.")] = None,
          home: Home = None, store_url: StoreUrl = None, config: Config = None):
-    """Search a model's hyper-parameters on a validation split and save the best as its
-    defaults for this shop (used by `train`)."""
+    """Search a model's hyper-parameters and keep the best as this shop's defaults.
+
+    The search scores a last-event validation split; `train` then uses the best."""
     from shelfwise.data.loaders import load_events
     from shelfwise.tuning import tune as run
 
@@ -272,6 +275,20 @@ def tune(model: Annotated[ModelName, typer.Argument()],
 DEMO_MODELS = ["popular", "itemknn", "userknn", "rules", "ease", "als", "content"]
 
 
+def _installed(names: list[str]) -> list[str]:
+    """The models whose extras are installed; says which are left out and why."""
+    from shelfwise.errors import MissingExtra
+
+    kept = []
+    for name in names:
+        try:
+            MODELS[name].check_installed()
+            kept.append(name)
+        except MissingExtra as exc:
+            err.print(f"skipping {name}: {escape(str(exc))}", highlight=False)
+    return kept
+
+
 DEMO_MARKER = ".shelfwise-demo"  # the demo deletes only a folder that holds this file
 
 
@@ -279,8 +296,9 @@ DEMO_MARKER = ".shelfwise-demo"  # the demo deletes only a folder that holds thi
 def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] = Path(".shelfwise/demo"),
          users: Annotated[int, typer.Option(min=10)] = 3000,
          items: Annotated[int, typer.Option(min=10)] = 1500, seed: int = 7):
-    """Generate a synthetic shop, import it, train the models and print an evaluation. The
-    folder is rebuilt on each run; one the demo did not create is left alone."""
+    """Generate a synthetic shop, import it, train the models and print an evaluation.
+
+    The folder is rebuilt on each run; one the demo did not create is left alone."""
     import shutil
 
     from shelfwise.data.synthetic import generate_shop
@@ -294,6 +312,7 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     home.mkdir(parents=True)
     (home / DEMO_MARKER).write_text("made by `shelfwise demo`; the next demo run deletes this folder\n")
     engine = Engine(Settings(home=home, store_url="", config=None))
+    models = _installed(DEMO_MODELS)
     console.rule("shelfwise demo")
     shop = generate_shop(n_users=users, n_items=items, seed=seed)
     console.print(f"synthetic shop: {len(shop.items)} items, {len(shop.users)} shoppers, "
@@ -302,10 +321,10 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     engine.store.upsert_users(shop.users)
     with _progress() as update:
         report = engine.ingest(shop.events, progress=update)
-        engine.train(DEMO_MODELS, progress=update)
+        engine.train(models, progress=update)
     console.print(f"stored {report.added} events in {engine.settings.resolved_store_url}")
     report_dir = home / "report"
-    frame = engine.evaluate(DEMO_MODELS, report_dir=report_dir,
+    frame = engine.evaluate(models, report_dir=report_dir,
                             progress=lambda m: err.print(f"evaluating {m}..."))
     console.print(rich_table(frame, title="Models on the synthetic shop "
                                           "(leave last new item out, full ranking)"))
