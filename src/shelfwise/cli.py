@@ -61,8 +61,9 @@ def _one_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def command(*args, **kwargs):
-    """``app.command`` whose function reports expected errors as one line and exits 2."""
+def command(*args, group: typer.Typer | None = None, **kwargs):
+    """``app.command`` (or ``group.command``) whose function reports expected errors as one
+    line and exits 2."""
     def register(func):
         @functools.wraps(func)
         def run(*a, **kw):
@@ -71,7 +72,7 @@ def command(*args, **kwargs):
                 return func(*a, **kw)
             except EXPECTED as exc:
                 _fail(_one_line(exc))
-        return app.command(*args, **kwargs)(run)
+        return (group or app).command(*args, **kwargs)(run)
     return register
 
 
@@ -351,9 +352,17 @@ def show_config(home: Home = None, store_url: StoreUrl = None, config: Config = 
         console.print(f"{line:<{width}}  # {origin}", soft_wrap=True, highlight=False, markup=False)
 
 
+# the service commands (serve, keys) live in their own module; importing it registers them
+from shelfwise import cli_service  # noqa: E402, F401
+
+
 def main() -> None:  # pragma: no cover
     app()
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m shelfwise.cli` runs this file as __main__: call the app of the imported
+    # module, the one the service commands registered on
+    from shelfwise.cli import main as registered_main
+
+    registered_main()

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -50,6 +50,15 @@ class ConfigError(ValueError):
     """A setting that cannot be used, named with where it came from."""
 
 
+class ServeSettings(BaseModel):
+    """``shelfwise serve``: where the HTTP API listens."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port")
+    metrics_public: bool = Field(default=False, description="serve /metrics without an admin key")
+
+
 class Settings(BaseSettings):
     """Engine settings; see the module docstring for where each value comes from."""
 
@@ -67,6 +76,7 @@ class Settings(BaseSettings):
     default_model: str = Field(default="itemknn", description="model that serves when none is named")
     # rows per transaction: large enough that commits and WAL checkpoints stay cheap
     import_chunk_rows: int = Field(default=200_000, ge=1, description="events per import transaction")
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

@@ -86,6 +86,7 @@ class Engine:
         self._store = store
         self._models: dict[str, tuple[Recommender, Interactions]] = {}
         self._views: dict[str, Interactions] = {}
+        self._stamps: dict[str, int | None] = {}  # trained.json mtime of each loaded model
 
     # -- storage -------------------------------------------------------------------
     @property
@@ -213,9 +214,16 @@ class Engine:
         """What ``train`` wrote beside a model: its view id, when, and at what cost."""
         return json.loads((self.model_dir / name / TRAINED).read_text())
 
+    def model_records(self) -> dict[str, dict]:
+        """Per trained model, what ``train`` recorded: view id, when, fit cost."""
+        return {name: self._record(name) for name in self.trained_models()}
+
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
-        """A trained model and the training view it was fitted on (its id maps)."""
+        """A trained model and the training view it was fitted on (its id maps). A model that
+        another process retrained since it was loaded is loaded again."""
         name = name or self.settings.default_model
+        if name in self._models and self._stamp(name) != self._stamps.get(name):
+            del self._models[name]
         if name not in self._models:
             trained = self.trained_models()
             if not trained:
@@ -225,8 +233,15 @@ class Engine:
             view_id = self._record(name)["view"]
             if view_id not in self._views:
                 self._views[view_id] = Interactions.load(self.view_dir / view_id)
+            self._stamps[name] = self._stamp(name)
             self._models[name] = (Recommender.load(self.model_dir / name), self._views[view_id])
         return self._models[name]
+
+    def _stamp(self, name: str) -> int | None:
+        try:
+            return (self.model_dir / name / TRAINED).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def trained_models(self) -> list[str]:
         if not self.model_dir.exists():
@@ -248,10 +263,15 @@ class Engine:
             if live is not None:
                 return live
         if u is None:
-            rec, view = self._load("popular")
-            items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
-        else:
-            items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
+            return self.popular(n)
+        items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
+        return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
+                for i, s in zip(items[0], scores[0], strict=True) if i >= 0]
+
+    def popular(self, n: int = 10) -> list[Recommendation]:
+        """The shop's top-``n`` by the ``popular`` model: the cold-start list."""
+        rec, view = self._load("popular")
+        items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
         return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
                 for i, s in zip(items[0], scores[0], strict=True) if i >= 0]
 

@@ -1,0 +1,74 @@
+"""The FastAPI app: routers joined, errors mapped to 4xx, every request counted and timed.
+
+    app = create_app(Settings(home="shop"))   # uvicorn.run(app) -- or `shelfwise serve`
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shelfwise import __version__
+from shelfwise.api.keys import KeyStore
+from shelfwise.api.metrics import Metrics
+from shelfwise.api.routes import catalogue, events, health, models, recommendations
+from shelfwise.config import Settings
+from shelfwise.data.validation import MalformedInput
+from shelfwise.engine import Engine
+from shelfwise.errors import NoData, NotTrained, UnknownId
+
+MAX_BODY = 1 << 20  # bytes
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    engine = engine or Engine(settings or Settings.from_env())
+    app = FastAPI(title="shelfwise", version=__version__,
+                  description="Personalised recommendations for an online shop. Send an API key "
+                              "as `Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
+    app.state.engine = engine
+    app.state.keys = KeyStore(engine.store.engine)
+    app.state.metrics = Metrics()
+    app.state.training = None
+    for module in (events, catalogue, recommendations, models, health):
+        app.include_router(module.router)
+    _errors(app)
+    _observe(app)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    def handler(status: int):
+        async def respond(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(exc).splitlines()[0] if str(exc) else type(exc).__name__},
+                                status_code=status)
+        return respond
+
+    async def malformed(request: Request, exc: MalformedInput) -> JSONResponse:
+        # rows are numbered from 1 in the order sent; the API names them as list positions
+        return JSONResponse({"detail": [{"loc": ["body", "events", e.line - 1, e.field], "msg": e.message}
+                                        for e in exc.errors]}, status_code=422)
+
+    app.add_exception_handler(MalformedInput, malformed)
+    app.add_exception_handler(UnknownId, handler(404))
+    app.add_exception_handler(NotTrained, handler(409))
+    app.add_exception_handler(NoData, handler(409))
+
+
+def _observe(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def count_and_limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            response = JSONResponse({"detail": f"body: at most {MAX_BODY} bytes"}, status_code=413)
+        else:
+            start = time.perf_counter()
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            app.state.metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
+        route = request.scope.get("route")
+        app.state.metrics.requests.labels(request.method, getattr(route, "path", "unmatched"),
+                                          str(response.status_code)).inc()
+        return response

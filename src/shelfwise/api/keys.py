@@ -1,0 +1,100 @@
+"""API keys with scopes, stored hashed beside the events (same database URL).
+
+A key is ``sw_<id>_<secret>``; only the SHA-256 of the whole key is stored, so a copy of the
+database does not hand out working keys. Keys are 190 random bits, which makes a fast hash
+safe here (a slow password hash guards low-entropy secrets, not these).
+
+Scopes: ``read`` (recommendations, similar items, popular lists), ``write`` (events, items,
+users), ``admin`` (train, activate, forget, keys, metrics). ``admin`` implies the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+SCOPES = ("read", "write", "admin")
+
+_metadata = sa.MetaData()
+keys_table = sa.Table(
+    "api_keys", _metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.String(64), nullable=False),  # space-separated
+    sa.Column("created", sa.Float(precision=53), nullable=False),
+    sa.Column("revoked", sa.Float(precision=53)),
+)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    created: float
+    revoked: float | None = None
+
+    def allows(self, scope: str) -> bool:
+        return self.revoked is None and (scope in self.scopes or "admin" in self.scopes)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    """Create, check, list and revoke keys in the database behind ``engine``."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        _metadata.create_all(engine)
+
+    def create(self, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+        """A new key: (its record, the key itself, which is shown once and never stored)."""
+        bad = sorted(set(scopes) - set(SCOPES))
+        if bad or not scopes:
+            raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes}")
+        if not name or len(name) > 255:
+            raise ValueError("a key needs a name of 1 to 255 characters")
+        key_id = secrets.token_hex(4)
+        key = f"sw_{key_id}_{secrets.token_urlsafe(24)}"
+        record = ApiKey(key_id, name, frozenset(scopes), time.time())
+        with self.engine.begin() as conn:
+            conn.execute(keys_table.insert().values(
+                key_id=key_id, name=name, key_hash=_hash(key), scopes=" ".join(sorted(scopes)),
+                created=record.created))
+        return record, key
+
+    def check(self, key: str) -> ApiKey | None:
+        """The key's record if it exists and is not revoked, else None."""
+        parts = key.split("_")
+        if len(parts) < 3 or parts[0] != "sw":
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(keys_table).where(keys_table.c.key_id == parts[1])).first()
+        if row is None or row.revoked is not None or not hmac.compare_digest(row.key_hash, _hash(key)):
+            return None
+        return _record(row)
+
+    def list(self) -> list[ApiKey]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(keys_table).order_by(keys_table.c.created)).all()
+        return [_record(r) for r in rows]
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key by id; False if there is no such live key."""
+        with self.engine.begin() as conn:
+            done = conn.execute(keys_table.update()
+                                .where(keys_table.c.key_id == key_id, keys_table.c.revoked.is_(None))
+                                .values(revoked=time.time()))
+        return done.rowcount == 1
+
+
+def _record(row) -> ApiKey:
+    return ApiKey(row.key_id, row.name, frozenset(row.scopes.split()), row.created, row.revoked)

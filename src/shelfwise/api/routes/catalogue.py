@@ -1,0 +1,33 @@
+"""Items and shoppers: PUT /items/{id}, PUT /users/{id}, DELETE /users/{id} (forget)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from shelfwise.api.deps import Admin, EngineDep, Write
+from shelfwise.api.schemas import ForgetOut, ItemIn, UserIn
+from shelfwise.data.schemas import Item, User
+
+router = APIRouter(tags=["catalogue"])
+IdPath = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+@router.put("/items/{item_id}", dependencies=[Write], summary="Create or replace an item")
+def put_item(item_id: IdPath, body: ItemIn, engine: EngineDep) -> dict:
+    engine.store.upsert_items([Item(item_id=item_id, **body.model_dump())])
+    return {"item_id": item_id, "stored": True}
+
+
+@router.put("/users/{user_id}", dependencies=[Write], summary="Create or replace a shopper's profile")
+def put_user(user_id: IdPath, body: UserIn, engine: EngineDep) -> dict:
+    engine.store.upsert_users([User(user_id=user_id, **body.model_dump())])
+    return {"user_id": user_id, "stored": True}
+
+
+@router.delete("/users/{user_id}", response_model=ForgetOut, dependencies=[Admin],
+               summary="Forget a shopper: every event and the profile")
+def forget_user(user_id: IdPath, engine: EngineDep) -> ForgetOut:
+    report = engine.forget_user(user_id)
+    return ForgetOut(user_id=user_id, events_deleted=report.events, profile_rows_deleted=report.user_rows)

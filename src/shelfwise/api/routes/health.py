@@ -1,0 +1,35 @@
+"""GET /healthz (open) and GET /metrics (an admin key, unless ``metrics_public``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shelfwise.api.deps import EngineDep, RequireScope
+
+router = APIRouter(tags=["service"])
+_admin = RequireScope("admin")
+
+
+@router.get("/healthz", summary="Liveness, and which models are trained")
+def healthz(engine: EngineDep) -> dict:
+    return {"status": "ok", "models": engine.trained_models()}
+
+
+def _metrics_access(request: Request) -> None:
+    if not request.app.state.engine.settings.serve.metrics_public:
+        _admin(request, request.app.state.keys)
+
+
+@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(_metrics_access)])
+def metrics(request: Request, engine: EngineDep) -> Response:
+    m = request.app.state.metrics
+    for name, record in engine.model_records().items():
+        m.models.labels(model=name).set(_epoch(record["trained_at"]))
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()

@@ -1,0 +1,69 @@
+"""GET /models (what is trained) and POST /models/train (a training run in another process:
+serving never fits a model)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from shelfwise.api.deps import Admin, EngineDep, Read
+from shelfwise.api.schemas import ModelOut
+from shelfwise.models import MODELS
+
+router = APIRouter(tags=["models"])
+
+
+class TrainIn(BaseModel):
+    models: list[str] = Field(default_factory=list, max_length=len(MODELS),
+                              description="models to train; empty: the configured list")
+
+
+@router.get("/models", response_model=list[ModelOut], dependencies=[Read], summary="Trained models")
+def list_models(engine: EngineDep) -> list[ModelOut]:
+    return [ModelOut(name=name, view=r["view"], trained_at=r["trained_at"], fit_s=r["fit_s"],
+                     default=name == engine.settings.default_model)
+            for name, r in engine.model_records().items()]
+
+
+@router.post("/models/train", status_code=202, dependencies=[Admin],
+             summary="Start a training run in a separate process")
+def train(body: TrainIn, engine: EngineDep, request: Request) -> dict:
+    """Answers at once; the new models serve as soon as the run has saved them (each request
+    picks up a model retrained since it was loaded)."""
+    unknown = sorted(set(body.models) - set(MODELS))
+    if unknown:
+        raise HTTPException(422, f"models: unknown model(s) {unknown}; known: {', '.join(sorted(MODELS))}")
+    running = request.app.state.training
+    if running is not None and running.poll() is None:
+        raise HTTPException(409, f"a training run is in progress (pid {running.pid})")
+    s = engine.settings
+    args = [sys.executable, "-m", "shelfwise.cli", "train", "--home", str(s.home),
+            "--store-url", s.resolved_store_url]
+    if s.config is not None:
+        args += ["--config", str(s.config)]
+    for name in body.models:
+        args += ["-m", name]
+    log_dir = Path(s.home) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"train-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    request.app.state.training = proc
+    request.app.state.training_log = str(log)
+    return {"started": True, "pid": proc.pid, "models": body.models or list(s.models), "log": str(log)}
+
+
+@router.get("/models/training", dependencies=[Admin], summary="The last training run started here")
+def training_status(request: Request) -> dict:
+    proc = request.app.state.training
+    if proc is None:
+        return {"running": False, "pid": None, "returncode": None, "log": None}
+    code = proc.poll()
+    return {"running": code is None, "pid": proc.pid, "returncode": code,
+            "log": request.app.state.training_log}

@@ -1,0 +1,112 @@
+"""Bodies and answers of the HTTP API. Every field is bounded, so a bad request is a 422
+that names the field, never a 500."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+
+from shelfwise.data.schemas import EventType
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+MAX_BATCH = 10_000
+
+
+class EventIn(BaseModel):
+    """One thing a shopper did. ``timestamp`` (Unix seconds or ISO-8601) defaults to the time
+    the server received it; ``event_id`` is derived from the content when not given, so
+    re-sending the same event stores it once."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    user_id: Id
+    item_id: Id | None = None
+    event_type: EventType
+    timestamp: float | str | None = None
+    session_id: Id | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    context: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+    def row(self, received: float) -> dict[str, Any]:
+        out = self.model_dump()
+        out["event_type"] = self.event_type.value
+        out["timestamp"] = received if self.timestamp is None else self.timestamp
+        return out
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _shape(body: Any) -> str:
+    return "batch" if isinstance(body, dict) and "events" in body else "one"
+
+
+#: POST /events takes ``{"events": [...]}`` or one event; errors name the field of the shape sent
+EventsBody = Annotated[Annotated[EventBatch, Tag("batch")] | Annotated[EventIn, Tag("one")],
+                       Discriminator(_shape)]
+
+
+class IngestOut(BaseModel):
+    received: int
+    added: int = Field(description="new events stored; re-sent ids are not added again")
+    duplicates: int
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    category: list[Annotated[str, StringConstraints(max_length=255)]] = Field(default_factory=list,
+                                                                             max_length=20)
+    brand: Annotated[str, StringConstraints(max_length=255)] | None = None
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    attributes: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    in_stock: bool = True
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attributes: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    consent: bool = True
+
+
+class Scored(BaseModel):
+    item_id: str
+    score: float
+    model: str = Field(description="the model that proposed this item")
+
+
+class RecommendationsOut(BaseModel):
+    user_id: str | None = None
+    item_id: str | None = None
+    model: str = Field(description="the model that answered")
+    fallback: str | None = Field(default=None, description="why the fallback answered, if it did")
+    items: list[Scored]
+
+
+class ExplanationOut(BaseModel):
+    user_id: str
+    item_id: str
+    reasons: list[str]
+
+
+class ForgetOut(BaseModel):
+    user_id: str
+    events_deleted: int
+    profile_rows_deleted: int
+
+
+class ModelOut(BaseModel):
+    name: str
+    view: str
+    trained_at: str
+    fit_s: float
+    default: bool
+
+
+def now() -> float:
+    return time.time()

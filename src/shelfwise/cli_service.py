@@ -1,0 +1,80 @@
+"""The service commands of ``shelfwise``: ``serve`` (the HTTP API) and ``keys`` (its API
+keys). Registered on the same app as the rest of ``shelfwise.cli``."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from shelfwise.cli import Config, Home, StoreUrl, _engine, _fail, _settings, app, command, console, err
+
+
+@command()
+def serve(host: Annotated[str | None, typer.Option(help="Address (default: settings serve.host).")] = None,
+          port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: serve.port).")] = None,
+          home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Serve the HTTP API (needs the 'serve' extra) until Ctrl-C."""
+    from shelfwise.errors import MissingExtra
+
+    try:
+        import uvicorn
+
+        from shelfwise.api.app import create_app
+    except ImportError as exc:
+        raise MissingExtra("shelfwise serve", "serve", [exc.name or "fastapi"]) from None
+    settings = _settings(home, store_url, config)
+    app_ = create_app(settings)
+    host, port = host or settings.serve.host, settings.serve.port if port is None else port
+    console.print(f"serving {settings.resolved_store_url} on http://{host}:{port} (docs: /docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+Scope = enum.StrEnum("Scope", {n: n for n in ("read", "write", "admin")})
+
+
+def _keys(home, store_url, config):
+    from shelfwise.api.keys import KeyStore
+
+    return KeyStore(_engine(home, store_url, config).store.engine)
+
+
+@command("create", group=keys_app)
+def keys_create(name: str, scope: Annotated[list[Scope], typer.Option("--scope", "-s",
+                                                                     help="read, write or admin (repeatable).")],
+                home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Create a key; it is printed once and stored only as a hash."""
+    record, key = _keys(home, store_url, config).create(name, scope)
+    err.print(f"created key {record.key_id} ({name}) with scopes {', '.join(sorted(record.scopes))}; "
+              "keep it now, it is not shown again:", highlight=False)
+    console.print(key, highlight=False)
+
+
+@command("list", group=keys_app)
+def keys_list(home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """List keys (ids, names, scopes; never the keys)."""
+    table = Table()
+    for column in ("id", "name", "scopes", "created", "revoked"):
+        table.add_column(column)
+    for k in _keys(home, store_url, config).list():
+        table.add_row(k.key_id, k.name, " ".join(sorted(k.scopes)), _stamp(k.created),
+                      _stamp(k.revoked) if k.revoked else "")
+    console.print(table)
+
+
+@command("revoke", group=keys_app)
+def keys_revoke(key_id: str, home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Revoke a key by id: it stops working at once."""
+    if not _keys(home, store_url, config).revoke(key_id):
+        _fail(f"no live key with id {key_id!r}")
+    console.print(f"revoked {key_id}")
+
+
+def _stamp(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

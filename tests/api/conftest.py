@@ -1,0 +1,86 @@
+"""A real server: ``shelfwise serve`` in its own process on a free port, over SQLite or the
+PostgreSQL test server, with keys made by ``shelfwise keys create``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.store.conftest import store_url  # noqa: F401 - the sqlite / postgresql fixture
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "shelfwise.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    store_url: str
+    keys: dict[str, str]
+    proc: subprocess.Popen
+
+    def client(self, scope: str | None = "admin") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[scope]}"} if scope else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def start_server(home: Path, store: str) -> Server:
+    where = ["--home", str(home), "--store-url", store]
+    keys = {scope: cli("keys", "create", f"test-{scope}", "--scope", scope, *where)
+            for scope in ("read", "write", "admin")}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return Server(url, home, store, keys, proc)
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"server did not start: {proc.stdout.read().decode()}")
+
+
+@pytest.fixture
+def server(tmp_path, store_url):  # noqa: F811
+    srv = start_server(tmp_path / "home", store_url)
+    yield srv
+    srv.proc.terminate()
+    srv.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shop_server(tmp_path_factory, small_shop):
+    """A SQLite-backed server with the small synthetic shop ingested and itemknn trained."""
+    home = tmp_path_factory.mktemp("api")
+    srv = start_server(home, f"sqlite:///{home / 'events.db'}")
+    rows = small_shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
+    with srv.client("write") as c:
+        for start in range(0, len(rows), 5000):
+            assert c.post("/events", json={"events": rows[start:start + 5000]}).status_code == 200
+    cli("train", "-m", "itemknn", "-m", "rules", "--home", str(home), "--store-url", srv.store_url)
+    yield srv
+    srv.proc.terminate()
+    srv.proc.wait(timeout=10)

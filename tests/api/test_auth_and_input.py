@@ -1,0 +1,119 @@
+"""Scoped keys and bad input against a real server: 401 / 403 / 4xx, never data, never a 500."""
+
+import pytest
+
+from tests.api.conftest import cli
+
+
+@pytest.mark.parametrize(("scope", "method", "path", "status"), [
+    (None, "GET", "/users/U000001/recommendations", 401),
+    ("wrong", "GET", "/users/U000001/recommendations", 401),
+    ("read", "POST", "/events", 403),
+    ("write", "DELETE", "/users/U000001", 403),
+    ("read", "POST", "/models/train", 403),
+    ("read", "GET", "/metrics", 403),
+    ("write", "GET", "/metrics", 403),
+    (None, "GET", "/metrics", 401),
+])
+def test_keys_and_scopes(shop_server, scope, method, path, status):
+    shop_server.keys["wrong"] = "sw_00000000_not-a-key"
+    with shop_server.client(scope) as c:
+        res = c.request(method, path, json={"user_id": "u", "item_id": "i", "event_type": "view"})
+    assert res.status_code == status
+    assert "items" not in res.text and "added" not in res.text
+
+
+def test_health_is_open_and_metrics_count_requests(shop_server):
+    with shop_server.client(None) as c:
+        assert c.get("/healthz").json() == {"status": "ok", "models": ["itemknn", "popular", "rules"]}
+    with shop_server.client("read") as c:
+        for _ in range(3):
+            c.get("/recommendations/popular", params={"n": 2})
+    with shop_server.client("admin") as c:
+        text = c.get("/metrics").text
+    line = next(x for x in text.splitlines()
+                if x.startswith('shelfwise_http_requests_total{method="GET",route="/recommendations/popular"'))
+    assert line.endswith(" 3.0")
+    assert "shelfwise_http_request_seconds_bucket" in text and "shelfwise_events_ingested_total" in text
+
+
+def test_a_revoked_key_stops_working(shop_server):
+    where = ["--home", str(shop_server.home), "--store-url", shop_server.store_url]
+    key = cli("keys", "create", "temp", "--scope", "read", *where)
+    headers = {"Authorization": f"Bearer {key}"}
+    with shop_server.client(None) as c:
+        assert c.get("/recommendations/popular", headers=headers).status_code == 200
+        cli("keys", "revoke", key.split("_")[1], *where)
+        assert c.get("/recommendations/popular", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("GET", "/users/U000001/recommendations?n=0", None, "n"),
+    ("GET", "/users/U000001/recommendations?n=1001", None, "n"),
+    ("GET", "/users/U000001/recommendations?model=magic", None, "model"),
+    ("POST", "/events", {"user_id": "u", "item_id": "i", "event_type": "teleport"}, "event_type"),
+    ("POST", "/events", {"user_id": "", "item_id": "i", "event_type": "view"}, "user_id"),
+    ("POST", "/events", {"user_id": "u" * 256, "item_id": "i", "event_type": "view"}, "user_id"),
+    ("POST", "/events", {"user_id": "u", "event_type": "view"}, "item_id"),
+    ("POST", "/events", {"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": "soon"},
+     "timestamp"),
+    ("POST", "/events", {"events": []}, "events"),
+    ("POST", "/events", {"events": [{"user_id": "u", "item_id": "i", "event_type": "view"}] * 10_001},
+     "events"),
+    ("PUT", "/items/x", {"price": -1}, "price"),
+])
+def test_bad_input_is_a_422_naming_the_field(shop_server, method, path, body, field):
+    before = _count(shop_server)
+    with shop_server.client("admin") as c:
+        res = c.request(method, path, json=body)
+    assert res.status_code in (413, 422), res.text
+    assert field in res.text
+    assert _count(shop_server) == before  # nothing of a rejected batch is stored
+
+
+def test_a_body_over_one_mebibyte_is_refused(shop_server):
+    with shop_server.client("write") as c:
+        res = c.post("/events", content=b"{" + b" " * (1 << 20) + b"}",
+                     headers={"content-type": "application/json"})
+    assert res.status_code == 413 and "body" in res.text
+
+
+def test_unknown_items_404_and_unknown_shoppers_get_the_documented_fallback(shop_server):
+    with shop_server.client("read") as c:
+        assert c.get("/items/no-such-item/similar").status_code == 404
+        assert c.get("/items/no-such-item/bought-together").status_code == 404
+        res = c.get("/users/never-seen/recommendations", params={"n": 4}).json()
+        popular = c.get("/recommendations/popular", params={"n": 4}).json()
+    assert res["fallback"] == "unknown shopper" and res["model"] == "itemknn"
+    assert [i["item_id"] for i in res["items"]] == [i["item_id"] for i in popular["items"]]
+    assert {i["model"] for i in res["items"]} == {"popular"}
+
+
+def test_resending_a_batch_adds_nothing(shop_server):
+    batch = {"events": [{"user_id": "resend", "item_id": "P000001", "event_type": "view", "timestamp": 1.0},
+                        {"user_id": "resend", "item_id": "P000002", "event_type": "cart", "timestamp": 2.0}]}
+    with shop_server.client("write") as c:
+        first = c.post("/events", json=batch).json()
+        again = c.post("/events", json=batch).json()
+    assert first == {"received": 2, "added": 2, "duplicates": 0}
+    assert again == {"received": 2, "added": 0, "duplicates": 2}
+
+
+def test_an_untrained_model_falls_back_and_says_so(shop_server):
+    with shop_server.client("read") as c:
+        res = c.get("/users/U000001/recommendations", params={"model": "ease", "n": 3})
+    assert res.status_code == 200
+    body = res.json()
+    assert body["fallback"] == "model 'ease' is not trained" and len(body["items"]) == 3
+    with shop_server.client("admin") as c:
+        assert 'shelfwise_fallbacks_total{reason="model unavailable"}' in c.get("/metrics").text
+
+
+def _count(server) -> int:
+    from shelfwise.store import open_store
+
+    store = open_store(server.store_url)
+    try:
+        return store.count_events()
+    finally:
+        store.close()
