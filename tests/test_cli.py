@@ -111,7 +111,7 @@ def test_recommend_batch_with_arbitrary_string_ids(tmp_path):
 
 def test_demo_command_prints_the_table(tmp_path):
     res = runner.invoke(app, ["demo", "--home", str(tmp_path / "d"), "--users", "300",
-                              "--items", "200"], env={**os.environ, "COLUMNS": "200"})
+                              "--items", "200", "--no-serve"], env={**os.environ, "COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "NDCG@10" in res.output and "itemknn" in res.output
     assert (tmp_path / "d" / "report" / "f1_by_k.png").exists()

@@ -296,7 +296,10 @@ DEMO_MARKER = ".shelfwise-demo"  # the demo deletes only a folder that holds thi
 @command()
 def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] = Path(".shelfwise/demo"),
          users: Annotated[int, typer.Option(min=10)] = 3000,
-         items: Annotated[int, typer.Option(min=10)] = 1500, seed: int = 7):
+         items: Annotated[int, typer.Option(min=10)] = 1500, seed: int = 7,
+         serve: Annotated[bool, typer.Option("--serve/--no-serve",
+                                             help="Serve the demo shop over HTTP at the end.")] = True,
+         port: Annotated[int, typer.Option(min=1, max=65535)] = 8000):
     """Generate a synthetic shop, import it, train the models and print an evaluation.
 
     The folder is rebuilt on each run; one the demo did not create is left alone."""
@@ -336,6 +339,10 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     for rank, r in enumerate(engine.recommend(shopper, 5), 1):
         why = engine.explain(shopper, r.item_id)[0]
         console.print(f"{rank}. {titles[r.item_id]} ({r.item_id}) - {why}")
+    if serve:
+        from shelfwise.cli_service import serve_demo
+
+        serve_demo(engine, shopper, port)
 
 
 @command("config")

@@ -78,3 +78,31 @@ def _stamp(epoch: float) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def serve_demo(engine, shopper: str, port: int) -> None:
+    """The end of ``shelfwise demo``: a demo key, a sample request, and the API until Ctrl-C."""
+    import socket
+
+    from shelfwise.api.keys import KeyStore
+    from shelfwise.errors import MissingExtra
+
+    try:
+        import uvicorn
+
+        from shelfwise.api.app import create_app
+    except ImportError as exc:
+        err.print(f"not serving: {MissingExtra('the HTTP API', 'serve', [exc.name or 'fastapi'])}",
+                  highlight=False)
+        return
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            _fail(f"port {port} is in use: pass --port, or --no-serve")
+    _, key = KeyStore(engine.store.engine).create("demo", ["read", "write"])
+    url = f"http://127.0.0.1:{port}"
+    console.rule("serving the demo shop")
+    console.print(f"API: {url}   docs: {url}/docs   (Ctrl-C to stop)", highlight=False)
+    console.print(f"demo key (read, write): {key}", highlight=False)
+    console.print(f'curl -s "{url}/users/{shopper}/recommendations?n=5" -H "Authorization: Bearer {key}"',
+                  highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(engine=engine), host="127.0.0.1", port=port, log_level="warning")

@@ -2,6 +2,7 @@
 started over HTTP, recommendations, a shopper forgotten."""
 
 import time
+from pathlib import Path
 
 from shelfwise.config import Settings
 from shelfwise.engine import Engine
@@ -15,7 +16,7 @@ def train(client, since: dict, timeout: float = 120) -> dict:
     while (status := client.get("/models/training").json())["running"]:
         assert time.monotonic() < deadline, "training did not finish"
         time.sleep(0.2)
-    assert status["returncode"] == 0, open(status["log"]).read()
+    assert status["returncode"] == 0, Path(status["log"]).read_text()
     models = {m["name"]: m for m in client.get("/models").json()}
     assert models["itemknn"]["trained_at"] != since.get("itemknn", {}).get("trained_at")
     return models

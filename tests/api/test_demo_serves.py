@@ -1,0 +1,38 @@
+"""`shelfwise demo` ends by serving the demo shop; the sample request it prints works."""
+
+import shlex
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.api.conftest import free_port
+
+
+def test_the_printed_curl_answers(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "demo", "--home", str(tmp_path / "d"),
+                             "--users", "300", "--items", "200", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        line = ""
+        while not line.startswith("curl "):
+            assert time.monotonic() < deadline and proc.poll() is None, "the demo did not start serving"
+            line = proc.stdout.readline().strip()
+        words = shlex.split(line)  # curl -s URL -H "Authorization: Bearer KEY"
+        url, header = words[2], words[4]
+        name, value = header.split(": ", 1)
+        for _ in range(100):
+            try:
+                res = httpx.get(url, headers={name: value}, timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert len(body["items"]) == 5 and body["fallback"] is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
