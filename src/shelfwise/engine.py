@@ -47,6 +47,13 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 TRAINED = "trained.json"  # written beside each saved model by ``train``
 
 
+def _listed(view: Interactions, rec: Recommender, items: np.ndarray, scores: np.ndarray
+            ) -> list[Recommendation]:
+    """One shopper's top list (item indices, scores; -1 pads) as Recommendations."""
+    return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
+            for i, s in zip(items, scores, strict=True) if i >= 0]
+
+
 def _replace_dir(target: Path, write: Callable[[Path], object]) -> None:
     """Write a folder beside ``target`` and swap it in, so a reader finds the old folder or
     the new one, never half of either."""
@@ -252,28 +259,29 @@ class Engine:
     # -- serving -----------------------------------------------------------------------
     def recommend(self, user_id: str, n: int = 10, model: str | None = None,
                   exclude_seen: bool = True) -> list[Recommendation]:
-        """Top-``n`` for one shopper. Shoppers unknown to the trained view (new, or
-        forgotten) get the popularity fallback."""
+        """Top-``n`` for one shopper, from their events as they are in the store now.
+
+        Models that score from a history (``live``: item-kNN, rules, EASE, content, ALS/BPR;
+        ``sequence``: the PyTorch models) read the shopper's events at request time, so the
+        last event counts before the next retrain and a new shopper is personalised from
+        their first event. Other models answer from the trained view. A shopper with no
+        usable events, unknown to the trained view, gets the popularity fallback."""
         rec, view = self._load(model)
-        u = view.user_index.get(str(user_id))
-        if "sequence" in rec.capabilities:
-            # read the shopper's events as they are now: a session in progress counts
-            # before the next retrain, and so does a shopper the model has never seen
+        if {"live", "sequence"} & rec.capabilities:
             live = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
             if live is not None:
                 return live
+        u = view.user_index.get(str(user_id))
         if u is None:
             return self.popular(n)
         items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
-        return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
-                for i, s in zip(items[0], scores[0], strict=True) if i >= 0]
+        return _listed(view, rec, items[0], scores[0])
 
     def popular(self, n: int = 10) -> list[Recommendation]:
         """The shop's top-``n`` by the ``popular`` model: the cold-start list."""
         rec, view = self._load("popular")
         items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
-        return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
-                for i, s in zip(items[0], scores[0], strict=True) if i >= 0]
+        return _listed(view, rec, items[0], scores[0])
 
     def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
         hist = self.store.user_history(user_id)
@@ -281,13 +289,13 @@ class Engine:
         keep = idx >= 0
         if not keep.any():
             return None
-        scores = rec.score_sequences([idx[keep]], [hist["event_type"].to_numpy()[keep].tolist()],
-                                     [hist["timestamp"].to_numpy()[keep]])
+        args = ([idx[keep]], [hist["event_type"].to_numpy()[keep].tolist()],
+                [hist["timestamp"].to_numpy()[keep]])
+        scores = rec.score_sequences(*args) if "sequence" in rec.capabilities else rec.score_histories(*args)
         if exclude_seen:
             scores[0, idx[keep]] = -np.inf
         items, top = top_n(scores, n)
-        return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
-                for i, s in zip(items[0], top[0], strict=True) if i >= 0]
+        return _listed(view, rec, items[0], top[0])
 
     def similar(self, item_id: str, n: int = 10, model: str | None = None
                 ) -> list[Recommendation]:

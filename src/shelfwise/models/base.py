@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
+from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.errors import MissingExtra
 from shelfwise.models.params import check_params
 
@@ -98,6 +99,8 @@ class Recommender(ABC):
         check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
         self.n_users_, self.n_items_ = interactions.n_users, interactions.n_items
         self.seen_ = interactions.binary.tocsr()
+        # (len(EVENT_TYPES),) the behaviour weights of this fit, for profiles built at serving time
+        self.type_weights_ = np.array([interactions.weights.get(t, 0.0) for t in EVENT_TYPES], np.float32)
         self._fit(interactions)
         return self
 
@@ -168,7 +171,7 @@ class Recommender(ABC):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         state = {"n_users_": self.n_users_, "n_items_": self.n_items_, "seen_": self.seen_,
-                 **self._state()}
+                 "type_weights_": self.type_weights_, **self._state()}
         arrays, scalars = {}, {}
         for key, value in state.items():
             if sp.issparse(value):

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import user_profiles
 
@@ -54,11 +55,11 @@ def _token(value) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(value).lower())
 
 
-class ContentRecommender(Recommender):
+class ContentRecommender(LiveScoring, Recommender):
     """Shared machinery: item vectors from the catalogue, recency-weighted user profiles.
     Subclasses only say how item texts become vectors (rows L2-normalised)."""
 
-    capabilities = frozenset({"similar_items"})
+    capabilities = frozenset({"similar_items", "live"})
     recency_decay: float
 
     def _item_vectors(self, docs: list[str]):
@@ -70,13 +71,22 @@ class ContentRecommender(Recommender):
             raise ValueError(f"{type(self).__name__} needs a catalogue with text or attributes "
                              "(titles, categories, brands, attributes).")
         vectors = self._item_vectors(docs)  # (n_items, dims), sparse or dense
-        prof = user_profiles(interactions, self.recency_decay)
-        sums = np.asarray(prof.sum(axis=1)).ravel()
-        inv = sp.diags(np.where(sums > 0, 1.0 / np.maximum(sums, 1e-12), 0.0).astype(np.float32))
         self.item_vectors_ = vectors
-        self.user_vectors_ = inv @ prof @ vectors  # (n_users, dims)
-        if sp.issparse(self.user_vectors_):
-            self.user_vectors_ = self.user_vectors_.tocsr()
+        self.user_vectors_ = self._user_vectors(user_profiles(interactions, self.recency_decay))
+
+    def _user_vectors(self, profiles: sp.csr_matrix):
+        """(n_shoppers, dims): each shopper's profile-weighted mean item vector."""
+        sums = np.asarray(profiles.sum(axis=1)).ravel()
+        inv = sp.diags(np.where(sums > 0, 1.0 / np.maximum(sums, 1e-12), 0.0).astype(np.float32))
+        vectors = inv @ profiles @ self.item_vectors_
+        return vectors.tocsr() if sp.issparse(vectors) else vectors
+
+    def _profile_options(self) -> tuple[float, bool]:
+        return float(self.recency_decay), False
+
+    def _score_profiles(self, profiles: sp.csr_matrix) -> np.ndarray:
+        scores = self._user_vectors(profiles) @ self.item_vectors_.T
+        return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         scores = self.user_vectors_[user_indices] @ self.item_vectors_.T

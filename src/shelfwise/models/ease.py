@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import user_profiles
 
 
-class EASE(Recommender):
+class EASE(LiveScoring, Recommender):
     name = "ease"
-    capabilities = frozenset({"similar_items"})
+    capabilities = frozenset({"similar_items", "live"})
     _parameter_constraints = {
         "l2": Interval(float, 0, closed="neither"),
         "recency_decay": Interval(float, 0, 1, closed="right"),
@@ -75,6 +77,12 @@ class EASE(Recommender):
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         return self._expand(np.asarray(self.profiles_[user_indices] @ self.weights_))
+
+    def _score_profiles(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """Profiles over the whole catalogue: the unmodelled columns are dropped first."""
+        if len(self.tail_):
+            profiles = profiles.tocsc()[:, self.kept_].tocsr()
+        return self._expand(np.asarray(profiles @ self.weights_))
 
     def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         self.check_is_fitted()

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 
 
@@ -33,8 +34,8 @@ def _implicit():
     return AlternatingLeastSquares, BayesianPersonalizedRanking
 
 
-class FactorRecommender(Recommender):
-    capabilities = frozenset({"similar_items", "fold_in"})
+class FactorRecommender(LiveScoring, Recommender):
+    capabilities = frozenset({"similar_items", "fold_in", "live"})
     extra = "factor"
     requires = ("implicit", "threadpoolctl")
 
@@ -79,6 +80,15 @@ class FactorRecommender(Recommender):
             b = ((1.0 + conf)[:, None] * vi).sum(axis=0)
             out[r] = np.linalg.solve(a, b)
         return out
+
+    def _profile_options(self) -> tuple[float, bool]:
+        return 1.0, bool(self.binary)  # the confidence rows fit saw: no recency weighting
+
+    def _score_profiles(self, profiles: sp.csr_matrix) -> np.ndarray:
+        if self.binary:  # fit saw 0/1 rows, not event counts
+            profiles = profiles.copy()
+            profiles.data[:] = 1.0
+        return self.fold_in(profiles) @ self.item_factors_.T
 
     def _state(self) -> dict:
         return {"user_factors_": self.user_factors_, "item_factors_": self.item_factors_}

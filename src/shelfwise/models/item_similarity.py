@@ -11,11 +11,12 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.live import LiveScoring
 from shelfwise.models.profiles import user_profiles
 
 
-class ItemSimilarityRecommender(Recommender):
-    capabilities = frozenset({"similar_items", "explain"})
+class ItemSimilarityRecommender(LiveScoring, Recommender):
+    capabilities = frozenset({"similar_items", "explain", "live"})
 
     recency_decay: float
 
@@ -28,7 +29,13 @@ class ItemSimilarityRecommender(Recommender):
     def _build_similarity(self, interactions: Interactions) -> sp.spmatrix: ...
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
-        return (self.profiles_[user_indices] @ self.similarity_).toarray()
+        return self._score_profiles(self.profiles_[user_indices])
+
+    def _profile_options(self) -> tuple[float, bool]:
+        return float(self.recency_decay), False
+
+    def _score_profiles(self, profiles: sp.csr_matrix) -> np.ndarray:
+        return (profiles @ self.similarity_).toarray()
 
     def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Items most recommended by each given item: (items (B, n), scores (B, n))."""

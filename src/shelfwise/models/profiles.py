@@ -62,3 +62,36 @@ def keep_top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     rank = np.arange(len(order)) - m.indptr[rows[order]]
     keep = order[rank < k]
     return sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+
+
+def history_profiles(items: list[np.ndarray], types: list, times: list[np.ndarray],
+                     type_weights: np.ndarray, n_items: int, recency_decay: float = 1.0,
+                     binary: bool = False) -> sp.csr_matrix:
+    """``user_profiles`` for event lists given at serving time (a shopper's live history).
+
+    items: per shopper, item indices (int, in time order); types: per shopper, event type
+    names or codes; times: per shopper, Unix seconds. type_weights: (len(EVENT_TYPES),) the
+    weights the model was fitted with. Returns csr_matrix (n_shoppers, n_items) float32, equal
+    to ``user_profiles`` row for row when given the same events.
+    """
+    code = {t: c for c, t in enumerate(EVENT_TYPES)}
+    rows, cols, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    for r, (it, ty, tm) in enumerate(zip(items, types, times, strict=True)):
+        it = np.asarray(it, dtype=np.int64)
+        if not len(it):
+            continue
+        ty = np.array([code[t] if isinstance(t, str) else int(t) for t in ty], dtype=np.int64)
+        w = np.ones(len(it), np.float32) if binary else type_weights[ty].astype(np.float32)
+        if recency_decay != 1.0:
+            tm = np.asarray(tm, dtype=np.float64)
+            # events strictly later than each one (ties share a value), as ``events_since``
+            later = len(tm) - np.searchsorted(np.sort(tm), tm, side="right")
+            w = w * np.power(np.float32(recency_decay), later, dtype=np.float32)
+        pos = w > 0
+        rows.append(np.full(pos.sum(), r))
+        cols.append(it[pos])
+        vals.append(w[pos])
+    prof = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(len(items), n_items), dtype=np.float32)
+    prof.sum_duplicates()
+    return prof
