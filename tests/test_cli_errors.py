@@ -1,5 +1,7 @@
 """Wrong input on the command line: one clear line, exit status 2, nothing lost."""
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -80,7 +82,9 @@ def test_training_one_model_keeps_the_others(trained, small_shop):
     assert runner.invoke(app, ["train", "-m", "rules", *home]).exit_code == 0
     assert runner.invoke(app, ["similar", item, "-n", "3", *home]).output == before  # itemknn kept
     assert runner.invoke(app, ["similar", item, "-n", "3", "-m", "rules", *home]).exit_code == 0
-    assert sorted(p.name for p in (trained / "models").iterdir()) == ["itemknn", "popular", "rules"]
+    active = json.loads((trained / "active.json").read_text())
+    assert sorted(active) == ["itemknn", "popular", "rules"]
+    assert active["itemknn"] != active["rules"] == active["popular"]  # itemknn's version kept
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path):

@@ -70,7 +70,7 @@ def test_a_model_without_its_extra_names_the_extra(imported_home, model, extra):
     assert res.returncode == 2
     assert f"pip install 'shelfwise[{extra}]'" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    assert not (imported_home / "models").exists()  # failed before any training
+    assert not (imported_home / "versions").exists()  # failed before any training
 
 
 def test_serve_without_its_extra_names_the_extra(imported_home):

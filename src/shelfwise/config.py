@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     default_model: str = Field(default="itemknn", description="model that serves when none is named")
     # rows per transaction: large enough that commits and WAL checkpoints stay cheap
     import_chunk_rows: int = Field(default=200_000, ge=1, description="events per import transaction")
+    keep_versions: int = Field(default=5, ge=0, description="inactive model versions kept for rollback")
     serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("behaviour_weights")

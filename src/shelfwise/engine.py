@@ -7,19 +7,15 @@ It wires the event store, the training view and the models:
     engine.train()
     engine.recommend("U000042", n=10)
 
-Each trained model lives in ``<home>/models/<name>/`` with a ``trained.json`` naming the
-training view it was fitted on (``<home>/views/<id>/``, its id maps), so a new process
-serves it without retraining, and training some models keeps the others.
+Every training run is a model version under ``<home>/versions/`` (see
+``shelfwise.online.versions``); each model serves from the version ``active.json`` names, so
+a new process serves without retraining, training some models keeps the others, and an
+older version can be activated again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import json
-import shutil
-import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,18 +29,18 @@ from shelfwise.data.loaders import LOADERS, Dataset
 from shelfwise.data.schemas import Event
 from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
-from shelfwise.errors import NoData, NotTrained, UnknownId
+from shelfwise.errors import NoData, UnknownId
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
 from shelfwise.evaluation.report import write_report
 from shelfwise.models import Recommender, create
 from shelfwise.models.base import top_n
+from shelfwise.online.versions import ModelVersions
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
 from shelfwise.tuning import tuned_params
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-TRAINED = "trained.json"  # written beside each saved model by ``train``
 
 
 def _listed(view: Interactions, rec: Recommender, items: np.ndarray, scores: np.ndarray
@@ -52,20 +48,6 @@ def _listed(view: Interactions, rec: Recommender, items: np.ndarray, scores: np.
     """One shopper's top list (item indices, scores; -1 pads) as Recommendations."""
     return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
             for i, s in zip(items, scores, strict=True) if i >= 0]
-
-
-def _replace_dir(target: Path, write: Callable[[Path], object]) -> None:
-    """Write a folder beside ``target`` and swap it in, so a reader finds the old folder or
-    the new one, never half of either."""
-    staging = target.with_name(f".{target.name}.new")
-    old = target.with_name(f".{target.name}.old")
-    for leftover in (staging, old):
-        shutil.rmtree(leftover, ignore_errors=True)
-    write(staging)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass
@@ -91,9 +73,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, store: EventStore | None = None):
         self.settings = settings or Settings.from_env()
         self._store = store
-        self._models: dict[str, tuple[Recommender, Interactions]] = {}
-        self._views: dict[str, Interactions] = {}
-        self._stamps: dict[str, int | None] = {}  # trained.json mtime of each loaded model
+        self._versions: ModelVersions | None = None
 
     # -- storage -------------------------------------------------------------------
     @property
@@ -103,13 +83,11 @@ class Engine:
         return self._store
 
     @property
-    def model_dir(self) -> Path:
-        return Path(self.settings.home) / "models"
-
-    @property
-    def view_dir(self) -> Path:
-        """Training views by id; each trained model names the one it was fitted on."""
-        return Path(self.settings.home) / "views"
+    def versions(self) -> ModelVersions:
+        """Model versions: what each training run made, and which version serves each model."""
+        if self._versions is None:
+            self._versions = ModelVersions(self.settings.home, keep=self.settings.keep_versions)
+        return self._versions
 
     @property
     def tuned_dir(self) -> Path:
@@ -176,85 +154,54 @@ class Engine:
                                         weights=self.settings.behaviour_weights)
 
     def train(self, models: list[str] | None = None, params: dict[str, dict] | None = None,
-              progress: Progress | None = None) -> pd.DataFrame:
+              progress: Progress | None = None, activate: bool = True) -> pd.DataFrame:
         """Fit the named models (default: settings.models, plus ``popular`` as the cold-start
-        fallback) on a snapshot of the store and save them. Models not named keep their last
-        training. Returns fit cost per model."""
+        fallback) on a snapshot of the store, as one new model version, and serve them from
+        it (``activate``). Models not named keep serving from their version. Returns fit cost
+        per model, with the version id in ``frame.attrs["version"]``."""
         names = list(dict.fromkeys([*(models or self.settings.models), "popular"]))
         for name in names:  # fail on a bad name or a missing extra before any work
             create(name)
         view = self.training_view()
         if view.n_events == 0:
             raise NoData("The store holds no events: import some before training.")
-        view_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        _replace_dir(self.view_dir / view_id, view.save)
         rows = []
-        for done, name in enumerate(names):
+
+        def fit(save) -> None:
+            for done, name in enumerate(names):
+                if progress:
+                    progress("train", done, len(names))
+                chosen = {**tuned_params(self.tuned_dir, name), **(params or {}).get(name, {})}
+                model = create(name, **chosen)
+                with measure() as cost:
+                    model.fit(view)
+                save(name, model, {"fit_s": cost.seconds, "peak_mb": cost.peak_mb, "params": chosen})
+                rows.append({"model": name, "fit_s": cost.seconds, "peak_mb": cost.peak_mb})
             if progress:
-                progress("train", done, len(names))
-            model = create(name, **{**tuned_params(self.tuned_dir, name),
-                                    **(params or {}).get(name, {})})
-            with measure() as cost:
-                model.fit(view)
-            record = {"view": view_id, "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
-                      "fit_s": cost.seconds, "peak_mb": cost.peak_mb}
+                progress("train", len(names), len(names))
 
-            def write(path, model=model, record=record):
-                model.save(path)
-                (path / TRAINED).write_text(json.dumps(record, indent=2))
-
-            _replace_dir(self.model_dir / name, write)
-            self._models.pop(name, None)
-            rows.append({"model": name, "fit_s": cost.seconds, "peak_mb": cost.peak_mb})
-        if progress:
-            progress("train", len(names), len(names))
-        self._drop_unused_views()
-        return pd.DataFrame(rows).set_index("model")
-
-    def _drop_unused_views(self) -> None:
-        used = {self._record(name)["view"] for name in self.trained_models()}
-        for path in self.view_dir.iterdir() if self.view_dir.exists() else []:
-            if path.name not in used:
-                shutil.rmtree(path, ignore_errors=True)
-
-    def _record(self, name: str) -> dict:
-        """What ``train`` wrote beside a model: its view id, when, and at what cost."""
-        return json.loads((self.model_dir / name / TRAINED).read_text())
+        version = self.versions.write(view, fit)
+        if activate:
+            self.versions.activate(version)
+        frame = pd.DataFrame(rows).set_index("model")
+        frame.attrs["version"] = version
+        return frame
 
     def model_records(self) -> dict[str, dict]:
-        """Per trained model, what ``train`` recorded: view id, when, fit cost."""
-        return {name: self._record(name) for name in self.trained_models()}
+        """Per serving model: its version, when it was trained, fit cost."""
+        out = {}
+        for name, version in sorted(self.versions.active().items()):
+            run = self.versions.run(version)
+            out[name] = {"version": version, "trained_at": run["trained_at"], **run["models"][name]}
+        return out
 
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
-        """A trained model and the training view it was fitted on (its id maps). A model that
-        another process retrained since it was loaded is loaded again."""
-        name = name or self.settings.default_model
-        if name in self._models and self._stamp(name) != self._stamps.get(name):
-            del self._models[name]
-        if name not in self._models:
-            trained = self.trained_models()
-            if not trained:
-                raise NotTrained("No trained models: run `shelfwise train` first.")
-            if name not in trained:
-                raise NotTrained(f"Model {name!r} is not trained. Trained: {', '.join(trained)}.")
-            view_id = self._record(name)["view"]
-            if view_id not in self._views:
-                self._views[view_id] = Interactions.load(self.view_dir / view_id)
-            self._stamps[name] = self._stamp(name)
-            self._models[name] = (Recommender.load(self.model_dir / name), self._views[view_id])
-        return self._models[name]
-
-    def _stamp(self, name: str) -> int | None:
-        try:
-            return (self.model_dir / name / TRAINED).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+        """The serving model called ``name`` (default: settings.default_model) and the training
+        view it was fitted on. A version activated by another process serves at once."""
+        return self.versions.load(name or self.settings.default_model)
 
     def trained_models(self) -> list[str]:
-        if not self.model_dir.exists():
-            return []
-        return sorted(p.name for p in self.model_dir.iterdir()
-                      if (p / "model.json").exists() and (p / TRAINED).exists())
+        return sorted(self.versions.active())
 
     # -- serving -----------------------------------------------------------------------
     def recommend(self, user_id: str, n: int = 10, model: str | None = None,
@@ -331,14 +278,7 @@ class Engine:
         the trained view at once (they are treated as a new shopper until the next train,
         which drops them from the models too)."""
         report = self.store.delete_user(str(user_id))
-        for view_dir in self.view_dir.iterdir() if self.view_dir.exists() else []:
-            view = Interactions.load(view_dir)
-            u = view.user_index.get(str(user_id))
-            if u is not None:
-                user_ids = view.user_ids.copy()
-                user_ids[u] = ""  # tombstone: no external id maps here any more
-                dataclasses.replace(view, user_ids=user_ids).save(view_dir)
-        self._models, self._views = {}, {}
+        self.versions.forget_user(str(user_id))
         return report
 
     # -- evaluation ----------------------------------------------------------------------

@@ -42,9 +42,19 @@ def test_ingest_train_recommend_forget(server, small_shop):
         later = max(r["timestamp"] for r in rows) + 60
         new = [{"user_id": user, "item_id": top, "event_type": "purchase", "timestamp": later}]
         assert c.post("/events", json={"events": new}).json()["added"] == 1
-        train(c, models)
+        retrained = train(c, models)
         after = c.get(f"/users/{user}/recommendations", params={"n": 5}).json()
         assert top not in [i["item_id"] for i in after["items"]]
+
+        # both runs are kept as versions; activating the first is a rollback, seen by any process
+        first, second = models["itemknn"]["version"], retrained["itemknn"]["version"]
+        versions = c.get("/models/versions").json()
+        assert [v["version"] for v in versions] == [second, first]
+        assert versions[0]["serving"] == ["itemknn", "popular"] and versions[1]["serving"] == []
+        assert c.post(f"/models/{first}/activate").status_code == 200
+        assert {m["name"]: m["version"] for m in c.get("/models").json()} == {"itemknn": first, "popular": first}
+        assert Engine(Settings(home=server.home, store_url=server.store_url)).versions.active()["itemknn"] == first
+        assert c.post("/models/no-such-version/activate").status_code == 404
 
         gone = c.delete(f"/users/{user}").json()
         assert gone["events_deleted"] == sum(r["user_id"] == user for r in rows) + 1

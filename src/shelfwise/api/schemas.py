@@ -102,10 +102,20 @@ class ForgetOut(BaseModel):
 
 class ModelOut(BaseModel):
     name: str
-    view: str
+    version: str = Field(description="the training run it serves from")
     trained_at: str
     fit_s: float
-    default: bool
+    default: bool = Field(description="whether it answers requests that name no model")
+
+
+class VersionOut(BaseModel):
+    version: str
+    trained_at: str
+    models: list[str]
+    serving: list[str] = Field(description="the models this version serves now")
+    n_users: int
+    n_items: int
+    n_events: int
 
 
 def now() -> float:

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from shelfwise.api.deps import Admin, EngineDep, Read
-from shelfwise.api.schemas import ModelOut
+from shelfwise.api.schemas import ModelOut, VersionOut
 from shelfwise.models import MODELS
 
 router = APIRouter(tags=["models"])
@@ -24,11 +26,32 @@ class TrainIn(BaseModel):
                               description="models to train; empty: the configured list")
 
 
-@router.get("/models", response_model=list[ModelOut], dependencies=[Read], summary="Trained models")
+@router.get("/models", response_model=list[ModelOut], dependencies=[Read], summary="Serving models")
 def list_models(engine: EngineDep) -> list[ModelOut]:
-    return [ModelOut(name=name, view=r["view"], trained_at=r["trained_at"], fit_s=r["fit_s"],
+    return [ModelOut(name=name, version=r["version"], trained_at=r["trained_at"], fit_s=r["fit_s"],
                      default=name == engine.settings.default_model)
             for name, r in engine.model_records().items()]
+
+
+@router.get("/models/versions", response_model=list[VersionOut], dependencies=[Read],
+            summary="Kept training runs, newest first")
+def list_versions(engine: EngineDep) -> list[VersionOut]:
+    active = engine.versions.active()
+    out = []
+    for version in reversed(engine.versions.list_versions()):
+        run = engine.versions.run(version)
+        out.append(VersionOut(version=version, trained_at=run["trained_at"], models=sorted(run["models"]),
+                              serving=sorted(n for n, v in active.items() if v == version),
+                              n_users=run["n_users"], n_items=run["n_items"], n_events=run["n_events"]))
+    return out
+
+
+@router.post("/models/{version}/activate", dependencies=[Admin],
+             summary="Serve every model of a version from it (rollback)")
+def activate(version: Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z-]+$")],
+             engine: EngineDep) -> dict:
+    """Atomic: each request is answered by the old version or the new one."""
+    return {"active": engine.versions.activate(version)}
 
 
 @router.post("/models/train", status_code=202, dependencies=[Admin],

@@ -1,0 +1,148 @@
+"""Model versions: every training run is a version; each model name points at the version
+that serves it, and pointing it back is a rollback.
+
+Layout under the home folder::
+
+    versions/<version>/run.json      what the run trained, when, at what cost
+    versions/<version>/view/         the training view (id maps) the run's models share
+    versions/<version>/<model>/      each model the run fitted
+    active.json                      {model name: version}, replaced atomically
+
+A version folder is written under a temporary name and renamed when complete, and
+``active.json`` is swapped with ``os.replace``, so a reader (another process too) sees the old
+state or the new one, never half of either. A training run that dies leaves at most a
+temporary folder, which the next run removes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from shelfwise.data.interactions import Interactions
+from shelfwise.errors import NotTrained, UnknownId
+from shelfwise.models.base import Recommender
+
+RUN = "run.json"
+ACTIVE = "active.json"
+
+
+class ModelVersions:
+    """The versions folder of one home, and a cache of the models loaded from it."""
+
+    def __init__(self, home: str | Path, keep: int = 5):
+        self.root = Path(home) / "versions"
+        self.active_path = Path(home) / ACTIVE
+        self.keep = keep  # versions kept besides the active ones
+        self._loaded: dict[tuple[str, str], Recommender] = {}
+        self._views: dict[str, Interactions] = {}
+        self._active: dict[str, str] = {}
+        self._active_stamp: int | None = -1
+
+    # -- writing ------------------------------------------------------------------------
+    def write(self, view: Interactions, fit: Callable[[Callable[[str, Recommender, dict], None]], None]) -> str:
+        """Write a new version: ``fit(save)`` calls ``save(name, model, record)`` for each model
+        it fits. Returns the version id. Nothing is activated here."""
+        version = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        for leftover in self.root.glob(".*.new"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = self.root / f".{version}.new"
+        view.save(staging / "view")
+        models: dict[str, dict] = {}
+
+        def save(name: str, model: Recommender, record: dict) -> None:
+            model.save(staging / name)
+            models[name] = record
+
+        fit(save)
+        run = {"version": version, "trained_at": _now(), "n_users": view.n_users,
+               "n_items": view.n_items, "n_events": view.n_events, "models": models}
+        (staging / RUN).write_text(json.dumps(run, indent=2))
+        staging.rename(self.root / version)
+        return version
+
+    def activate(self, version: str, models: list[str] | None = None) -> dict[str, str]:
+        """Serve ``models`` (default: all the version trained) from ``version``; returns the
+        active map. A rollback is this call with an older version."""
+        run = self.run(version)
+        names = models or list(run["models"])
+        missing = sorted(set(names) - set(run["models"]))
+        if missing:
+            raise UnknownId(f"version {version} has no model(s) {', '.join(missing)}")
+        active = {**self.active(), **dict.fromkeys(names, version)}
+        tmp = self.active_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(active, indent=2, sort_keys=True))
+        os.replace(tmp, self.active_path)
+        self._drop_old()
+        return active
+
+    def _drop_old(self) -> None:
+        """Keep the active versions and the ``keep`` newest others."""
+        used = set(self.active().values())
+        others = [v for v in self.list_versions() if v not in used]
+        for version in others[:-self.keep] if self.keep else others:
+            shutil.rmtree(self.root / version, ignore_errors=True)
+
+    # -- reading ------------------------------------------------------------------------
+    def active(self) -> dict[str, str]:
+        """{model name: version}; re-read when another process has changed it."""
+        try:
+            stamp = self.active_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if stamp != self._active_stamp:
+            self._active = json.loads(self.active_path.read_text())
+            self._active_stamp = stamp
+        return dict(self._active)
+
+    def list_versions(self) -> list[str]:
+        """Complete versions, oldest first (ids sort by time)."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / RUN).exists())
+
+    def run(self, version: str) -> dict:
+        path = self.root / version / RUN
+        if not path.exists():
+            raise UnknownId(f"no model version {version!r}")
+        return json.loads(path.read_text())
+
+    def load(self, name: str) -> tuple[Recommender, Interactions]:
+        """The active model called ``name`` and its training view."""
+        active = self.active()
+        if not active:
+            raise NotTrained("No trained models: run `shelfwise train` first.")
+        if name not in active:
+            raise NotTrained(f"Model {name!r} is not trained. Trained: {', '.join(sorted(active))}.")
+        version = active[name]
+        if (name, version) not in self._loaded:
+            if version not in self._views:
+                self._views[version] = Interactions.load(self.root / version / "view")
+            self._loaded[(name, version)] = Recommender.load(self.root / version / name)
+        return self._loaded[(name, version)], self._views[version]
+
+    # -- privacy --------------------------------------------------------------------------
+    def forget_user(self, user_id: str) -> None:
+        """Tombstone a shopper in every kept view: no external id maps to their row any more,
+        so they are served as a new shopper until the next training drops them."""
+        for version in self.list_versions():
+            view_dir = self.root / version / "view"
+            view = Interactions.load(view_dir)
+            u = view.user_index.get(str(user_id))
+            if u is not None:
+                user_ids = view.user_ids.copy()
+                user_ids[u] = ""
+                dataclasses.replace(view, user_ids=user_ids).save(view_dir)
+        self._loaded, self._views = {}, {}
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
