@@ -231,13 +231,13 @@ class Engine:
         return _listed(view, rec, items[0], scores[0])
 
     def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
-        hist = self.store.user_history(user_id)
-        idx = view.items_to_indices(hist["item_id"].fillna(""))
+        item_ids, types, times = self.store.user_events(user_id)
+        index = view.item_index
+        idx = np.array([index.get(i, -1) if i is not None else -1 for i in item_ids], dtype=np.int64)
         keep = idx >= 0
         if not keep.any():
             return None
-        args = ([idx[keep]], [hist["event_type"].to_numpy()[keep].tolist()],
-                [hist["timestamp"].to_numpy()[keep]])
+        args = ([idx[keep]], [[t for t, k in zip(types, keep, strict=True) if k]], [times[keep]])
         scores = rec.score_sequences(*args) if "sequence" in rec.capabilities else rec.score_histories(*args)
         if exclude_seen:
             scores[0, idx[keep]] = -np.inf

@@ -61,6 +61,10 @@ def test_user_history_is_time_ordered_and_scoped(store):
     hist = store.user_history("u1")
     assert hist["timestamp"].tolist() == [0, 1, 10, 11, 12]
     assert set(hist["user_id"]) == {"u1"}
+    items, types, times = store.user_events("u1")  # the serving read: the same events
+    assert items == hist["item_id"].tolist() and types == hist["event_type"].tolist()
+    assert times.tolist() == [0, 1, 10, 11, 12]
+    assert [len(x) for x in store.user_events("nobody")] == [0, 0, 0]
 
 
 def test_delete_user_removes_everything_of_one_user_only(store):

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from shelfwise.data.schemas import Event, Item, User
@@ -53,6 +54,13 @@ class EventStore(ABC):
     @abstractmethod
     def user_history(self, user_id: str) -> pd.DataFrame:
         """One user's events, oldest first."""
+
+    def user_events(self, user_id: str) -> tuple[list, list[str], np.ndarray]:
+        """One user's (item ids, event types, Unix times (n,) float64), oldest first: the
+        serving path's read, without building a frame."""
+        hist = self.user_history(user_id)
+        return (hist["item_id"].tolist(), hist["event_type"].tolist(),
+                hist["timestamp"].to_numpy(np.float64))
 
     @abstractmethod
     def count_events(self) -> int: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -135,6 +136,18 @@ class SqlEventStore(EventStore):
         q = (sa.select(*cols).where(events_table.c.user_id == user_id)
              .order_by(events_table.c.timestamp, events_table.c.seq))
         return self._events_frame(q)
+
+    def user_events(self, user_id: str) -> tuple[list, list[str], np.ndarray]:
+        # one driver-level statement, compiled once: this runs on every recommendation
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = ("SELECT item_id, event_type, timestamp FROM events WHERE user_id = "
+               f"{mark} ORDER BY timestamp, seq")
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(sql, (user_id,)).fetchall()
+        if not rows:
+            return [], [], np.zeros(0)
+        items, types, times = zip(*rows, strict=True)
+        return list(items), list(types), np.asarray(times, dtype=np.float64)
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
