@@ -126,9 +126,15 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
     from shelfwise.evaluation.report import rich_table
 
     engine = _engine(home, store_url)
-    frame = engine.evaluate(models, protocol=protocol, report_dir=report,
-                            progress=lambda m: err.print(f"evaluating {m}..."))
+    try:
+        frame = engine.evaluate(models, protocol=protocol, report_dir=report,
+                                progress=lambda m: err.print(f"evaluating {m}..."))
+    except (RuntimeError, ValueError) as exc:
+        _fail(str(exc))
     console.print(rich_table(frame, title=f"Evaluation ({protocol}, full ranking)"))
+    n_users, n_cold = int(frame["test_users"].iloc[0]), int(frame["cold_users"].iloc[0])
+    console.print(f"{n_users} test users, {n_cold} unknown to training: they are scored with "
+                  "the popularity fallback the engine serves them")
 
 
 @app.command()

@@ -29,7 +29,7 @@ from shelfwise.data.schemas import Event
 from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.evaluation.cost import measure
-from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
+from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
 from shelfwise.evaluation.report import write_report
 from shelfwise.models import Recommender, create
 from shelfwise.models.base import top_n
@@ -274,7 +274,11 @@ class Engine:
                  progress: Callable[[str], None] | None = None) -> pd.DataFrame:
         """Offline evaluation on the store: split, fit each model on the train part, score
         full-ranking top-K lists. protocol: "loo-item" (last new item per shopper), "loo"
-        (last event) or "temporal" (last 20% of time)."""
+        (last event) or "temporal" (last 20% of time).
+
+        Each model is built as ``train`` builds it (tuned parameters, then ``params``), and
+        test shoppers unknown to the train part get what ``recommend`` serves them, the
+        ``popular`` fallback built the same way; the frame's ``cold_users`` counts them."""
         events = self.store.snapshot()
         items = self.store.items()
         if protocol == "temporal":
@@ -289,9 +293,14 @@ class Engine:
                                          weights=self.settings.behaviour_weights,
                                          item_ids=item_ids)
         names = models or list(self.settings.models)
-        zoo = {n: create(n, **(params or {}).get(n, {})) for n in names}
-        results = evaluate_models(zoo, train, split.test, progress=progress)
+        zoo = {n: self._served_model(n, params) for n in names}
+        results = evaluate_models(zoo, train, split.test, progress=progress,
+                                  fallback=self._served_model("popular", params))
         if report_dir is not None:
-            _, truth = truth_from(split.test, train)
-            write_report(report_dir, results, truth)
+            write_report(report_dir, results, evaluation_truth(split.test, train))
         return results_frame(results)
+
+    def _served_model(self, name: str, params: dict[str, dict] | None) -> Recommender:
+        """An unfitted model with the parameters ``train`` gives it: tuned, then explicit."""
+        return create(name, **{**tuned_params(self.tuned_dir, name),
+                               **(params or {}).get(name, {})})
