@@ -236,20 +236,65 @@ class Engine:
                 for j, s in zip(items[0], scores[0], strict=True) if j >= 0]
 
     def explain(self, user_id: str, item_id: str, model: str | None = None) -> list[str]:
-        """Plain-language reasons an item is recommended to a shopper."""
+        """Plain-language statements about ``item_id`` for this shopper, each true of the
+        trained view and of what ``recommend`` would serve them:
+
+        - a shopper unknown to the view gets the popularity fallback: the item's rank in the
+          shop's popularity list ("most popular" only within the top ``TOP_POPULAR``);
+        - an item the shopper already has, or the model cannot rank, is said to be so;
+        - a model with the ``explain`` capability gives the history items behind the score,
+          then the item's rank for the shopper; any other model gives only that rank.
+        """
         rec, view = self._load(model)
-        u, i = view.user_index.get(str(user_id)), view.item_index.get(str(item_id))
-        if u is None or i is None:
-            return ["popular in the shop right now"]
-        if "explain" not in rec.capabilities:
-            return [f"scored highly by the {rec.name} model"]
-        titles = view.items["title"] if view.items is not None and "title" in view.items else None
-        reasons = []
-        for j, weight in rec.explain(u, i):
-            label = titles.iloc[j] if titles is not None and pd.notna(titles.iloc[j]) \
-                else view.item_ids[j]
-            reasons.append(f"because you showed interest in {label} (weight {weight:.3f})")
-        return reasons or ["popular in the shop right now"]
+        i = view.item_index.get(str(item_id))
+        if i is None:
+            return [f"{item_id} is not in the trained catalogue, so no model recommends it"]
+        label = _item_label(view, i)
+        served = self._served_scores(rec, view, str(user_id))
+        if served is None:  # unknown shopper: recommend serves them the popularity fallback
+            return [_popularity_statement(self._load("popular")[0], i, label)]
+        scores, seen = served
+        if seen[i]:
+            return [f"you have already interacted with {label}, so the {rec.name} model does "
+                    "not recommend it to you"]
+        if not np.isfinite(scores[i]):
+            return [f"the {rec.name} model cannot rank {label} for you"]
+        rank = _ordinal(_rank_of(scores, i))
+        if rec.name == "popular":
+            return [_popularity_statement(rec, i, label), f"ranked {rank} for you by the "
+                    "popular model, once what you have seen is left out"]
+        u = view.user_index.get(str(user_id))
+        if "explain" not in rec.capabilities or u is None:
+            return [f"ranked {rank} for you by the {rec.name} model, which gives no reasons"]
+        reasons = [f"because you showed interest in {_item_label(view, j)} (weight {w:.3f})"
+                   for j, w in rec.explain(u, i)]
+        if not reasons:
+            reasons = [f"nothing in your history points to {label}"]
+        return [*reasons, f"ranked {rank} for you by the {rec.name} model"]
+
+    def _served_scores(self, rec: Recommender, view: Interactions, user_id: str
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scores (n_items,) float32 with excluded items at -inf, seen bool (n_items,)) as
+        ``recommend`` ranks them for this shopper, or None when the fallback serves them."""
+        seen = np.zeros(view.n_items, dtype=bool)
+        if "sequence" in rec.capabilities:  # the live path of recommend, from the store
+            hist = self.store.user_history(user_id)
+            idx = view.items_to_indices(hist["item_id"].fillna(""))
+            keep = idx >= 0
+            if keep.any():
+                scores = rec.score_sequences(
+                    [idx[keep]], [hist["event_type"].to_numpy()[keep].tolist()],
+                    [hist["timestamp"].to_numpy()[keep]])[0].astype(np.float32)
+                seen[idx[keep]] = True
+                scores[seen] = -np.inf
+                return scores, seen
+        u = view.user_index.get(user_id)
+        if u is None:
+            return None
+        scores = rec.score(np.array([u]))[0].copy()
+        seen[rec.seen_[u].indices] = True
+        scores[seen] = -np.inf
+        return scores, seen
 
     # -- privacy -----------------------------------------------------------------------
     def forget_user(self, user_id: str) -> DeletionReport:
@@ -304,3 +349,41 @@ class Engine:
         """An unfitted model with the parameters ``train`` gives it: tuned, then explicit."""
         return create(name, **{**tuned_params(self.tuned_dir, name),
                                **(params or {}).get(name, {})})
+
+
+#: ranks that may be called "most popular" in explanations
+TOP_POPULAR = 10
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _rank_of(scores: np.ndarray, i: int) -> int:
+    """1-based position of item ``i`` in the order ``top_n`` gives ``scores`` (n_items,):
+    higher score first, ties by lower index."""
+    s = scores[i]
+    return int((scores > s).sum() + (scores[:i] == s).sum()) + 1
+
+
+def _item_label(view: Interactions, j: int) -> str:
+    titles = view.items["title"] if view.items is not None and "title" in view.items else None
+    return str(titles.iloc[j]) if titles is not None and pd.notna(titles.iloc[j]) \
+        else str(view.item_ids[j])
+
+
+def _popularity_statement(popular: Recommender, i: int, label: str) -> str:
+    """Where item ``i`` stands in the fitted ``popular`` model's list, in words."""
+    pop = popular.popularity_
+    if pop[i] <= 0:
+        return f"no shopper has interacted with {label} yet"
+    rank = int((pop > pop[i]).sum()) + 1  # competition rank: tied items share it
+    ties = int((pop == pop[i]).sum()) - 1
+    by = ("by number of shoppers" if popular.count == "users" else "by weighted interactions")
+    if popular.half_life_days is not None:
+        by += f", recent ones counting more (half-life {popular.half_life_days:g} days)"
+    tied = f", tied with {ties} other item{'s' if ties > 1 else ''}" if ties else ""
+    if rank <= TOP_POPULAR:
+        return f"{label} is the shop's {_ordinal(rank)} most popular item ({by}{tied})"
+    return f"{label} is ranked {_ordinal(rank)} of {len(pop)} items {by}{tied}"
