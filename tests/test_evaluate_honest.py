@@ -49,6 +49,8 @@ def test_cli_evaluate_rejects_an_unknown_protocol_in_one_line(tiny, tmp_path):
     res = runner.invoke(app, ["evaluate", "--home", str(tmp_path), "--protocol", "random"])
     assert res.exit_code == 2 and "Unknown protocol" in res.output
     assert "Traceback" not in res.output
+    empty = runner.invoke(app, ["evaluate", "--home", str(tmp_path / "empty")])
+    assert empty.exit_code == 2 and "holds no events" in empty.output
 
 
 def test_the_cold_start_fallback_uses_populars_tuned_parameters(tiny):

@@ -325,6 +325,8 @@ class Engine:
         test shoppers unknown to the train part get what ``recommend`` serves them, the
         ``popular`` fallback built the same way; the frame's ``cold_users`` counts them."""
         events = self.store.snapshot()
+        if len(events) == 0:
+            raise RuntimeError("The store holds no events: import some before evaluating.")
         items = self.store.items()
         if protocol == "temporal":
             split = temporal_split(events)

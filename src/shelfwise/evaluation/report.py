@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 from shelfwise.evaluation.harness import Result, results_frame
@@ -33,14 +34,17 @@ CAPTION = ("ILD: intra-list diversity; ARP: mean popularity of recommended items
 
 
 def rich_table(frame: pd.DataFrame, title: str = "Evaluation") -> Table:
-    table = Table(title=title, caption=CAPTION)
+    # light rules and single spaces between columns: every column fits a 150-wide console
+    table = Table(title=title, caption=CAPTION, box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
     table.add_column("model")
     cols = [c for c in TABLE_COLUMNS if c in frame.columns]
     for c in cols:
         table.add_column(SHORT.get(c, c), justify="right")
     for model, row in frame.iterrows():
         table.add_row(str(model), *(f"{row[c]:.4f}" if "@" in c or c in (
-            "coverage", "diversity", "arp") else f"{row[c]:.2f}" for c in cols))
+            "coverage", "diversity", "arp") else f"{row[c]:.3f}" if c == "ms_per_user_batch"
+            else f"{row[c]:.2f}" for c in cols))
     return table
 
 
