@@ -194,6 +194,9 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
     frame = engine.evaluate(models, protocol=protocol, report_dir=report,
                             progress=lambda m: err.print(f"evaluating {m}..."))
     console.print(rich_table(frame, title=f"Evaluation ({protocol}, full ranking)"))
+    n_users, n_cold = int(frame["test_users"].iloc[0]), int(frame["cold_users"].iloc[0])
+    console.print(f"{n_users} test users, {n_cold} unknown to training (scored with the "
+                  "popularity fallback the engine serves them)")
 
 
 @command()

@@ -31,8 +31,9 @@ from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.errors import NoData, UnknownId
 from shelfwise.evaluation.cost import measure
-from shelfwise.evaluation.harness import evaluate_models, results_frame, truth_from
+from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
 from shelfwise.evaluation.report import write_report
+from shelfwise.explanations import item_label, ordinal, popularity_statement, rank_of
 from shelfwise.models import Recommender, create
 from shelfwise.models.base import top_n
 from shelfwise.online.versions import ModelVersions
@@ -214,10 +215,9 @@ class Engine:
         their first event. Other models answer from the trained view. A shopper with no
         usable events, unknown to the trained view, gets the popularity fallback."""
         rec, view = self._load(model)
-        if {"live", "sequence"} & rec.capabilities:
-            live = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
-            if live is not None:
-                return live
+        live = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
+        if live is not None:
+            return live
         u = view.user_index.get(str(user_id))
         if u is None:
             return self.popular(n)
@@ -231,6 +231,21 @@ class Engine:
         return _listed(view, rec, items[0], scores[0])
 
     def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
+        live = self._live_scores(rec, view, user_id)
+        if live is None:
+            return None
+        scores, touched = live
+        if exclude_seen:
+            scores[touched] = -np.inf
+        items, top = top_n(scores[None, :], n)
+        return _listed(view, rec, items[0], top[0])
+
+    def _live_scores(self, rec, view, user_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scores (n_items,) float32, indices of the items the shopper touched) from the
+        shopper's events in the store now, for a ``live`` or ``sequence`` model; None when the
+        model has no live path or the shopper has no event on a trained item."""
+        if not {"live", "sequence"} & rec.capabilities:
+            return None
         item_ids, types, times = self.store.user_events(user_id)
         index = view.item_index
         idx = np.array([index.get(i, -1) if i is not None else -1 for i in item_ids], dtype=np.int64)
@@ -238,11 +253,8 @@ class Engine:
         if not keep.any():
             return None
         args = ([idx[keep]], [[t for t, k in zip(types, keep, strict=True) if k]], [times[keep]])
-        scores = rec.score_sequences(*args) if "sequence" in rec.capabilities else rec.score_histories(*args)
-        if exclude_seen:
-            scores[0, idx[keep]] = -np.inf
-        items, top = top_n(scores, n)
-        return _listed(view, rec, items[0], top[0])
+        score = rec.score_sequences if "sequence" in rec.capabilities else rec.score_histories
+        return np.array(score(*args)[0], dtype=np.float32), idx[keep]
 
     def similar(self, item_id: str, n: int = 10, model: str | None = None
                 ) -> list[Recommendation]:
@@ -257,20 +269,60 @@ class Engine:
                 for j, s in zip(items[0], scores[0], strict=True) if j >= 0]
 
     def explain(self, user_id: str, item_id: str, model: str | None = None) -> list[str]:
-        """Plain-language reasons an item is recommended to a shopper."""
+        """Plain-language statements about ``item_id`` for this shopper, each true of the
+        trained view and of what ``recommend`` would serve them:
+
+        - a shopper unknown to the view gets the popularity fallback: the item's rank in the
+          shop's popularity list ("most popular" only within the top ``TOP_POPULAR``);
+        - an item the shopper already has, or the model cannot rank, is said to be so;
+        - a model with the ``explain`` capability gives the history items behind the score,
+          then the item's rank for the shopper; any other model gives only that rank.
+        """
         rec, view = self._load(model)
-        u, i = view.user_index.get(str(user_id)), view.item_index.get(str(item_id))
-        if u is None or i is None:
-            return ["popular in the shop right now"]
-        if "explain" not in rec.capabilities:
-            return [f"scored highly by the {rec.name} model"]
-        titles = view.items["title"] if view.items is not None and "title" in view.items else None
-        reasons = []
-        for j, weight in rec.explain(u, i):
-            label = titles.iloc[j] if titles is not None and pd.notna(titles.iloc[j]) \
-                else view.item_ids[j]
-            reasons.append(f"because you showed interest in {label} (weight {weight:.3f})")
-        return reasons or ["popular in the shop right now"]
+        i = view.item_index.get(str(item_id))
+        if i is None:
+            return [f"{item_id} is not in the trained catalogue, so no model recommends it"]
+        label = item_label(view, i)
+        served = self._served_scores(rec, view, str(user_id))
+        if served is None:  # unknown shopper: recommend serves them the popularity fallback
+            return [popularity_statement(self._load("popular")[0], i, label)]
+        scores, seen = served
+        if seen[i]:
+            return [f"you have already interacted with {label}, so the {rec.name} model does "
+                    "not recommend it to you"]
+        if not np.isfinite(scores[i]):
+            return [f"the {rec.name} model cannot rank {label} for you"]
+        rank = ordinal(rank_of(scores, i))
+        if rec.name == "popular":
+            return [popularity_statement(rec, i, label), f"ranked {rank} for you by the "
+                    "popular model, once what you have seen is left out"]
+        u = view.user_index.get(str(user_id))
+        if "explain" not in rec.capabilities or u is None:
+            return [f"ranked {rank} for you by the {rec.name} model, which gives no reasons"]
+        reasons = [f"because you showed interest in {item_label(view, j)} (weight {w:.3f})"
+                   for j, w in rec.explain(u, i)]
+        if not reasons:
+            reasons = [f"nothing in your history points to {label}"]
+        return [*reasons, f"ranked {rank} for you by the {rec.name} model"]
+
+    def _served_scores(self, rec: Recommender, view: Interactions, user_id: str
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scores (n_items,) float32 with excluded items at -inf, seen bool (n_items,)) as
+        ``recommend`` ranks them for this shopper, or None when the fallback serves them."""
+        seen = np.zeros(view.n_items, dtype=bool)
+        live = self._live_scores(rec, view, user_id)  # the live path of recommend
+        if live is not None:
+            scores, touched = live
+            seen[touched] = True
+            scores[seen] = -np.inf
+            return scores, seen
+        u = view.user_index.get(user_id)
+        if u is None:
+            return None
+        scores = rec.score(np.array([u]))[0].copy()
+        seen[rec.seen_[u].indices] = True
+        scores[seen] = -np.inf
+        return scores, seen
 
     # -- privacy -----------------------------------------------------------------------
     def forget_user(self, user_id: str) -> DeletionReport:
@@ -287,7 +339,11 @@ class Engine:
                  progress: Callable[[str], None] | None = None) -> pd.DataFrame:
         """Offline evaluation on the store: split, fit each model on the train part, score
         full-ranking top-K lists. protocol: "loo-item" (last new item per shopper), "loo"
-        (last event) or "temporal" (last 20% of time)."""
+        (last event) or "temporal" (last 20% of time).
+
+        Each model is built as ``train`` builds it (tuned parameters, then ``params``), and
+        test shoppers unknown to the train part get what ``recommend`` serves them, the
+        ``popular`` fallback built the same way; the frame's ``cold_users`` counts them."""
         events = self.store.snapshot()
         if len(events) == 0:
             raise NoData("The store holds no events: import some before evaluating.")
@@ -304,9 +360,14 @@ class Engine:
                                          weights=self.settings.behaviour_weights,
                                          item_ids=item_ids)
         names = models or list(self.settings.models)
-        zoo = {n: create(n, **(params or {}).get(n, {})) for n in names}
-        results = evaluate_models(zoo, train, split.test, progress=progress)
+        zoo = {n: self._served_model(n, params) for n in names}
+        results = evaluate_models(zoo, train, split.test, progress=progress,
+                                  fallback=self._served_model("popular", params))
         if report_dir is not None:
-            _, truth = truth_from(split.test, train)
-            write_report(report_dir, results, truth)
+            write_report(report_dir, results, evaluation_truth(split.test, train))
         return results_frame(results)
+
+    def _served_model(self, name: str, params: dict[str, dict] | None) -> Recommender:
+        """An unfitted model with the parameters ``train`` gives it: tuned, then explicit."""
+        return create(name, **{**tuned_params(self.tuned_dir, name),
+                               **(params or {}).get(name, {})})
