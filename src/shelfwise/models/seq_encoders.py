@@ -128,7 +128,7 @@ def make_encoder(kind: str, dim: int, layers: int, heads: int, dropout: float) -
     if kind in ("sasrec", "bert4rec"):
         return TransformerEncoder(dim, layers, heads, dropout, causal=CAUSAL[kind])
     if kind == "gru4rec":
-        return GRUEncoder(dim, 1, dropout)
+        return GRUEncoder(dim, layers, dropout)
     if kind == "bilstm_transformer":
         return BiLSTMTransformerEncoder(dim, layers, heads, dropout)
     raise ValueError(f"Unknown encoder {kind!r}")
