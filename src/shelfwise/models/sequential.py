@@ -438,9 +438,10 @@ class SequentialRecommender(Recommender):
             gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
                       else np.zeros(len(seq)))
         batch = self._inference_batch(it, ty, gp)
-        step = score_block(self.n_items_)  # bounds the dense (block, n_items) scores
-        return np.concatenate([self._forward_last(self.net_, batch, np.arange(b, min(b + step, len(it))))
-                               for b in range(0, len(it), step)] or [np.zeros((0, self.n_items_), np.float32)])
+        step = score_block(self.n_items_)  # bounds each dense (block, n_items) forward pass
+        blocks = [self._forward_last(self.net_, batch, np.arange(b, min(b + step, len(it))))
+                  for b in range(0, len(it), step)]
+        return np.concatenate(blocks) if blocks else np.zeros((0, self.n_items_), np.float32)
 
     # -- persistence --------------------------------------------------------------------
     def _state(self) -> dict:
