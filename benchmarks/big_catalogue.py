@@ -33,15 +33,20 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def events_of(dataset: str, n_items: int, n_users: int):
+    """(events, catalogue or None): the synthetic shop's whole catalogue is ranked, items
+    nobody touched in training included."""
     if dataset == "taobao":
-        return load_taobao(DATA / "taobao-userbehavior" / "UserBehavior_timeslice.csv").events
-    return generate_shop(n_users=n_users, n_items=n_items, seed=0).events
+        path = DATA / "taobao-userbehavior" / "UserBehavior_timeslice.csv"
+        return load_taobao(path).events, None
+    shop = generate_shop(n_users=n_users, n_items=n_items, seed=0)
+    return shop.events, shop.items
 
 
 def run(dataset: str, losses: list[str], minutes: float, n_items: int, n_users: int,
         params: dict) -> None:
-    split = leave_one_out(events_of(dataset, n_items, n_users), by="item")
-    train = Interactions.from_events(split.train)
+    events, catalogue = events_of(dataset, n_items, n_users)
+    split = leave_one_out(events, by="item")
+    train = Interactions.from_events(split.train, items=catalogue)
     users, truth = truth_from(split.test, train)
     lengths = np.diff(train.seq_indptr)
     print(f"\n== {dataset}: {train.n_users:,} shoppers, {train.n_items:,} items, "
