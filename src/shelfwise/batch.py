@@ -27,7 +27,13 @@ def read_user_list(path: str | Path) -> list[str]:
 
 
 def read_catalogue(path: str | Path) -> pd.DataFrame:
-    """A catalogue CSV as the store's item layout (category paths split on ">")."""
+    """A catalogue CSV as the store's item layout: category paths split on ">", and an
+    ``attributes`` column of attribute ids separated by "|" (what an S3-Rec
+    ``item2attributes.json`` becomes) stored as ``{"attribute_ids": [...]}``, the form
+    ``load_sequences`` gives the benchmarks. A bad row is a one-line ``ValueError`` naming
+    its line and field."""
+    from pydantic import ValidationError
+
     from shelfwise.data.schemas import Item
 
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -35,9 +41,39 @@ def read_catalogue(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: a catalogue needs an item_id column")
     known = [c for c in ("item_id", "title", "description", "category", "brand", "price")
              if c in frame]
-    rows = [Item(**{k: v for k, v in r.items() if v != ""}).model_dump()
-            for r in frame[known].to_dict("records")]
+    rows = []
+    for line, record in enumerate(frame[known + ["attributes"] * ("attributes" in frame)]
+                                  .to_dict("records"), start=2):  # line 1 is the header
+        fields = {k: v for k, v in record.items() if v != "" and k != "attributes"}
+        if record.get("attributes", "") != "":
+            fields["attributes"] = {"attribute_ids": _attribute_ids(record["attributes"],
+                                                                    path, line)}
+        try:
+            rows.append(Item(**fields).model_dump())
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "row"
+            raise ValueError(f"{path}: line {line}: {field}: {err['msg']}") from None
     return pd.DataFrame(rows)
+
+
+def _attribute_ids(cell: str, path, line: int) -> list[str]:
+    ids = [a.strip() for a in cell.split("|")]
+    if "" in ids:
+        raise ValueError(f"{path}: line {line}: attributes: empty attribute id in {cell!r} "
+                         "(ids are separated by '|', e.g. 12|40|7)")
+    return ids
+
+
+def read_batch_inputs(events_path: str | Path, items_path: str | Path | None = None,
+                      on_error: OnError = "fail", report=print):
+    """The events file and optional catalogue as ``recommend_batch`` reads them:
+    (loaded dataset, catalogue frame or None, the Interactions models are fitted on)."""
+    ds = load_events(events_path, on_error=on_error, fill_missing=True)
+    for note in ds.notes:
+        report(f"{events_path}: {note}")
+    items = read_catalogue(items_path) if items_path else None
+    return ds, items, Interactions.from_events(ds.events, items=items)
 
 
 def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
@@ -54,12 +90,10 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
     With ``tune_minutes``, each user's last event of the file is held out as validation,
     hyper-parameters are searched within that budget, and the best are refitted on all of
     the file (explicit ``params`` still win). ``items_path`` is an optional catalogue CSV
-    (``item_id`` plus any of title, description, category as "A > B", brand, price), which
-    the content models need."""
-    ds = load_events(events_path, on_error=on_error, fill_missing=True)
-    for note in ds.notes:
-        report(f"{events_path}: {note}")
-    items = read_catalogue(items_path) if items_path else None
+    (``item_id`` plus any of title, description, category as "A > B", brand, price, and
+    attributes as "id|id|..."), which the content models need and the sequence models
+    embed as the benchmarks do."""
+    ds, items, view = read_batch_inputs(events_path, items_path, on_error, report)
     if tune_minutes:
         from shelfwise.tuning import tune
 
@@ -67,7 +101,6 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
         report(f"tuned {model} in {len(result.trials)} trial(s): validation NDCG@10 "
                f"{result.default_ndcg:.4f} (defaults) -> {result.best_ndcg:.4f} with {result.best_params}")
         params = {**result.best_params, **(params or {})}
-    view = Interactions.from_events(ds.events, items=items)
     rec = create(model, **(params or {})).fit(view)
     users = read_user_list(users_path)
     idx = view.users_to_indices(users)

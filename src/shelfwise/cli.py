@@ -236,7 +236,8 @@ def recommend_batch(events: Annotated[Path, typer.Option(help="Training events C
                     tune_minutes: Annotated[float | None, typer.Option(
                         help="Tune on a last-event validation split for this many minutes first.")] = None,
                     items: Annotated[Path | None, typer.Option(
-                        help="Catalogue CSV (item_id, title, description, category, brand, price).")] = None,
+                        help="Catalogue CSV (item_id, title, description, category, brand, price, "
+                             "attributes: ids separated by |).")] = None,
                     on_error: OnError = "fail",
                     include_seen: Annotated[bool, typer.Option(
                         help="Let users' own items back in (repeat purchases).")] = False):

@@ -125,3 +125,15 @@ def test_tied_events_get_a_fresh_order_every_epoch():
     # a run of events on one item merges into the held-out item, so it all leaves the prefix
     run = (np.array([3, 5, 5]), np.array([0, 1, 2]), np.zeros(3))
     assert [list(a) for a in _drop_last_item(run)] == [[3], [0], [0.0]]
+
+
+def test_gru4rec_honours_layers_and_defaults_to_one(cycle):
+    # tuning searches `layers`; the GRU used to be built with one layer whatever was asked
+    model = create("gru4rec", **{**PARAMS, "layers": 2, "max_epochs": 1}).fit(cycle)
+    assert model.net_.encoder.gru.num_layers == 2
+    # GRU4Rec's own default stays the one layer it was measured with; the others keep 2
+    assert create("gru4rec").get_params()["layers"] == 1
+    assert create("sasrec").get_params()["layers"] == 2
+    params = {k: v for k, v in PARAMS.items() if k != "layers"}
+    default = create("gru4rec", **{**params, "max_epochs": 1}).fit(cycle)
+    assert default.net_.encoder.gru.num_layers == 1

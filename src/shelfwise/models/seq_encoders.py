@@ -17,6 +17,9 @@ import math
 import torch
 from torch import nn
 
+#: logit cells (positions x items) one chunk of the softmax may hold: 16 MB in float32.
+#: Small chunks stay in cache; on CPU they were no slower than one full logits matrix.
+CE_CHUNK_CELLS = 2 ** 22
 CAUSAL = {"sasrec": True, "gru4rec": True, "bert4rec": False, "bilstm_transformer": False}
 N_GAP_BUCKETS = 16
 
@@ -27,6 +30,46 @@ def gap_buckets(gaps_seconds: torch.Tensor) -> torch.Tensor:
     b = torch.clamp(torch.log2(gaps_seconds.clamp(min=1.0)).floor().long() // 2 + 1, 1,
                     N_GAP_BUCKETS - 1)
     return torch.where(gaps_seconds > 0, b, torch.zeros_like(b))
+
+
+class _ChunkedSoftmaxCE(torch.autograd.Function):
+    """Mean full-softmax cross-entropy of ``h @ table.T`` against ``target``, computed over
+    item chunks: forward keeps a running log-sum-exp per row, backward recomputes each
+    chunk's softmax from it, so no (N, n_items) matrix is ever held (only (N, chunk))."""
+
+    @staticmethod
+    def forward(ctx, h, table, target, chunk):
+        # h (N, d), table (n_items, d), target (N,) item rows of ``table``
+        lse = torch.full((h.shape[0],), -math.inf, dtype=h.dtype, device=h.device)
+        for start in range(0, table.shape[0], chunk):
+            lse = torch.logaddexp(lse, torch.logsumexp(h @ table[start:start + chunk].T, 1))
+        ctx.save_for_backward(h, table, target, lse)
+        ctx.chunk = chunk
+        return (lse - (h * table[target]).sum(1)).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, table, target, lse = ctx.saved_tensors
+        scale = grad / h.shape[0]
+        grad_h = -scale * table[target]  # d(-target logit)/dh, (N, d)
+        grad_table = torch.zeros_like(table)
+        for start in range(0, table.shape[0], ctx.chunk):
+            rows = table[start:start + ctx.chunk]
+            p = (h @ rows.T).sub_(lse[:, None]).exp_().mul_(scale)  # (N, chunk) softmax * dL/dloss
+            grad_h += p @ rows
+            grad_table[start:start + ctx.chunk] = p.T @ h
+        grad_table.index_add_(0, target, -scale * h)
+        return grad_h, grad_table, None, None
+
+
+def softmax_cross_entropy(h: torch.Tensor, table: torch.Tensor, target: torch.Tensor,
+                          max_cells: int = CE_CHUNK_CELLS) -> torch.Tensor:
+    """``F.cross_entropy(h @ table.T, target)`` (mean over the N rows) with at most about
+    ``max_cells`` logits in memory at once. h: (N, d); table: (n_items, d); target: (N,)."""
+    if h.shape[0] * table.shape[0] <= max_cells:
+        return nn.functional.cross_entropy(h @ table.T, target)
+    chunk = max(1, max_cells // max(h.shape[0], 1))
+    return _ChunkedSoftmaxCE.apply(h, table, target, chunk)
 
 
 class Embedder(nn.Module):
@@ -128,7 +171,7 @@ def make_encoder(kind: str, dim: int, layers: int, heads: int, dropout: float) -
     if kind in ("sasrec", "bert4rec"):
         return TransformerEncoder(dim, layers, heads, dropout, causal=CAUSAL[kind])
     if kind == "gru4rec":
-        return GRUEncoder(dim, 1, dropout)
+        return GRUEncoder(dim, layers, dropout)
     if kind == "bilstm_transformer":
         return BiLSTMTransformerEncoder(dim, layers, heads, dropout)
     raise ValueError(f"Unknown encoder {kind!r}")

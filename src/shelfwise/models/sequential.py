@@ -4,10 +4,11 @@ One model, interchangeable encoders (``seq_encoders``): ``sasrec`` and ``gru4rec
 trained on next-item prediction at every position; ``bert4rec`` and ``bilstm_transformer``
 see both directions, so they are trained by masked-item prediction and asked for the item
 behind a mask appended to the sequence. The loss is full-softmax cross-entropy over the
-catalogue (SASRec+ / "SASRec with CE", Klenitskiy & Vasilev 2023) or a sampled softmax
-over ``n_negatives`` uniform negatives shared by the batch; ``loss="auto"`` takes the full
-softmax up to ``CE_MAX_ITEMS`` items, where its (positions x items) logits stop fitting in
-about a gigabyte per batch, and the sampled one beyond.
+whole catalogue (SASRec+ / "SASRec with CE", Klenitskiy & Vasilev 2023), computed in item
+chunks so its (positions x items) logits are never held at once and memory stays bounded
+on catalogues of 100k+ items (``seq_encoders.softmax_cross_entropy``), or, with
+``loss="sampled"``, a sampled softmax over ``n_negatives`` uniform negatives shared by the
+batch. ``loss="auto"`` is the full softmax at any catalogue size.
 
 Inputs per event: item, behaviour type and the log-bucketed time since the previous event;
 item attributes (``attribute_ids`` or the category path in the catalogue) are mean-pooled
@@ -18,7 +19,10 @@ a fresh seeded random order every epoch: their file order is not the shopper's. 
 last training event is held out for validation; training stops when validation NDCG@10 has
 not improved for ``patience`` epochs or the ``max_minutes`` budget is spent, keeping the
 best epoch, and then trains ``refit_epochs`` more on the full sequences (the held-out
-transitions are each shopper's most recent, the most predictive of what comes next).
+transitions are each shopper's most recent, the most predictive of what comes next). Time
+is kept back for the refit epochs from the measured epoch length; an epoch that would run
+past the budget (search or refit) is cut short there, and refit epochs are skipped once the
+budget is spent.
 Batches group sequences of similar length and drop all-padding columns, so short histories
 cost little.
 
@@ -28,6 +32,7 @@ Needs the ``sequential`` extra (``torch``). State is saved as plain arrays in th
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import Counter
 
@@ -39,7 +44,6 @@ from shelfwise.models.base import Recommender, score_block
 from shelfwise.models.params import Interval, Options
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
-CE_MAX_ITEMS = 40_000
 MAX_ATTRIBUTE_SHARE = 0.5  # attributes on more of the catalogue than this are dropped
 
 
@@ -252,7 +256,7 @@ class SequentialRecommender(Recommender):
         items, types, gaps, tied = self._sequences(interactions, ties)
         tied = {u: raw for u, raw in enumerate(tied) if raw is not None}
         n_items, L = interactions.n_items, self.max_len
-        self.loss_ = self.loss if self.loss != "auto" else "ce" if n_items <= CE_MAX_ITEMS else "sampled"
+        self.loss_ = "ce" if self.loss == "auto" else self.loss
         self.attributes_, self.n_attributes_ = self._attributes(interactions)
         net = self._build_net(n_items, self.attributes_, self.n_attributes_)
 
@@ -276,10 +280,12 @@ class SequentialRecommender(Recommender):
 
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         start = time.perf_counter()
+        deadline = start + self.max_minutes * 60
         best, best_state, stale, history = -1.0, None, 0, []
         for epoch in range(self.max_epochs):
             self._reorder_ties((tr_items, tr_types, tr_gaps), tied_train, ties)
-            losses = self._epoch(net, opt, (tr_items, tr_types, tr_gaps), trainable, n_items, rng)
+            losses = self._epoch(net, opt, (tr_items, tr_types, tr_gaps), trainable, n_items, rng,
+                                 deadline)
             ndcg = self._validate(net, val_batch, val_inputs, val_targets)
             history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
                             "val_ndcg@10": ndcg, "seconds": time.perf_counter() - start})
@@ -302,8 +308,10 @@ class SequentialRecommender(Recommender):
                     _left_pad(gaps, width, np.float32))
             rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
             for _ in range(self.refit_epochs):
+                if time.perf_counter() >= deadline:
+                    break
                 self._reorder_ties(full, tied, ties)
-                self._epoch(net, opt, full, rows, n_items, rng)
+                self._epoch(net, opt, full, rows, n_items, rng, deadline)
         net.eval()
         self.net_ = net
         self.history_ = history
@@ -313,8 +321,10 @@ class SequentialRecommender(Recommender):
         self.history_types_ = _left_pad(types, L, np.int64)
         self.history_gaps_ = _left_pad(gaps, L, np.float32)
 
-    def _epoch(self, net, opt, arrays, rows, n_items, rng) -> list[float]:
-        """One pass over ``rows`` of (items, types, gaps) in length-bucketed batches."""
+    def _epoch(self, net, opt, arrays, rows, n_items, rng, deadline: float) -> list[float]:
+        """One pass over ``rows`` of (items, types, gaps) in length-bucketed batches, cut
+        short at ``deadline`` (perf_counter seconds): on a big catalogue one full-softmax
+        epoch can outlast the whole ``max_minutes`` budget."""
         net.train()
         items, types, gaps = arrays
         lengths = (items > 0).sum(1)
@@ -327,10 +337,14 @@ class SequentialRecommender(Recommender):
             loss.backward()
             opt.step()
             losses.append(loss.item())
+            if time.perf_counter() >= deadline:
+                break
         return losses
 
     def _batch_loss(self, net, items, types, gaps, n_items, rng):
         torch = _torch()
+        from shelfwise.models.seq_encoders import softmax_cross_entropy
+
         if self.causal_:
             x_items, y = items[:, :-1], items[:, 1:]
             x_types, x_gaps = types[:, :-1], gaps[:, :-1]
@@ -350,9 +364,9 @@ class SequentialRecommender(Recommender):
         h, target = h[mask], torch.from_numpy(y)[mask] - 1  # (N, d), (N,)
         if len(target) == 0:
             return h.sum() * 0.0
+        table = net.embed.item_table()[1:n_items + 1]  # (n_items, d)
         if self.loss_ == "ce":
-            return torch.nn.functional.cross_entropy(net.logits(h), target)
-        table = net.embed.item_table()[1:n_items + 1]
+            return softmax_cross_entropy(h, table, target)
         negs = torch.from_numpy(rng.integers(0, n_items, self.n_negatives))
         pos = (h * table[target]).sum(-1, keepdim=True)
         neg = h @ table[negs].T
@@ -425,7 +439,11 @@ class SequentialRecommender(Recommender):
             ty.append(t + 1 if self.use_types else np.zeros(len(seq), np.int64))
             gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
                       else np.zeros(len(seq)))
-        return self._forward_last(self.net_, self._inference_batch(it, ty, gp))
+        batch = self._inference_batch(it, ty, gp)
+        step = score_block(self.n_items_)  # bounds each dense (block, n_items) forward pass
+        blocks = [self._forward_last(self.net_, batch, np.arange(b, min(b + step, len(it))))
+                  for b in range(0, len(it), step)]
+        return np.concatenate(blocks) if blocks else np.zeros((0, self.n_items_), np.float32)
 
     # -- persistence --------------------------------------------------------------------
     def _state(self) -> dict:
@@ -462,9 +480,25 @@ class BERT4Rec(SequentialRecommender):
     default_encoder = "bert4rec"
 
 
+def _signature_with(init, **defaults) -> inspect.Signature:
+    """``init``'s signature with some defaults changed, so ``get_params`` (which reads the
+    signature) and the tuner's trial 0 see the subclass's own defaults."""
+    sig = inspect.signature(init)
+    return sig.replace(parameters=[p.replace(default=defaults.get(p.name, p.default))
+                                   for p in sig.parameters.values()])
+
+
 class GRU4Rec(SequentialRecommender):
+    """One GRU layer by default (what its benchmark figures were measured with); the
+    other encoders default to two layers."""
+
     name = "gru4rec"
     default_encoder = "gru4rec"
+
+    def __init__(self, *, layers: int = 1, **params):
+        super().__init__(layers=layers, **params)
+
+    __init__.__signature__ = _signature_with(SequentialRecommender.__init__, layers=1)
 
 
 class BiLSTMTransformer(SequentialRecommender):
