@@ -98,3 +98,22 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
     afile.write_text("x")
     one_line_error(runner.invoke(app, ["demo", "--home", str(afile)]), "was not made by the demo")
     assert afile.read_text() == "x"
+
+
+def test_a_home_that_is_a_file_and_a_store_that_does_not_answer(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    one_line_error(runner.invoke(app, ["train", "--home", str(afile)]), "error:")
+    res = runner.invoke(app, ["train", "--store-url", "postgresql://nobody@127.0.0.1:1/db",
+                              "--home", str(tmp_path)])
+    one_line_error(res, "cannot use the event store:")
+
+
+def test_folder_formats_take_a_file_in_the_folder_too(tmp_path, data_dir):
+    res = runner.invoke(app, ["import", str(data_dir / "tmall-multibehavior" / "train.txt"),
+                              "--format", "tmall-multibehavior", "--home", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    empty = tmp_path / "no-inter"
+    empty.mkdir()
+    one_line_error(runner.invoke(app, ["import", str(empty), "--format", "recbole", "--home", str(tmp_path)]),
+                   "no RecBole .inter file there")

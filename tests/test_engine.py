@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from shelfwise.config import Settings
@@ -90,3 +91,21 @@ def test_sequential_model_reacts_to_events_since_training(tmp_path, small_shop):
     eng.ingest(newcomer)
     served = eng.recommend("walk-in", 5, model="sasrec")
     assert {r.model for r in served} == {"sasrec"} and clicked not in {r.item_id for r in served}
+
+
+def test_items_without_evidence_are_filled_from_popular_with_a_reason(tmp_path, data_dir):
+    eng = Engine(Settings(home=tmp_path))
+    eng.import_file(data_dir / "taobao-userbehavior" / "UserBehavior_head.csv", fmt="taobao")
+    eng.train(["itemknn"])
+    view = eng._load("itemknn")[1]
+    model = eng._load("itemknn")[0]
+    scores = model.score(np.arange(view.n_users))
+    scores[model.seen_.toarray() > 0] = 0
+    lonely = str(view.user_ids[int(np.flatnonzero((scores > 0).sum(axis=1) == 0)[0])])  # no neighbour at all
+    recs = eng.recommend(lonely, 5)
+    touched = set(eng.store.user_history(lonely)["item_id"])
+    assert {r.model for r in recs} == {"popular"}
+    assert {r.reason for r in recs} == {"the itemknn model has nothing more for this shopper"}
+    assert not {r.item_id for r in recs} & touched
+    expected = [r.item_id for r in eng.popular(5 + len(touched)) if r.item_id not in touched][:5]
+    assert [r.item_id for r in recs] == expected

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import pydantic
+import sqlalchemy.exc
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -47,7 +48,7 @@ ParamsOpt = Annotated[str | None, typer.Option(help='Model hyper-parameters as J
 
 # Errors a user can act on: printed as one line with exit status 2, never a traceback.
 EXPECTED = (ShelfwiseError, MalformedInput, InvalidParameterError, pydantic.ValidationError,
-            ValueError, FileNotFoundError, IsADirectoryError)
+            ValueError, OSError, sqlalchemy.exc.OperationalError)
 
 
 def _one_line(exc: Exception) -> str:
@@ -56,6 +57,9 @@ def _one_line(exc: Exception) -> str:
         where = ".".join(str(p) for p in first["loc"]) or exc.title
         message = first["msg"].removeprefix("Value error, ")
         return f"setting {where}: {message} (got {first.get('input')!r})"
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        return f"cannot use the event store: {first}"
     if isinstance(exc, MalformedInput):
         return str(exc)  # its first line counts the bad rows, one line each follows
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

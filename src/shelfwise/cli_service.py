@@ -26,8 +26,9 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
     except ImportError as exc:
         raise MissingExtra("shelfwise serve", "serve", [exc.name or "fastapi"]) from None
     settings = _settings(home, store_url, config)
-    app_ = create_app(settings)
     host, port = host or settings.serve.host, settings.serve.port if port is None else port
+    _check_port(host, port)
+    app_ = create_app(settings)
     console.print(f"serving {settings.resolved_store_url} on http://{host}:{port} (docs: /docs)")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
@@ -80,10 +81,19 @@ def _stamp(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def serve_demo(engine, shopper: str, port: int) -> None:
-    """The end of ``shelfwise demo``: a demo key, a sample request, and the API until Ctrl-C."""
+def _check_port(host: str, port: int, hint: str = "pass another --port") -> None:
     import socket
 
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port} ({exc.strerror}): {hint}")
+
+
+def serve_demo(engine, shopper: str, port: int) -> None:
+    """The end of ``shelfwise demo``: a demo key, a sample request, and the API until Ctrl-C."""
     from shelfwise.api.keys import KeyStore
     from shelfwise.errors import MissingExtra
 
@@ -95,9 +105,7 @@ def serve_demo(engine, shopper: str, port: int) -> None:
         err.print(f"not serving: {MissingExtra('the HTTP API', 'serve', [exc.name or 'fastapi'])}",
                   highlight=False)
         return
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            _fail(f"port {port} is in use: pass --port, or --no-serve")
+    _check_port("127.0.0.1", port, hint="pass --port, or --no-serve")
     _, key = KeyStore(engine.store.engine).create("demo", ["read", "write"])
     url = f"http://127.0.0.1:{port}"
     console.rule("serving the demo shop")

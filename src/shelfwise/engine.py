@@ -15,6 +15,7 @@ older version can be activated again.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ class IngestReport:
 class Recommendation:
     item_id: str
     score: float
-    model: str
+    model: str  # the model that placed the item
+    reason: str | None = None  # why a fallback placed it, when one did
 
 
 class Engine:
@@ -213,16 +215,29 @@ class Engine:
         ``sequence``: the PyTorch models) read the shopper's events at request time, so the
         last event counts before the next retrain and a new shopper is personalised from
         their first event. Other models answer from the trained view. A shopper with no
-        usable events, unknown to the trained view, gets the popularity fallback."""
+        usable events, unknown to the trained view, gets the popularity fallback.
+
+        An item the model scores exactly 0 has nothing behind it (no neighbour, rule or
+        co-occurrence links it to the shopper), so it is not listed as the model's: popular
+        items the shopper has not touched take those places, each with its ``reason``."""
         rec, view = self._load(model)
-        live = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
-        if live is not None:
-            return live
-        u = view.user_index.get(str(user_id))
-        if u is None:
-            return self.popular(n)
-        items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
-        return _listed(view, rec, items[0], scores[0])
+        recs = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
+        if recs is None:
+            u = view.user_index.get(str(user_id))
+            if u is None:
+                return [dataclasses.replace(r, reason="unknown shopper") for r in self.popular(n)]
+            items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
+            recs = _listed(view, rec, items[0], scores[0])
+        kept = [r for r in recs if r.score != 0 or rec.name == "popular"]
+        if len(kept) == n:
+            return kept
+        reason = f"the {rec.name} model has nothing more for this shopper"
+        taken = {r.item_id for r in kept}
+        if exclude_seen:
+            taken |= {i for i in self.store.user_events(str(user_id))[0] if i is not None}
+        fill = [dataclasses.replace(r, reason=reason) for r in self.popular(n + len(taken))
+                if r.item_id not in taken]
+        return kept + fill[:n - len(kept)]
 
     def popular(self, n: int = 10) -> list[Recommendation]:
         """The shop's top-``n`` by the ``popular`` model: the cold-start list."""

@@ -117,3 +117,42 @@ def _count(server) -> int:
         return store.count_events()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("body", [
+    b'{"user_id": "u", "item_id": "i", "event_type": "review", "value": 1e400}',
+    b'{"user_id": "u", "item_id": "i", "event_type": "review", "value": NaN}',
+    b'{"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": 1e20}',
+])
+def test_non_finite_and_absurd_numbers_are_a_422(shop_server, body):
+    with shop_server.client("write") as c:
+        res = c.post("/events", content=body, headers={"content-type": "application/json"})
+    assert res.status_code == 422, res.text
+    assert "value" in res.text or "timestamp" in res.text
+    assert "1e400" not in res.text and '"input"' not in res.text  # the input is not echoed
+
+
+def test_a_chunked_body_over_one_mebibyte_is_refused_too(shop_server):
+    chunk = b" " * 65536
+
+    def body():
+        yield b'{"events": ['
+        for _ in range(20):
+            yield chunk
+        yield b"]}"
+
+    with shop_server.client("write") as c:
+        res = c.post("/events", content=body(), headers={"content-type": "application/json"})
+    assert res.status_code == 413
+
+
+def test_items_a_model_cannot_score_are_filled_from_popular_and_say_so(shop_server):
+    # a shopper whose only item is one nobody else touched: item-kNN has nothing for them
+    with shop_server.client("admin") as c:
+        c.put("/items/lonely-item", json={"title": "lonely"})
+        c.post("/events", json={"user_id": "lonely-shopper", "item_id": "lonely-item", "event_type": "view"})
+        body = c.get("/users/lonely-shopper/recommendations", params={"n": 5}).json()
+        popular = [i["item_id"] for i in c.get("/recommendations/popular", params={"n": 5}).json()["items"]]
+    assert all(i["score"] != 0 or i["model"] == "popular" for i in body["items"])
+    assert [i["item_id"] for i in body["items"]] == popular
+    assert {i["reason"] for i in body["items"]} == {"unknown shopper"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shelfwise import __version__
@@ -20,6 +21,7 @@ from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
 
 MAX_BODY = 1 << 20  # bytes
+SHAPE_TAGS = {"one", "batch"}  # the tags of POST /events' two body shapes, not field names
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -35,7 +37,35 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router)
     _errors(app)
     _observe(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
     return app
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes with a 413, however it is sent: a declared
+    Content-Length, or chunks counted as they arrive (the body is held until complete,
+    which is at most ``limit`` bytes)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        messages, size, more = [], 0, True
+        while more:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            more = message["type"] == "http.request" and message.get("more_body", False)
+            if size > self.limit:
+                response = JSONResponse({"detail": f"body: at most {self.limit} bytes"}, status_code=413)
+                return await response(scope, receive, send)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
 
 
 def _errors(app: FastAPI) -> None:
@@ -50,7 +80,15 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse({"detail": [{"loc": ["body", "events", e.line - 1, e.field], "msg": e.message}
                                         for e in exc.errors]}, status_code=422)
 
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # name the field and say what is wrong, without echoing the input back: a rejected
+        # batch can be megabytes, and a non-finite number cannot even be written as JSON
+        detail = [{"loc": [p for p in e["loc"] if p not in SHAPE_TAGS], "msg": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     app.add_exception_handler(MalformedInput, malformed)
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(UnknownId, handler(404))
     app.add_exception_handler(NotTrained, handler(409))
     app.add_exception_handler(NoData, handler(409))
@@ -59,15 +97,11 @@ def _errors(app: FastAPI) -> None:
 def _observe(app: FastAPI) -> None:
     @app.middleware("http")
     async def count_and_limit(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            response = JSONResponse({"detail": f"body: at most {MAX_BODY} bytes"}, status_code=413)
-        else:
-            start = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            app.state.metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        app.state.metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
         route = request.scope.get("route")
         app.state.metrics.requests.labels(request.method, getattr(route, "path", "unmatched"),
                                           str(response.status_code)).inc()

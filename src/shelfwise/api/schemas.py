@@ -12,6 +12,7 @@ from shelfwise.data.schemas import EventType
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
 MAX_BATCH = 10_000
+MAX_TIME = 4_102_444_800.0  # 2100-01-01 in Unix seconds: later "times" are unit mistakes
 
 
 class EventIn(BaseModel):
@@ -24,7 +25,7 @@ class EventIn(BaseModel):
     user_id: Id
     item_id: Id | None = None
     event_type: EventType
-    timestamp: float | str | None = None
+    timestamp: Annotated[float, Field(ge=0, le=MAX_TIME, allow_inf_nan=False)] | str | None = None
     session_id: Id | None = None
     value: float | None = Field(default=None, allow_inf_nan=False)
     context: dict[str, Any] = Field(default_factory=dict, max_length=50)
@@ -78,6 +79,7 @@ class Scored(BaseModel):
     item_id: str
     score: float
     model: str = Field(description="the model that proposed this item")
+    reason: str | None = Field(default=None, description="why a fallback placed it, if one did")
 
 
 class RecommendationsOut(BaseModel):

@@ -31,7 +31,7 @@ def _check_model(model: str | None) -> None:
 
 def _answer(recs: list[Recommendation], model: str, fallback: str | None = None, **ids) -> RecommendationsOut:
     return RecommendationsOut(model=model, fallback=fallback, items=[
-        Scored(item_id=r.item_id, score=r.score, model=r.model) for r in recs], **ids)
+        Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason) for r in recs], **ids)
 
 
 def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple[list, str | None]:
@@ -59,9 +59,10 @@ def recommend(user_id: IdPath, engine: EngineDep, request: Request, n: N = 10, m
     wanted = model or engine.settings.default_model
     request.state.n = n
     recs, reason = _with_fallback(request, engine, wanted, lambda: engine.recommend(user_id, n, model))
-    if reason is None and recs and recs[0].model != wanted:
-        reason = "unknown shopper"
-        request.app.state.metrics.fallbacks.labels(reason=reason).inc()
+    if reason is None and recs and recs[0].reason is not None:  # the whole list is a fallback
+        reason = recs[0].reason
+        request.app.state.metrics.fallbacks.labels(
+            reason="unknown shopper" if reason == "unknown shopper" else "no signal").inc()
     return _answer(recs, wanted, reason, user_id=user_id)
 
 

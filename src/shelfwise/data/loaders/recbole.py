@@ -27,7 +27,12 @@ def load_recbole(folder: str | Path, name: str | None = None, event_type: str = 
     """Ratings become ``review`` events whose value is the rating (so the matrix weight is
     the rating); item and user side files become catalogue and user frames."""
     folder = Path(folder)
-    name = name or next(folder.glob("*.inter")).stem
+    if folder.is_file():  # a path to the .inter file names its folder and dataset
+        folder, name = folder.parent, name or folder.stem
+    inters = sorted(folder.glob("*.inter")) if folder.is_dir() else []
+    if name is None and not inters:
+        raise FileNotFoundError(f"{folder}: no RecBole .inter file there (give the dataset folder)")
+    name = name or inters[0].stem
     inter, _, pre = _atomic(folder / f"{name}.inter", "skip")
     raw = inter.rename(columns={"rating": "value"})
     if "event_type" not in raw:

@@ -37,6 +37,8 @@ def load_tmall_multibehavior(folder: str | Path, on_error: OnError = "fail") -> 
     ``collect.txt`` favourites and ``cart.txt`` carts as events; ``validation.txt`` and
     ``test.txt`` purchases are returned in ``extra`` as fixed hold-out splits."""
     folder = Path(folder)
+    if folder.is_file():  # any of the folder's files names the folder
+        folder = folder.parent
     parts, pre = [], []
     for name, kind in (("train", "purchase"), ("collect", "favorite"), ("cart", "cart")):
         raw, bad = read_delimited(folder / f"{name}.txt", sep=" ", header=False,
