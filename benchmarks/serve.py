@@ -77,7 +77,7 @@ async def _load(url: str, key: str, kind: str, users: list[str], items: list[str
 
 async def _freshness(url: str, key: str, items: list[str], trials: int) -> dict:
     """Send a cart event for a shopper nobody has seen, then ask for their list at once: the
-    list reflects the event when it is personalised (no fallback)."""
+    list reflects the event when it is no longer the unknown-shopper fallback."""
     import httpx
 
     headers = {"Authorization": f"Bearer {key}"}
@@ -88,10 +88,12 @@ async def _freshness(url: str, key: str, items: list[str], trials: int) -> dict:
             start = time.perf_counter()
             await client.post("/events", json={"user_id": user, "item_id": items[t % len(items)],
                                                "event_type": "cart"})
-            while True:
+            for _ in range(1000):  # until the list is no longer the one for an unknown shopper
                 body = (await client.get(f"/users/{user}/recommendations", params={"n": 10})).json()
-                if body["fallback"] is None:
+                if body["fallback"] != "unknown shopper":
                     break
+            else:
+                raise RuntimeError(f"an event of {user} never showed in their recommendations")
             out.append((time.perf_counter() - start) * 1000)
     lat = np.array(out)
     return {"trials": trials, "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99))}
@@ -120,7 +122,8 @@ def _run_load(tmp: Path, spec: dict) -> dict:
     done = subprocess.run([sys.executable, __file__, "--load", str(path)], capture_output=True,
                           text=True, timeout=spec.get("seconds", 60) + 600)
     if done.returncode != 0:
-        raise SystemExit(done.stderr)
+        log = (tmp / "server.log").read_text()[-3000:]
+        raise SystemExit(f"load generator failed: {done.stderr.strip().splitlines()[-1]}\nserver log:\n{log}")
     return json.loads(done.stdout)
 
 
@@ -174,9 +177,10 @@ def main() -> None:
     keys = KeyStore(engine.store.engine)
     key = keys.create("bench", ["read", "write"])[1]
     port = _free_port()
+    server_log = (tmp / "server.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port),
                                "--home", str(home), "--store-url", engine.settings.resolved_store_url],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=server_log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         import httpx

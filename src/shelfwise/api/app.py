@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from fastapi import FastAPI, Request
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.keys = KeyStore(engine.store.engine)
     app.state.metrics = Metrics()
     app.state.training = None
+    _warm(engine)
     for module in (events, catalogue, recommendations, models, health):
         app.include_router(module.router)
     _errors(app)
@@ -66,6 +68,13 @@ class BodyLimit:
             return messages.pop(0) if messages else await receive()
 
         return await self.app(scope, replay, send)
+
+
+def _warm(engine: Engine) -> None:
+    """Load the serving models before the first request rather than during it."""
+    for name in dict.fromkeys([engine.settings.default_model, "popular"]):
+        with contextlib.suppress(NotTrained):
+            engine.versions.load(name)
 
 
 def _errors(app: FastAPI) -> None:

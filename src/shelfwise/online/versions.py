@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,8 @@ class ModelVersions:
         self._views: dict[str, Interactions] = {}
         self._active: dict[str, str] = {}
         self._active_stamp: int | None = -1
+        # serving threads that miss the cache together load a model once, not once each
+        self._lock = threading.Lock()
 
     # -- writing ------------------------------------------------------------------------
     def write(self, view: Interactions, fit: Callable[[Callable[[str, Recommender, dict], None]], None]) -> str:
@@ -121,11 +124,14 @@ class ModelVersions:
         if name not in active:
             raise NotTrained(f"Model {name!r} is not trained. Trained: {', '.join(sorted(active))}.")
         version = active[name]
-        if (name, version) not in self._loaded:
-            if version not in self._views:
-                self._views[version] = Interactions.load(self.root / version / "view")
-            self._loaded[(name, version)] = Recommender.load(self.root / version / name)
-        return self._loaded[(name, version)], self._views[version]
+        key = (name, version)
+        if key not in self._loaded:
+            with self._lock:
+                if version not in self._views:
+                    self._views[version] = Interactions.load(self.root / version / "view")
+                if key not in self._loaded:
+                    self._loaded[key] = Recommender.load(self.root / version / name)
+        return self._loaded[key], self._views[version]
 
     # -- privacy --------------------------------------------------------------------------
     def forget_user(self, user_id: str) -> None:
