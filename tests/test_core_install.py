@@ -77,3 +77,13 @@ def test_serve_without_its_extra_names_the_extra(imported_home):
     res = shelfwise("serve", "--home", str(imported_home), cwd=imported_home)
     assert res.returncode == 2 and "pip install 'shelfwise[serve]'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_all_holds_every_extra():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    extras = set(project["optional-dependencies"]) - {"all", "dev"}
+    (spec,) = project["optional-dependencies"]["all"]
+    assert set(spec.split("[", 1)[1].rstrip("]").split(",")) == extras
