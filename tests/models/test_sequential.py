@@ -7,7 +7,7 @@ import pytest
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models import Recommender, create
-from shelfwise.models.sequential import _drop_last_item
+from shelfwise.models.seq_data import drop_last_item
 
 N_ITEMS = 20
 
@@ -112,7 +112,7 @@ def test_tied_events_get_a_fresh_order_every_epoch():
         "user_id", "item_id", "event_type", "timestamp"]))
     model = create("sasrec")
     _, _, _, tied = model._sequences(view)
-    prefix = _drop_last_item(tied[0])
+    prefix = drop_last_item(tied[0])
     assert list(view.item_ids[prefix[0]]) == list(view.item_ids[tied[0][0][:-1]])  # i20 held out
     arrays = (np.zeros((1, 25), np.int64), np.zeros((1, 25), np.int64), np.zeros((1, 25), np.float32))
     rng, orders = np.random.default_rng(0), set()
@@ -124,7 +124,7 @@ def test_tied_events_get_a_fresh_order_every_epoch():
     assert len(orders) == 5
     # a run of events on one item merges into the held-out item, so it all leaves the prefix
     run = (np.array([3, 5, 5]), np.array([0, 1, 2]), np.zeros(3))
-    assert [list(a) for a in _drop_last_item(run)] == [[3], [0], [0.0]]
+    assert [list(a) for a in drop_last_item(run)] == [[3], [0], [0.0]]
 
 
 def test_gru4rec_honours_layers_and_defaults_to_one(cycle):

@@ -42,6 +42,14 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.models.base import Recommender, score_block
 from shelfwise.models.params import Interval, Options
+from shelfwise.models.seq_data import (
+    collapse_repeats,
+    drop_last_item,
+    has_ties,
+    left_pad,
+    length_batches,
+    shuffle_ties,
+)
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 MAX_ATTRIBUTE_SHARE = 0.5  # attributes on more of the catalogue than this are dropped
@@ -54,58 +62,6 @@ def _torch():
         raise ImportError("Sequential models need PyTorch: pip install 'shelfwise[sequential]' "
                           "-c constraints.txt") from exc
     return torch
-
-
-def _collapse_repeats(items: np.ndarray, types: np.ndarray, times: np.ndarray):
-    """Merge consecutive events on the same item (view, then cart, then purchase of one
-    product) into the last of them: the next *item* is what the model must predict."""
-    if len(items) < 2:
-        return items, types, times
-    keep = np.r_[items[1:] != items[:-1], True]
-    return items[keep], types[keep], times[keep]
-
-
-def _shuffle_ties(items: np.ndarray, types: np.ndarray, times: np.ndarray, rng):
-    """Events logged with the same timestamp (day-resolution reviews, a basket, files
-    without times) have no known order, but a file lists them in some systematic one
-    (by item id, say). Trained on that order, a model learns it instead of the shopper:
-    on Amazon Grocery, where a third of consecutive events tie, validation NDCG stalled at
-    0.012 in file order and passed 0.033 within four epochs once ties were shuffled.
-    Untied events draw nothing from ``rng``."""
-    if not _has_ties(times):
-        return items, types, times
-    order = np.lexsort((rng.random(len(times)), times))
-    return items[order], types[order], times[order]
-
-
-def _has_ties(times: np.ndarray) -> bool:
-    return len(times) >= 2 and bool((np.diff(times) == 0).any())
-
-
-def _drop_last_item(raw: tuple[np.ndarray, np.ndarray, np.ndarray]):
-    """Raw (items, types, times) without the trailing run of events on the last item, which
-    ``_collapse_repeats`` merges into the one held-out item."""
-    items = raw[0]
-    run = len(items) - (np.flatnonzero(items != items[-1]).max(initial=-1) + 1)
-    return tuple(a[:-run] for a in raw)
-
-
-def _left_pad(rows: list[np.ndarray], length: int, dtype) -> np.ndarray:
-    out = np.zeros((len(rows), length), dtype=dtype)
-    for r, row in enumerate(rows):
-        row = row[-length:]
-        if len(row):
-            out[r, length - len(row):] = row
-    return out
-
-
-def _length_batches(lengths: np.ndarray, rows: np.ndarray, size: int, rng) -> list[np.ndarray]:
-    """Batches of rows with similar sequence lengths, in random order: short sequences are
-    not padded to the longest one in the data, which makes epochs several times faster."""
-    noisy = lengths[rows] + rng.random(len(rows))  # random order within a length
-    ordered = rows[np.argsort(noisy, kind="stable")]
-    batches = [ordered[b:b + size] for b in range(0, len(ordered), size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 class SequentialRecommender(Recommender):
@@ -176,7 +132,7 @@ class SequentialRecommender(Recommender):
     def _encode(self, it: np.ndarray, ty: np.ndarray, tm: np.ndarray):
         """One shopper's events in order -> (items + 1, type codes + 1, gaps in seconds),
         repeats collapsed."""
-        it, ty, tm = _collapse_repeats(it, ty, tm)
+        it, ty, tm = collapse_repeats(it, ty, tm)
         types = ty.astype(np.int64) + 1 if self.use_types else np.zeros(len(it), np.int64)
         gap = np.r_[0.0, np.diff(tm)] if self.use_time else np.zeros(len(it))
         return it.astype(np.int64) + 1, types, np.maximum(gap, 0.0)
@@ -188,10 +144,10 @@ class SequentialRecommender(Recommender):
         items, types, gaps, tied = [], [], [], []
         ties = self._tie_stream() if ties is None else ties
         for u in range(interactions.n_users):
-            raw = _shuffle_ties(*interactions.sequence(u), ties)
+            raw = shuffle_ties(*interactions.sequence(u), ties)
             for out, seq in zip((items, types, gaps), self._encode(*raw), strict=True):
                 out.append(seq)
-            tied.append(raw if _has_ties(raw[2]) else None)
+            tied.append(raw if has_ties(raw[2]) else None)
         return items, types, gaps, tied
 
     def _tie_stream(self) -> np.random.Generator:
@@ -204,8 +160,8 @@ class SequentialRecommender(Recommender):
         were the shopper's."""
         width = arrays[0].shape[1]
         for u, raw in raws.items():
-            for arr, seq in zip(arrays, self._encode(*_shuffle_ties(*raw, ties)), strict=True):
-                arr[u] = _left_pad([seq], width, arr.dtype)[0]
+            for arr, seq in zip(arrays, self._encode(*shuffle_ties(*raw, ties)), strict=True):
+                arr[u] = left_pad([seq], width, arr.dtype)[0]
 
     def _attributes(self, interactions: Interactions):
         """(n_items + 2, A) attribute ids per item (0 = none) and the attribute count."""
@@ -267,12 +223,12 @@ class SequentialRecommender(Recommender):
             val_users = np.sort(rng.choice(val_users, self.n_validation_users, replace=False))
         train = [(s[:-1], t[:-1], g[:-1]) for s, t, g in zip(items, types, gaps, strict=True)]
         width = L + 1 if self.causal_ else L  # causal: inputs [:-1] predict targets [1:]
-        tr_items = _left_pad([s for s, _, _ in train], width, np.int64)
-        tr_types = _left_pad([t for _, t, _ in train], width, np.int64)
-        tr_gaps = _left_pad([g for _, _, g in train], width, np.float32)
+        tr_items = left_pad([s for s, _, _ in train], width, np.int64)
+        tr_types = left_pad([t for _, t, _ in train], width, np.int64)
+        tr_gaps = left_pad([g for _, _, g in train], width, np.float32)
         trainable = np.flatnonzero((tr_items > 0).sum(1) >= 2)
         # tied users' training events: all but those merged into the held-out item
-        tied_train = {u: _drop_last_item(raw) for u, raw in tied.items()}
+        tied_train = {u: drop_last_item(raw) for u, raw in tied.items()}
         val_inputs = [train[u] for u in val_users]  # everything before the held-out item
         val_targets = np.array([items[u][-1] - 1 for u in val_users])
         val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
@@ -304,8 +260,8 @@ class SequentialRecommender(Recommender):
         if self.refit_epochs:
             # The held-out items are each shopper's most recent transition: once validation
             # has chosen the model, train a little on the full sequences so it learns them.
-            full = (_left_pad(items, width, np.int64), _left_pad(types, width, np.int64),
-                    _left_pad(gaps, width, np.float32))
+            full = (left_pad(items, width, np.int64), left_pad(types, width, np.int64),
+                    left_pad(gaps, width, np.float32))
             rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
             for _ in range(self.refit_epochs):
                 if time.perf_counter() >= deadline:
@@ -317,9 +273,9 @@ class SequentialRecommender(Recommender):
         self.history_ = history
         self.best_validation_ndcg_ = best
         # what recommend() reads: each user's latest events, the held-out one included
-        self.history_items_ = _left_pad(items, L, np.int64)
-        self.history_types_ = _left_pad(types, L, np.int64)
-        self.history_gaps_ = _left_pad(gaps, L, np.float32)
+        self.history_items_ = left_pad(items, L, np.int64)
+        self.history_types_ = left_pad(types, L, np.int64)
+        self.history_gaps_ = left_pad(gaps, L, np.float32)
 
     def _epoch(self, net, opt, arrays, rows, n_items, rng, deadline: float) -> list[float]:
         """One pass over ``rows`` of (items, types, gaps) in length-bucketed batches, cut
@@ -329,7 +285,7 @@ class SequentialRecommender(Recommender):
         items, types, gaps = arrays
         lengths = (items > 0).sum(1)
         losses = []
-        for batch in _length_batches(lengths, rows, self.batch_size, rng):
+        for batch in length_batches(lengths, rows, self.batch_size, rng):
             cut = items.shape[1] - int(lengths[batch].max())  # columns that are all padding
             loss = self._batch_loss(net, items[batch, cut:], types[batch, cut:],
                                     gaps[batch, cut:], n_items, rng)
@@ -383,8 +339,8 @@ class SequentialRecommender(Recommender):
             items = [np.r_[s[-(L - 1):], mask_token] for s in items]
             types = [np.r_[t[-(L - 1):], 0] for t in types]
             gaps = [np.r_[g[-(L - 1):], 0.0] for g in gaps]
-        return (_left_pad(items, L, np.int64), _left_pad(types, L, np.int64),
-                _left_pad(gaps, L, np.float32))
+        return (left_pad(items, L, np.int64), left_pad(types, L, np.int64),
+                left_pad(gaps, L, np.float32))
 
     def _forward_last(self, net, batch, rows=None) -> np.ndarray:
         torch = _torch()
@@ -434,7 +390,7 @@ class SequentialRecommender(Recommender):
             raw_t = types[k] if types is not None else ["view"] * len(seq)
             t = np.array([codes.get(x, x) if isinstance(x, str) else x for x in raw_t], np.int64)
             tm = np.asarray(times[k], np.float64) if times is not None else np.zeros(len(seq))
-            seq, t, tm = _collapse_repeats(seq, t, tm)
+            seq, t, tm = collapse_repeats(seq, t, tm)
             it.append(seq + 1)
             ty.append(t + 1 if self.use_types else np.zeros(len(seq), np.int64))
             gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
