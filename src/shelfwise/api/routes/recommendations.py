@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from shelfwise.api.deps import EngineDep, Read
 from shelfwise.api.schemas import ExplanationOut, RecommendationsOut, Scored
 from shelfwise.engine import Engine, Recommendation
-from shelfwise.errors import NotTrained, UnknownId
+from shelfwise.errors import NotTrained
 from shelfwise.models import MODELS
 
 router = APIRouter(tags=["recommendations"])
@@ -80,12 +80,9 @@ def bought_together(item_id: IdPath, engine: EngineDep, n: N = 10):
 
 
 def _similar(engine: Engine, item_id: str, n: int, model: str) -> RecommendationsOut:
+    # UnknownId (404) and NotTrained (409) are mapped once, in the app's error handlers
     try:
         recs = engine.similar(item_id, n, model)
-    except UnknownId as exc:
-        raise HTTPException(404, str(exc)) from None
-    except NotTrained as exc:
-        raise HTTPException(409, str(exc)) from None
     except ValueError as exc:  # the model answers no similar-item queries
         raise HTTPException(422, f"model: {exc}") from None
     return _answer(recs, model, item_id=item_id)
@@ -104,10 +101,5 @@ def popular(engine: EngineDep, n: N = 10):
             dependencies=[Read], summary="Why an item is recommended to a shopper")
 def explain(user_id: IdPath, item_id: IdPath, engine: EngineDep, model: ModelName = None):
     _check_model(model)
-    try:
-        reasons = engine.explain(user_id, item_id, model)
-    except NotTrained as exc:
-        raise HTTPException(409, str(exc)) from None
-    except UnknownId as exc:
-        raise HTTPException(404, str(exc)) from None
+    reasons = engine.explain(user_id, item_id, model)
     return ExplanationOut(user_id=user_id, item_id=item_id, reasons=reasons)
