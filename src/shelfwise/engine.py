@@ -15,13 +15,11 @@ older version can be activated again.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from shelfwise.config import Settings
@@ -30,26 +28,19 @@ from shelfwise.data.loaders import LOADERS, Dataset
 from shelfwise.data.schemas import Event
 from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
-from shelfwise.errors import NoData, UnknownId
+from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
 from shelfwise.evaluation.report import write_report
-from shelfwise.explanations import item_label, ordinal, popularity_statement, rank_of
 from shelfwise.models import Recommender, create
-from shelfwise.models.base import top_n
 from shelfwise.online.versions import ModelVersions
+from shelfwise.serving import Recommendation, Serving
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
 from shelfwise.tuning import tuned_params
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-def _listed(view: Interactions, rec: Recommender, items: np.ndarray, scores: np.ndarray
-            ) -> list[Recommendation]:
-    """One shopper's top list (item indices, scores; -1 pads) as Recommendations."""
-    return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
-            for i, s in zip(items, scores, strict=True) if i >= 0]
+__all__ = ["Engine", "IngestReport", "Recommendation"]
 
 
 @dataclass
@@ -64,15 +55,7 @@ class IngestReport:
         return self.received - len(self.rejected) - self.added
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    score: float
-    model: str  # the model that placed the item
-    reason: str | None = None  # why a fallback placed it, when one did
-
-
-class Engine:
+class Engine(Serving):
     def __init__(self, settings: Settings | None = None, store: EventStore | None = None):
         self.settings = settings or Settings.from_env()
         self._store = store
@@ -205,139 +188,6 @@ class Engine:
 
     def trained_models(self) -> list[str]:
         return sorted(self.versions.active())
-
-    # -- serving -----------------------------------------------------------------------
-    def recommend(self, user_id: str, n: int = 10, model: str | None = None,
-                  exclude_seen: bool = True) -> list[Recommendation]:
-        """Top-``n`` for one shopper, from their events as they are in the store now.
-
-        Models that score from a history (``live``: item-kNN, rules, EASE, content, ALS/BPR;
-        ``sequence``: the PyTorch models) read the shopper's events at request time, so the
-        last event counts before the next retrain and a new shopper is personalised from
-        their first event. Other models answer from the trained view. A shopper with no
-        usable events, unknown to the trained view, gets the popularity fallback.
-
-        An item the model scores exactly 0 has nothing behind it (no neighbour, rule or
-        co-occurrence links it to the shopper), so it is not listed as the model's: popular
-        items the shopper has not touched take those places, each with its ``reason``."""
-        rec, view = self._load(model)
-        recs = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
-        if recs is None:
-            u = view.user_index.get(str(user_id))
-            if u is None:
-                return [dataclasses.replace(r, reason="unknown shopper") for r in self.popular(n)]
-            items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
-            recs = _listed(view, rec, items[0], scores[0])
-        kept = [r for r in recs if r.score != 0 or rec.name == "popular"]
-        if len(kept) == n:
-            return kept
-        reason = f"the {rec.name} model has nothing more for this shopper"
-        taken = {r.item_id for r in kept}
-        if exclude_seen:
-            taken |= {i for i in self.store.user_events(str(user_id))[0] if i is not None}
-        fill = [dataclasses.replace(r, reason=reason) for r in self.popular(n + len(taken))
-                if r.item_id not in taken]
-        return kept + fill[:n - len(kept)]
-
-    def popular(self, n: int = 10) -> list[Recommendation]:
-        """The shop's top-``n`` by the ``popular`` model: the cold-start list."""
-        rec, view = self._load("popular")
-        items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
-        return _listed(view, rec, items[0], scores[0])
-
-    def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
-        live = self._live_scores(rec, view, user_id)
-        if live is None:
-            return None
-        scores, touched = live
-        if exclude_seen:
-            scores[touched] = -np.inf
-        items, top = top_n(scores[None, :], n)
-        return _listed(view, rec, items[0], top[0])
-
-    def _live_scores(self, rec, view, user_id: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(scores (n_items,) float32, indices of the items the shopper touched) from the
-        shopper's events in the store now, for a ``live`` or ``sequence`` model; None when the
-        model has no live path or the shopper has no event on a trained item."""
-        if not {"live", "sequence"} & rec.capabilities:
-            return None
-        item_ids, types, times = self.store.user_events(user_id)
-        index = view.item_index
-        idx = np.array([index.get(i, -1) if i is not None else -1 for i in item_ids], dtype=np.int64)
-        keep = idx >= 0
-        if not keep.any():
-            return None
-        args = ([idx[keep]], [[t for t, k in zip(types, keep, strict=True) if k]], [times[keep]])
-        score = rec.score_sequences if "sequence" in rec.capabilities else rec.score_histories
-        return np.array(score(*args)[0], dtype=np.float32), idx[keep]
-
-    def similar(self, item_id: str, n: int = 10, model: str | None = None
-                ) -> list[Recommendation]:
-        rec, view = self._load(model)
-        if "similar_items" not in rec.capabilities:
-            raise ValueError(f"Model {rec.name!r} does not answer similar-item queries.")
-        i = view.item_index.get(str(item_id))
-        if i is None:
-            raise UnknownId(f"Unknown item {item_id!r}: it is not in the trained catalogue.")
-        items, scores = rec.similar_items(np.array([i]), n)
-        return [Recommendation(str(view.item_ids[j]), float(s), rec.name)
-                for j, s in zip(items[0], scores[0], strict=True) if j >= 0]
-
-    def explain(self, user_id: str, item_id: str, model: str | None = None) -> list[str]:
-        """Plain-language statements about ``item_id`` for this shopper, each true of the
-        trained view and of what ``recommend`` would serve them:
-
-        - a shopper unknown to the view gets the popularity fallback: the item's rank in the
-          shop's popularity list ("most popular" only within the top ``TOP_POPULAR``);
-        - an item the shopper already has, or the model cannot rank, is said to be so;
-        - a model with the ``explain`` capability gives the history items behind the score,
-          then the item's rank for the shopper; any other model gives only that rank.
-        """
-        rec, view = self._load(model)
-        i = view.item_index.get(str(item_id))
-        if i is None:
-            return [f"{item_id} is not in the trained catalogue, so no model recommends it"]
-        label = item_label(view, i)
-        served = self._served_scores(rec, view, str(user_id))
-        if served is None:  # unknown shopper: recommend serves them the popularity fallback
-            return [popularity_statement(self._load("popular")[0], i, label)]
-        scores, seen = served
-        if seen[i]:
-            return [f"you have already interacted with {label}, so the {rec.name} model does "
-                    "not recommend it to you"]
-        if not np.isfinite(scores[i]):
-            return [f"the {rec.name} model cannot rank {label} for you"]
-        rank = ordinal(rank_of(scores, i))
-        if rec.name == "popular":
-            return [popularity_statement(rec, i, label), f"ranked {rank} for you by the "
-                    "popular model, once what you have seen is left out"]
-        u = view.user_index.get(str(user_id))
-        if "explain" not in rec.capabilities or u is None:
-            return [f"ranked {rank} for you by the {rec.name} model, which gives no reasons"]
-        reasons = [f"because you showed interest in {item_label(view, j)} (weight {w:.3f})"
-                   for j, w in rec.explain(u, i)]
-        if not reasons:
-            reasons = [f"nothing in your history points to {label}"]
-        return [*reasons, f"ranked {rank} for you by the {rec.name} model"]
-
-    def _served_scores(self, rec: Recommender, view: Interactions, user_id: str
-                       ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(scores (n_items,) float32 with excluded items at -inf, seen bool (n_items,)) as
-        ``recommend`` ranks them for this shopper, or None when the fallback serves them."""
-        seen = np.zeros(view.n_items, dtype=bool)
-        live = self._live_scores(rec, view, user_id)  # the live path of recommend
-        if live is not None:
-            scores, touched = live
-            seen[touched] = True
-            scores[seen] = -np.inf
-            return scores, seen
-        u = view.user_index.get(user_id)
-        if u is None:
-            return None
-        scores = rec.score(np.array([u]))[0].copy()
-        seen[rec.seen_[u].indices] = True
-        scores[seen] = -np.inf
-        return scores, seen
 
     # -- privacy -----------------------------------------------------------------------
     def forget_user(self, user_id: str) -> DeletionReport:

@@ -189,7 +189,14 @@ class Recommender(ABC):
         meta = {"format": FORMAT_VERSION, "model": self.name, "params": self.get_params(),
                 "state": scalars}
         (path / "model.json").write_text(json.dumps(meta, indent=2))
+        self._save_parts(path)
         return path
+
+    def _save_parts(self, path: Path) -> None:  # noqa: B027 (an optional hook)
+        """Save what is not an array (a composite model's own sub-models) under ``path``."""
+
+    def _load_parts(self, path: Path) -> None:  # noqa: B027 (an optional hook)
+        """Load what ``_save_parts`` saved."""
 
     @staticmethod
     def load(path: str | Path) -> Recommender:
@@ -214,6 +221,7 @@ class Recommender(ABC):
             else:
                 state[key] = kind
         model._set_state(state)
+        model._load_parts(path)
         return model
 
 

@@ -7,6 +7,8 @@
   and 1-based rank (``budget + 1`` = not proposed), from ``Candidates``;
   ``gap:<retriever>``: the score minus the best score that retriever gave this shopper
   (0 for its top item, NaN = not proposed), comparable across fits whose score scales differ;
+  ``norm:<retriever>``: the score min-max normalised over that retriever's proposals for the
+  shopper (1 = its best, 0 = its worst or not proposed; 1 when all are equal);
   ``n_proposed``: how many retrievers proposed the item;
 - ``pop_all``: distinct shoppers who touched the item; ``pop_recent``: the same within the
   last ``recent_days`` before ``now``; ``item_age_days``: days since the item's first event
@@ -122,12 +124,13 @@ def _pair_stats(keys: np.ndarray, times: np.ndarray, query: np.ndarray):
     return np.where(hit, counts[pos], 0), np.where(hit, last[pos], np.nan)
 
 
-def build_features(interactions: Interactions, candidates: Candidates, *, now: float | None = None,
+def build_features(interactions: Interactions | None, candidates: Candidates, *, now: float | None = None,
                    recent_days: float = 7.0, context: FeatureContext | None = None,
                    histories: Histories | None = None) -> pd.DataFrame:
     """(m, F) float32 frame of features for the m candidate rows, in their order.
 
-    ``candidates.users`` index rows of ``histories`` (default: the view's users)."""
+    ``candidates.users`` index rows of ``histories`` (default: the view's users);
+    ``interactions`` may be None when both ``context`` and ``histories`` are given."""
     ctx = context or FeatureContext.of(interactions, now=now, recent_days=recent_days)
     h = histories or Histories.of(interactions)
     now = ctx.now
@@ -141,8 +144,13 @@ def build_features(interactions: Interactions, candidates: Candidates, *, now: f
         s = candidates.scores[:, r]
         out[f"score:{name}"] = s
         out[f"rank:{name}"] = candidates.ranks[:, r]
-        best = pd.Series(s).groupby(row_of).max().reindex(range(n_batch)).to_numpy(np.float32)
-        out[f"gap:{name}"] = s - best[row_of]
+        per = pd.Series(s).groupby(row_of)
+        best = per.max().reindex(range(n_batch)).to_numpy(np.float32)[row_of]
+        low = per.min().reindex(range(n_batch)).to_numpy(np.float32)[row_of]
+        out[f"gap:{name}"] = s - best
+        with np.errstate(divide="ignore", invalid="ignore"):
+            norm = np.where(best > low, (s - low) / (best - low), 1.0)
+        out[f"norm:{name}"] = np.where(np.isnan(s), 0.0, norm)
     out["n_proposed"] = candidates.proposed.sum(axis=1)
 
     # item popularity, overall and recent, and age
