@@ -225,6 +225,10 @@ class Engine(Serving):
                                          weights=self.settings.behaviour_weights,
                                          item_ids=item_ids)
         names = models or list(self.settings.models)
+        if protocol == "loo-item":
+            # the targets are items new to each shopper: the hybrid, like every model here,
+            # then excludes everything seen (it keeps carted items eligible when serving)
+            params = {**(params or {}), "hybrid": {"exclude_types": None, **(params or {}).get("hybrid", {})}}
         zoo = {n: self._served_model(n, params) for n in names}
         results = evaluate_models(zoo, train, split.test, progress=progress,
                                   fallback=self._served_model("popular", params))

@@ -95,8 +95,7 @@ class Serving:
         return n
 
     def _compiled(self, view: Interactions, rules: RuleSet | None) -> CompiledRules:
-        merged = self.settings.rules.model_copy(update=rules.model_dump(exclude_unset=True)) \
-            if rules is not None else self.settings.rules
+        merged = _overlay(self.settings.rules, rules)
         catalogue = self._catalogue(view)
         state = self._serving_state()
         key = (id(view), merged.model_dump_json())
@@ -350,6 +349,19 @@ class Serving:
             parts = ", ".join(f"{name} {value:+.3f}" for name, value in reason.contributions.items())
             out.append(f"largest feature contributions to its score: {parts}")
         return out
+
+
+def _overlay(shop: RuleSet, request: RuleSet | None) -> RuleSet:
+    """The shop's rules with a request's on top: hidden items and excluded categories add up
+    (a request cannot show what the shop hides); what else the request sets replaces the
+    shop's value."""
+    if request is None:
+        return shop
+    given = request.model_dump(exclude_unset=True)
+    merged = {**shop.model_dump(), **given}
+    for key in ("hidden_items", "exclude_categories"):
+        merged[key] = list(dict.fromkeys([*getattr(shop, key), *given.get(key, [])]))
+    return RuleSet.model_validate(merged)
 
 
 def _context_words(context: Context | None) -> str:

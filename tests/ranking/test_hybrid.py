@@ -92,7 +92,7 @@ def test_live_ranking_equals_batch_ranking_for_exact_live_retrievers(split, hybr
 
 def test_contributions_sum_to_the_fused_scores(split, hybrid):
     _, train = split
-    items, types, times = train.sequence(5)
+    items, _, times = train.sequence(5)
     ranked = hybrid.rank_history(items, ["view"] * len(items), times, 10, user_index=5)
     for model in (hybrid, hybrid.with_fusion("weighted")):
         r = model.rank_history(items, ["view"] * len(items), times, 10, user_index=5)

@@ -6,8 +6,9 @@ takes a model name (``train``, ``recommend-batch``, the benchmarks) runs the who
 Protocol (no test target reaches any stage):
 
 1. **Hold-out.** In the view given to ``fit``, each shopper's last purchase (their last
-   event when the log holds no purchase at all) that has at least one earlier event is that
-   shopper's validation target. The target and every event of the shopper after it in time
+   event when the log holds no purchase at all) that has at least one earlier event, and
+   that the exclusion policy would let the ranker show (``holdout``), is that shopper's
+   validation target. The target and every event of the shopper after it in time
    are removed: that is the stage-1 view.
 2. **Stage 1.** The retrievers are fitted on the stage-1 view. For up to
    ``max_train_users`` validation shoppers (drawn with ``seed``) candidates are retrieved
@@ -68,18 +69,30 @@ class Ranked:
     features: pd.DataFrame
 
 
-def holdout(view: Interactions) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def holdout(view: Interactions, exclude_types: tuple[str, ...] | None = ("purchase",)
+            ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """(stage-1 events, validation users (V,), their held-out items (V,)): see step 1 above.
 
-    The stage-1 events are a frame (user_id, item_id, event_type, timestamp) of the view's
-    events with each target and everything after it in time removed."""
+    A target is an event the exclusion policy would still let the ranker show: no earlier
+    event of the shopper on the item has a type in ``exclude_types``. With
+    ``exclude_types=None`` (everything seen excluded) it is the shopper's first event on the
+    item they touched last, of any type: the last *new* item. The stage-1 events are a frame (user_id, item_id,
+    event_type, timestamp) of the view's events with each target and everything after it in
+    time removed."""
     h = Histories.of(view)
     user = h.user_of_event
     pos = np.arange(len(h.items))
     buy = h.types == TYPE_CODES["purchase"]
-    eligible = buy if buy.any() else np.ones(len(pos), dtype=bool)
-    first_of_user = h.indptr[:-1][user]
-    eligible &= pos > first_of_user  # the shopper has an earlier event
+    # excluding everything seen, the target is the last item the shopper first touched (as
+    # leave-one-out by item holds out): a purchase is almost always of an item seen before
+    eligible = buy.copy() if buy.any() and exclude_types is not None else np.ones(len(pos), dtype=bool)
+    eligible &= pos > h.indptr[:-1][user]  # the shopper has an earlier event
+    blocking = (np.ones(len(pos), dtype=bool) if exclude_types is None
+                else np.isin(h.types, [TYPE_CODES[t] for t in exclude_types]))
+    key = user.astype(np.int64) * view.n_items + h.items
+    first_block = pd.Series(pos[blocking]).groupby(key[blocking]).min()
+    first = first_block.reindex(key).to_numpy()
+    eligible &= ~(first < pos)  # NaN (never blocked) compares False
     last = np.full(view.n_users, -1)
     np.maximum.at(last, user[eligible], pos[eligible])
     users = np.flatnonzero(last >= 0)
@@ -164,7 +177,7 @@ class HybridRecommender(Recommender):
         self.specs_ = self._specs(view)
         if not self.specs_:
             raise ValueError("HybridRecommender has no retriever it can fit (install the extras).")
-        stage1_events, users, targets = holdout(view)
+        stage1_events, users, targets = holdout(view, self.exclude_types)
         stage1 = Interactions.from_events(stage1_events, items=view.items, weights=view.weights,
                                           user_ids=view.user_ids, item_ids=view.item_ids)
         rng = np.random.default_rng(self.seed)
@@ -190,10 +203,10 @@ class HybridRecommender(Recommender):
             kept_u.append(block[hit])
             kept_t.append(want[hit])
             self.columns_ = list(X.columns)
-        X, y, g = np.concatenate(Xs), np.concatenate(ys), np.concatenate(groups).astype(np.int64)
-        if len(g) == 0:
+        if not Xs or sum(len(g) for g in groups) == 0:
             raise ValueError("No validation shopper's held-out item is among their candidates: "
                              "the log is too small for the hybrid to learn a ranking.")
+        X, y, g = np.concatenate(Xs), np.concatenate(ys), np.concatenate(groups).astype(np.int64)
         self.fusion_ = FUSIONS[self.fusion](self.columns_, seed=self.seed).fit(X, y, g)
         self._ranker_data = (X, y, g)  # kept in memory (not saved) for ``with_fusion``
         self.training_targets_ = np.c_[np.concatenate(kept_u), np.concatenate(kept_t)].astype(np.int64)

@@ -6,8 +6,8 @@ reason only when its statement is true of the shopper and item (the cart reason 
 cart event on the item, a retriever's reason needs that retriever to have proposed it). With
 contributions (LightGBM's SHAP values, or the weighted fusion's exact terms) the reason is
 the true statement whose group adds the most to the item's score; without them (the MLP
-ranker), the first true statement of: cart, favourite, viewed, then the retriever that
-ranked the item highest.
+ranker), or when no group that lifted the score has a true statement, the first true
+statement of: cart, favourite, viewed, then the retriever that ranked the item highest.
 """
 
 from __future__ import annotations
@@ -129,24 +129,26 @@ class Reasoner:
         return None
 
     def reason(self, i: int, f: pd.Series, contrib: pd.Series | None) -> Reason:
+        shown: dict[str, float] = {}
         if contrib is not None:
-            groups = contrib.drop("bias").groupby(lambda c: _group_of(c)).sum().sort_values(ascending=False)
-            top = contrib.drop("bias").abs().sort_values(ascending=False).index[:5]
-            shown = {c: float(contrib[c]) for c in top}
+            parts = contrib.drop("bias")
+            shown = {c: float(parts[c]) for c in parts.abs().sort_values(ascending=False).index[:5]}
+            groups = parts.groupby(_group_of).sum().sort_values(ascending=False)
             for g, value in groups.items():
                 if value <= 0:
                     break
                 text = self.statement(g, i, f)
                 if text:
                     return Reason(text, g, shown)
-            return Reason("ranked by the combined models", "ranker", shown)
+        # no group that lifted the score has a true statement (or no contributions): the
+        # shopper's own events on the item, then the retriever that ranked it highest
         for g in ("cart", "favorite", "viewed"):
             text = self.statement(g, i, f)
             if text:
-                return Reason(text, g, {})
+                return Reason(text, g, shown)
         ranks = {c.split(":", 1)[1]: f[c] for c in f.index if c.startswith("rank:")}
         for name in sorted(ranks, key=ranks.get):
             text = self._model_statement(name, i, f)
             if text:
-                return Reason(text, "model:" + name, {})
-        return Reason("ranked by the combined models", "ranker", {})
+                return Reason(text, "model:" + name, shown)
+        return Reason("ranked by the combined models", "ranker", shown)
