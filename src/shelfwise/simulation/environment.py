@@ -13,8 +13,8 @@ Each simulated day d (``step``):
 3. **Responses** by the shoppers' true tastes, position bias and satiation
    (``shoppers.Shoppers.respond``).
 4. **Events.** Every view, cart and purchase becomes an event of the canonical frame
-   (``data.schemas.EVENT_COLUMNS``: a view 30 s per position after the visit, a cart 10 s after
-   its view, a purchase 10 min after the visit, valued at the item's price; one session per
+   (``data.schemas.EVENT_COLUMNS``: a view 30 s per position after the visit, a cart 10 s and
+   a purchase 10 min after its view, the purchase valued at the item's price; one session per
    visit; event ids derived from content) and is appended to the log.
 5. The policy ``observe``-s the day's responses; satiation decays overnight.
 

@@ -14,7 +14,8 @@ has passed), cut to ``pool`` items. Then:
   filled by ``ranking.exploration.CategoryThompson.fill_slot`` from the rest of the pool. The
   bandit's arms are the catalogue categories at ``category_depth`` levels; it keeps its
   posteriors across refits and learns once a day (``observe``) from whether the slot's item
-  was viewed.
+  was viewed; a slot the shopper never examined counts as not clicked, since a shop cannot
+  tell the two apart.
 
 ``recommend`` returns a ``Slate``: items (B, n) and the probability with which the policy put
 each item there given its state: 1 for deterministic positions, the bandit's logged
