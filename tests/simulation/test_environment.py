@@ -113,3 +113,11 @@ def test_logged_propensities_in_a_run_match_each_days_posteriors(small_shop):
 def test_bad_environment_settings_name_the_field(small_shop, kwargs, field):
     with pytest.raises(ValueError, match=field):
         ShopEnvironment(small_shop, **kwargs)
+
+
+@pytest.mark.parametrize(("make", "field"), [
+    (lambda: MMRPolicy(lam=1.5), "lam"), (lambda: BanditPolicy(slot=-1), "slot"),
+    (lambda: BanditPolicy(category_depth=0), "category_depth"), (lambda: GreedyPolicy(pool=0), "pool")])
+def test_bad_policy_settings_name_the_field(make, field):
+    with pytest.raises(ValueError, match=field):
+        make()

@@ -168,6 +168,8 @@ class BanditPolicy(GreedyPolicy):
                  pool: int | None = None, **kwargs):
         if slot < 0:
             raise ValueError(f"slot must be >= 0. Got {slot} instead.")
+        if category_depth < 1:
+            raise ValueError(f"category_depth must be >= 1. Got {category_depth} instead.")
         super().__init__(pool=pool, **kwargs)
         self.slot = slot
         self.category_depth = category_depth
