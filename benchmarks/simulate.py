@@ -9,7 +9,7 @@ totals, and saves plots of purchases, category entropy and catalogue coverage ov
 the per-day figures as CSV, to ``--out``.
 
 Run:  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/simulate.py
-      [--days 30] [--users 3000] [--items 1000] [--policies greedy mmr bandit] [--lam 0.5]
+      [--days 60] [--users 3000] [--items 1000] [--policies greedy mmr bandit] [--lam 0.5]
       [--model ease] [--refit-every 1] [--seed 0] [--out reports/simulate]
 """
 
@@ -46,7 +46,7 @@ def unit_float(text: str) -> float:
 def parse(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--days", type=positive_int, default=30)
+    ap.add_argument("--days", type=positive_int, default=60)
     ap.add_argument("--users", type=positive_int, default=3000)
     ap.add_argument("--items", type=positive_int, default=1000)
     ap.add_argument("--list-length", type=positive_int, default=10, help="items per list")
@@ -137,6 +137,7 @@ def main(argv=None) -> None:
           f"model {args.model} refitted every {args.refit_every} day(s), seed {args.seed}")
     params = ShopperParams(boredom=args.boredom)
     daily, totals = [], []
+    half = (args.days + 1) // 2
     for name in args.policies:
         policy = make_policy(name, args)
         t = time.perf_counter()
@@ -149,6 +150,9 @@ def main(argv=None) -> None:
         totals.append({
             "policy": traj.policy, "visits": int(d["visits"].sum()), "views": int(d["views"].sum()),
             "carts": int(d["carts"].sum()), "purchases": int(d["purchases"].sum()),
+            # early against late days: the first and the second half of the run
+            "buys 1st half": int(d["purchases"].iloc[:half].sum()),
+            "buys 2nd half": int(d["purchases"].iloc[half:].sum()),
             "revenue": round(float(d["revenue"].sum()), 2),
             "buy/visit": round(float(d["purchases"].sum() / max(d["visits"].sum(), 1)), 4),
             "view rate": round(float(e["viewed"].mean()), 4),
