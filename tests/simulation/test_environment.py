@@ -121,3 +121,19 @@ def test_bad_environment_settings_name_the_field(small_shop, kwargs, field):
 def test_bad_policy_settings_name_the_field(make, field):
     with pytest.raises(ValueError, match=field):
         make()
+
+
+def test_the_policy_is_refitted_on_the_log_every_refit_every_days(small_shop):
+    seen = []
+
+    class Recording(GreedyPolicy):
+        def fit(self, interactions):
+            seen.append(interactions.n_events)
+            return super().fit(interactions)
+
+    env = ShopEnvironment(small_shop, seed=0)
+    t = env.run(Recording(), days=5, refit_every=2)
+    # fitted on the history, then after days 2 and 4 on everything logged so far
+    per_day = t.exposures.groupby("day")[["viewed", "carted", "purchased"]].sum().sum(axis=1).cumsum()
+    history = Interactions.from_events(small_shop.events).n_events
+    assert seen == [history, history + per_day[1], history + per_day[3]]
