@@ -107,8 +107,9 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
         report(f"tuned {model} in {len(result.trials)} trial(s): validation NDCG@10 "
                f"{result.default_ndcg:.4f} (defaults) -> {result.best_ndcg:.4f} with {result.best_params}")
         params = {**result.best_params, **(params or {})}
-    if exclude_types is not None and model == "hybrid":
-        params = {"exclude_types": list(exclude_types), **(params or {})}
+    if model == "hybrid":  # its exclusion policy: the asked-for behaviours, else everything seen
+        params = {"exclude_types": list(exclude_types) if exclude_types is not None else None,
+                  **(params or {})}
     rec = create(model, **(params or {})).fit(view)
     users = read_user_list(users_path)
     idx = view.users_to_indices(users)

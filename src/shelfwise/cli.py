@@ -256,7 +256,7 @@ def recommend_batch(events: Annotated[Path, typer.Option(help="Training events C
     frame = run(events, users, model, k, out, _params(params), on_error=on_error,
                 tune_minutes=tune_minutes, report=err.print, items_path=items,
                 exclude_seen=not include_seen,
-                exclude_types=[t.value for t in exclude_types] if exclude_types else None)
+                exclude_types=[str(t) for t in exclude_types] if exclude_types else None)
     console.print(f"wrote {len(frame)} rows for {frame['user_id'].nunique()} users to {out}")
 
 
@@ -337,8 +337,10 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
         shutil.rmtree(home)
     home.mkdir(parents=True)
     (home / DEMO_MARKER).write_text("made by `shelfwise demo`; the next demo run deletes this folder\n")
-    engine = Engine(Settings(home=home, store_url="", config=None))
     models = _installed(DEMO_MODELS)
+    # the demo serves the whole pipeline when its extra is installed
+    engine = Engine(Settings(home=home, store_url="", config=None,
+                             default_model="hybrid" if "hybrid" in models else "itemknn"))
     console.rule("shelfwise demo")
     shop = generate_shop(n_users=users, n_items=items, seed=seed)
     console.print(f"synthetic shop: {len(shop.items)} items, {len(shop.users)} shoppers, "

@@ -8,6 +8,7 @@ items are never returned), and the exploration slot.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ class Serving:
         live = self._live(view, str(user_id))
         lam = self.settings.diversity if diversity is None else diversity
         pool_n = min(view.n_items, max(3 * n, n + 30))
-        sources, reasons = {}, {}
+        sources, reasons = {}, None
         why_fallback = f"the {rec.name} model has nothing more for this shopper"
         cold = live.empty and live.user_index is None
         if cold:  # nothing to personalise from: popular items in context, as a fallback
@@ -149,13 +150,15 @@ class Serving:
         slots = final_list(items, scores, n, rules=self._compiled(view, rules),
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
                            diversity=lam, **self._exploration(view, str(user_id), explore))
+        if isinstance(reasons, _HybridReasons):
+            reasons = reasons.of([s.item for s in slots if s.source in ("ranked", "promoted")])
         out = []
         for s in slots:
             item_id = str(view.item_ids[s.item])
             if cold and s.source == "ranked":
                 out.append(Recommendation(item_id, s.score, "popular", why_fallback, "fallback"))
             elif s.source in ("ranked", "promoted"):
-                reason = reasons.get(s.item)
+                reason = reasons.get(s.item) if reasons is not None else None
                 if s.source == "promoted":
                     reason = "promoted by the shop" + (f"; {reason}" if reason else "")
                 out.append(Recommendation(item_id, s.score, owner, reason, s.source,
@@ -201,19 +204,25 @@ class Serving:
         return items[0][ok], top[0][ok]
 
     def _hybrid_pool(self, rec, view: Interactions, live: _Live, pool_n: int, policy):
+        """(items, scores, provenance {item: {retriever: rank}}, reasons) for the hybrid;
+        ``reasons(items)`` words the reasons of the items shown only (it is the costly part)."""
         ranked = rec.rank_history(live.items, live.types, live.times, pool_n,
                                   user_index=live.user_index, exclude_types=policy)
-        hist = Histories.single(live.items, live.types, live.times)
-        reasoner = Reasoner(view, {name: m for name, m, _ in rec.retrievers_}, hist)
-        contrib = rec.contributions(ranked)
         c = ranked.candidates
-        sources, reasons = {}, {}
-        for k, (i, row) in enumerate(zip(ranked.items, ranked.rows, strict=True)):
-            f = ranked.features.iloc[row]
-            sources[int(i)] = {name: int(c.ranks[row, r]) for r, name in enumerate(c.retrievers)
-                               if not np.isnan(c.scores[row, r])}
-            reasons[int(i)] = reasoner.reason(int(i), f, None if contrib is None else contrib.iloc[k]).text
+        sources = {int(i): {name: int(c.ranks[row, r]) for r, name in enumerate(c.retrievers)
+                            if not np.isnan(c.scores[row, r])}
+                   for i, row in zip(ranked.items, ranked.rows, strict=True)}
+        reasons = _HybridReasons(rec, view, live, ranked, self._paths(view))
         return ranked.items, ranked.scores.astype(np.float32), sources, reasons
+
+    def _paths(self, view: Interactions) -> tuple[list, np.ndarray]:
+        """The view's category paths and item labels (n_items,), computed once per view."""
+        state = self._serving_state()
+        hit = state.get("paths")
+        if hit is None or hit[0] != id(view):
+            labels = np.array([item_label(view, j) for j in range(view.n_items)], dtype=object)
+            state["paths"] = hit = (id(view), (category_paths(view.items, view.n_items), labels))
+        return hit[1]
 
     def _popular_scores(self, view: Interactions) -> np.ndarray:
         """(view.n_items,) float32 popularity of the view's items by the serving ``popular``
@@ -339,16 +348,38 @@ class Serving:
         if len(where) == 0:
             return [f"no model of the hybrid proposes {label} for you, so it does not rank it"]
         k = int(where[0])
-        hist = Histories.single(live.items, live.types, live.times)
-        reasoner = Reasoner(view, {name: m for name, m, _ in rec.retrievers_}, hist)
-        contrib = rec.contributions(ranked)
-        row = ranked.rows[k]
-        reason = reasoner.reason(i, ranked.features.iloc[row], None if contrib is None else contrib.iloc[k])
+        reason = _HybridReasons(rec, view, live, ranked, self._paths(view)).at([k])[0]
         out = [reason.text, f"ranked {ordinal(k + 1)} for you by the hybrid ({rec.fusion} ranker)"]
         if reason.contributions:
             parts = ", ".join(f"{name} {value:+.3f}" for name, value in reason.contributions.items())
             out.append(f"largest feature contributions to its score: {parts}")
         return out
+
+
+class _HybridReasons:
+    """Reasons for items of one shopper's fused list (``Ranked``), worded on demand."""
+
+    def __init__(self, rec, view: Interactions, live: _Live, ranked, paths: tuple[list, np.ndarray]):
+        self.rec, self.ranked = rec, ranked
+        hist = Histories.single(live.items, live.types, live.times)
+        self.reasoner = Reasoner(view, {name: m for name, m, _ in rec.retrievers_}, hist, *paths)
+        self.position = {int(i): k for k, i in enumerate(ranked.items)}
+
+    def at(self, ks: list[int]) -> list:
+        """The ``Reason`` of the ``ks``-th items of the fused list (one ranker call for all)."""
+        r = self.ranked
+        rows = r.rows[ks]
+        sub = dataclasses.replace(r, items=r.items[ks], scores=r.scores[ks], rows=rows)
+        contrib = self.rec.contributions(sub)
+        X = r.features.to_numpy()[rows]
+        cols = self.rec.columns_
+        return [self.reasoner.reason(int(r.items[k]), dict(zip(cols, X[j].tolist(), strict=True)),
+                                     None if contrib is None else contrib.to_numpy()[j], cols)
+                for j, k in enumerate(ks)]
+
+    def of(self, items: list[int]) -> dict[int, str]:
+        ks = [self.position[i] for i in items if i in self.position]
+        return {int(self.ranked.items[k]): reason.text for k, reason in zip(ks, self.at(ks), strict=True)}
 
 
 def _overlay(shop: RuleSet, request: RuleSet | None) -> RuleSet:

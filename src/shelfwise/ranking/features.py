@@ -139,14 +139,19 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     u, i = candidates.users, candidates.items
     out: dict[str, np.ndarray] = {}
     n_batch = len(candidates.indptr) - 1
-    row_of = np.repeat(np.arange(n_batch), np.diff(candidates.indptr))  # batch shopper of each row
+    sizes = np.diff(candidates.indptr)
+    row_of = np.repeat(np.arange(n_batch), sizes)  # batch shopper of each row
+    starts = candidates.indptr[:-1][sizes > 0]  # rows are contiguous per shopper
     for r, name in enumerate(candidates.retrievers):
         s = candidates.scores[:, r]
         out[f"score:{name}"] = s
         out[f"rank:{name}"] = candidates.ranks[:, r]
-        per = pd.Series(s).groupby(row_of)
-        best = per.max().reindex(range(n_batch)).to_numpy(np.float32)[row_of]
-        low = per.min().reindex(range(n_batch)).to_numpy(np.float32)[row_of]
+        best = np.full(n_batch, np.nan, dtype=np.float32)
+        low = np.full(n_batch, np.nan, dtype=np.float32)
+        if len(s):  # fmax / fmin skip NaN (not proposed); an all-NaN shopper stays NaN
+            best[sizes > 0] = np.fmax.reduceat(s, starts)
+            low[sizes > 0] = np.fmin.reduceat(s, starts)
+        best, low = best[row_of], low[row_of]
         out[f"gap:{name}"] = s - best
         with np.errstate(divide="ignore", invalid="ignore"):
             norm = np.where(best > low, (s - low) / (best - low), 1.0)
@@ -159,8 +164,12 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     out["item_age_days"] = np.where(np.isfinite(ctx.first_seen[i]), (now - ctx.first_seen[i]) / DAY, np.nan)
 
     # price against the shopper's usual band
-    band = pd.Series(ctx.price[ev_item]).groupby(ev_user).median()
-    user_band = band.reindex(np.arange(h.n_users)).to_numpy(np.float64)
+    if h.n_users == 1:  # one live shopper: no grouping needed (this runs per request)
+        prices = ctx.price[ev_item]
+        user_band = np.array([np.nanmedian(prices) if np.isfinite(prices).any() else np.nan])
+    else:
+        band = pd.Series(ctx.price[ev_item]).groupby(ev_user).median()
+        user_band = band.reindex(np.arange(h.n_users)).to_numpy(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.log(ctx.price[i] / user_band[u])
     out["log_price_ratio"] = np.where(np.isfinite(ratio), ratio, np.nan)
@@ -195,4 +204,6 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     li = last_item[u]
     cooc = np.asarray(ctx.by_item[np.maximum(li, 0)].multiply(ctx.by_item[i]).sum(axis=1)).ravel()
     out["cooc_last_item"] = np.where(li >= 0, cooc, 0)
-    return pd.DataFrame({k: np.asarray(v, dtype=np.float32) for k, v in out.items()})
+    # one float32 block: cheaper to build than a frame of separate columns
+    return pd.DataFrame(np.column_stack([np.asarray(v, dtype=np.float32) for v in out.values()]),
+                        columns=list(out))

@@ -127,7 +127,7 @@ class LambdaRankFusion(Fusion):
     name = "lightgbm"
     explains = True
     params: ClassVar[dict] = {"objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 31,
-                              "min_child_samples": 50, "subsample": 0.8, "subsample_freq": 1,
+                              "min_child_samples": 20, "subsample": 0.8, "subsample_freq": 1,
                               "colsample_bytree": 0.8, "lambdarank_truncation_level": 20,
                               "verbose": -1}
 
@@ -137,7 +137,7 @@ class LambdaRankFusion(Fusion):
         rng = np.random.default_rng(self.seed)
         g = len(groups)
         held = np.zeros(g, dtype=bool)
-        if g >= 50:  # a tenth of the shoppers decide when to stop adding trees
+        if g >= 1000:  # a tenth of the shoppers decide when to stop adding trees
             held[rng.choice(g, size=max(g // 10, 1), replace=False)] = True
         row_held = np.repeat(held, groups)
         train = lgb.Dataset(X[~row_held], y[~row_held], group=groups[~held], feature_name=self._names(),
@@ -146,8 +146,10 @@ class LambdaRankFusion(Fusion):
         if held.any():
             sets = [lgb.Dataset(X[row_held], y[row_held], group=groups[held], reference=train)]
             callbacks = [lgb.early_stopping(30, verbose=False)]
+        # with fewer shoppers a held-out tenth is too noisy to stop on: a fixed, short run
+        rounds = 500 if held.any() else 100
         self.booster_ = lgb.train({**self.params, "seed": self.seed, "eval_at": [10], "num_threads": 0},
-                                  train, num_boost_round=500, valid_sets=sets, callbacks=callbacks)
+                                  train, num_boost_round=rounds, valid_sets=sets, callbacks=callbacks)
         return self
 
     def _names(self) -> list[str]:

@@ -259,14 +259,14 @@ class HybridRecommender(Recommender):
             block = users[start:start + USER_BLOCK]
             cands = retrieve(self.retrievers_, block, exclude=mask)
             scores, _ = self._fuse(cands, self.histories_)
-            dense = np.full((len(block), self.n_items_), -np.inf, dtype=np.float32)
-            rows = np.repeat(np.arange(len(block)), np.diff(cands.indptr))
-            dense[rows, cands.items] = scores
             if candidates is not None:
-                from shelfwise.models.base import _restrict
-
-                dense = _restrict(dense, candidates, start)
-            out_i[start:start + len(block)], out_s[start:start + len(block)] = top_n(dense, n)
+                allowed = _allowed(candidates, start, len(block), self.n_items_)
+                scores = np.where(allowed[np.repeat(np.arange(len(block)), np.diff(cands.indptr)),
+                                          cands.items], scores, -np.inf)
+            for b in range(len(block)):
+                rows = _best_rows(scores, cands.indptr[b], cands.indptr[b + 1], n)
+                out_i[start + b, :len(rows)] = cands.items[rows]
+                out_s[start + b, :len(rows)] = scores[rows]
         return out_i, out_s
 
     def rank_history(self, items, types, times, n: int, *, user_index: int | None = None,
@@ -292,7 +292,7 @@ class HybridRecommender(Recommender):
         cands = merge_lists(np.array([0]), lists, [nm for nm, _, _ in self.retrievers_],
                             [b for _, _, b in self.retrievers_], n_items)
         scores, X = self._fuse(cands, hist)
-        order = np.lexsort((cands.items, -scores))[:n]
+        order = _best_rows(scores, 0, len(scores), n)
         return Ranked(items=cands.items[order], scores=scores[order], rows=order, candidates=cands,
                       features=X)
 
@@ -306,10 +306,12 @@ class HybridRecommender(Recommender):
         hit = np.isin(hist.types, codes)
         if self.intervals_ is not None and TYPE_CODES["purchase"] in codes:
             now = max(self.context_.now, float(hist.times.max()))
-            buy = hist.types == TYPE_CODES["purchase"]
-            last = pd.Series(hist.times[buy]).groupby(hist.items[buy]).max()
-            due = last.index[(now - last.to_numpy()) >= self.intervals_[last.index.to_numpy()]]
-            hit &= ~(buy & np.isin(hist.items, due.to_numpy()))
+            buy = np.flatnonzero(hist.types == TYPE_CODES["purchase"])
+            bought, inv = np.unique(hist.items[buy], return_inverse=True)
+            last = np.full(len(bought), -np.inf)
+            np.maximum.at(last, inv, hist.times[buy])
+            due = bought[(now - last) >= self.intervals_[bought]]
+            hit[buy[np.isin(hist.items[buy], due)]] = False
         return np.unique(hist.items[hit])
 
     def _history_scores(self, model: Recommender, hist: Histories, user_index: int | None):
@@ -378,6 +380,26 @@ class HybridRecommender(Recommender):
     def _load_parts(self, path: Path) -> None:
         self.retrievers_ = [(name, Recommender.load(path / "retrievers" / name), int(budget))
                             for name, budget in self.specs_]
+
+
+def _best_rows(scores: np.ndarray, a: int, b: int, n: int) -> np.ndarray:
+    """Rows a..b-1 of the highest finite ``scores``, at most ``n``; ties keep candidate order
+    (best rank any retriever gave), so live and batch ranking agree."""
+    part = scores[a:b]
+    order = np.argsort(-part, kind="stable")[:n]
+    order = order[np.isfinite(part[order])]
+    return a + order
+
+
+def _allowed(candidates, offset: int, size: int, n_items: int) -> np.ndarray:
+    """(size, n_items) bool from a ``recommend`` candidates argument."""
+    allowed = np.zeros((size, n_items), dtype=bool)
+    if isinstance(candidates, np.ndarray) and candidates.ndim == 1:
+        allowed[:, candidates] = True
+    else:
+        for r in range(size):
+            allowed[r, np.asarray(candidates[offset + r], dtype=np.int64)] = True
+    return allowed
 
 
 def _fusion_parts(fusion: Fusion) -> tuple[dict, dict]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.explanations import item_label
@@ -57,9 +56,14 @@ class Reasoner:
     view: the trained view (labels, categories); models: {retriever name: fitted model};
     hist: the shopper's events as ranked (item indices into the view)."""
 
-    def __init__(self, view: Interactions, models: dict, hist: Histories):
+    def __init__(self, view: Interactions, models: dict, hist: Histories, paths: list | None = None,
+                 labels: np.ndarray | None = None):
         self.view, self.models, self.hist = view, models, hist
-        self.paths = category_paths(view.items, view.n_items)
+        self.paths = paths if paths is not None else category_paths(view.items, view.n_items)
+        self.labels = labels  # (n_items,) item_label of each item, when the caller has them
+
+    def _label(self, i: int) -> str:
+        return str(self.labels[i]) if self.labels is not None else item_label(self.view, i)
 
     def _verb(self, j: int) -> str:
         from shelfwise.data.schemas import EVENT_TYPES
@@ -80,9 +84,9 @@ class Reasoner:
         links = sim[hist, i].toarray().ravel()
         return int(hist[np.argmax(links)]) if links.max() > 0 else None
 
-    def statement(self, group: str, i: int, f: pd.Series) -> str | None:
+    def statement(self, group: str, i: int, f: dict) -> str | None:
         """The group's statement about item ``i`` (features ``f``), or None when untrue."""
-        label = item_label(self.view, i)
+        label = self._label(i)
         cat = self._category(i)
         if group == "cart" and f["n_cart"] > 0:
             return f"{label} is in your cart"
@@ -102,12 +106,12 @@ class Reasoner:
             return f"in {cat}, a category you shop in"
         if group == "cooc" and f["cooc_last_item"] > 0 and len(self.hist.items):
             last = int(self.hist.items[-1])
-            return f"shoppers who {self._verb(last)} {item_label(self.view, last)} also chose it"
+            return f"shoppers who {self._verb(last)} {self._label(last)} also chose it"
         if group.startswith("model:"):
             return self._model_statement(group.removeprefix("model:"), i, f)
         return None
 
-    def _model_statement(self, name: str, i: int, f: pd.Series) -> str | None:
+    def _model_statement(self, name: str, i: int, f: dict) -> str | None:
         if np.isnan(f.get(f"score:{name}", np.nan)):
             return None  # this retriever did not propose the item
         model = self.models.get(name)
@@ -116,25 +120,32 @@ class Reasoner:
             j = self._anchor(model, i)
             if j is not None:
                 if base == "rules":
-                    return f"often bought with {item_label(self.view, j)}"
-                return f"because you {self._verb(j)} {item_label(self.view, j)}"
+                    return f"often bought with {self._label(j)}"
+                return f"because you {self._verb(j)} {self._label(j)}"
             return "like items you showed interest in" if base.startswith("content") else None
         if model is not None and "sequence" in model.capabilities and len(self.hist.items):
             last = int(self.hist.items[-1])
-            return f"often comes next after {item_label(self.view, last)}, which you {self._verb(last)}"
+            return f"often comes next after {self._label(last)}, which you {self._verb(last)}"
         if base in COLLABORATIVE:
             return "shoppers whose history is like yours chose it"
         if base == "popular":
             return "one of the shop's most popular items"
         return None
 
-    def reason(self, i: int, f: pd.Series, contrib: pd.Series | None) -> Reason:
+    def reason(self, i: int, f: dict[str, float], contrib: np.ndarray | None,
+               columns: list[str]) -> Reason:
+        """The reason for item ``i`` from its features ``f`` ({column: value}) and, when the
+        ranker gives them, its contributions (F + 1,) in ``columns`` order plus the bias."""
         shown: dict[str, float] = {}
         if contrib is not None:
-            parts = contrib.drop("bias")
-            shown = {c: float(parts[c]) for c in parts.abs().sort_values(ascending=False).index[:5]}
-            groups = parts.groupby(_group_of).sum().sort_values(ascending=False)
-            for g, value in groups.items():
+            parts = np.asarray(contrib[:len(columns)], dtype=np.float64)
+            top = np.argsort(-np.abs(parts))[:5]
+            shown = {columns[k]: float(parts[k]) for k in top}
+            groups: dict[str, float] = {}
+            for c, v in zip(columns, parts, strict=True):
+                g = _group_of(c)
+                groups[g] = groups.get(g, 0.0) + float(v)
+            for g, value in sorted(groups.items(), key=lambda kv: -kv[1]):
                 if value <= 0:
                     break
                 text = self.statement(g, i, f)
@@ -146,7 +157,7 @@ class Reasoner:
             text = self.statement(g, i, f)
             if text:
                 return Reason(text, g, shown)
-        ranks = {c.split(":", 1)[1]: f[c] for c in f.index if c.startswith("rank:")}
+        ranks = {c.split(":", 1)[1]: f[c] for c in columns if c.startswith("rank:")}
         for name in sorted(ranks, key=ranks.get):
             text = self._model_statement(name, i, f)
             if text:
