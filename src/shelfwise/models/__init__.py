@@ -23,8 +23,13 @@ MODELS: dict[str, type[Recommender]] = {
 
 def _register_pipeline() -> None:
     """The hybrid pipeline (``shelfwise.ranking``) is a model too, so every command that takes
-    a model name runs it. It lives above ``models`` and is registered from here, after
-    ``MODELS`` and ``create`` exist, since it builds on them."""
+    a model name runs it. It lives above ``models`` and builds on ``MODELS`` and ``create``,
+    so it is registered once they exist: from here, or, when the hybrid's own module is the
+    one being imported (and so not finished yet), by that module at its end."""
+    import sys
+
+    if "shelfwise.ranking.hybrid" in sys.modules:
+        return
     from shelfwise.ranking.hybrid import HybridRecommender
 
     MODELS[HybridRecommender.name] = HybridRecommender

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models import create
-from shelfwise.models.base import Recommender
 from shelfwise.ranking.exclusion import drop_excluded
+
+if TYPE_CHECKING:  # models import this package's hybrid: import them only when used
+    from shelfwise.models.base import Recommender
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ def fit_retrievers(specs: Sequence[tuple[str | Recommender, int]],
     A name is created with the registry defaults and fitted on ``interactions``; a model
     instance is used as given (it must be fitted on the same index spaces).
     """
+    from shelfwise.models import create
+    from shelfwise.models.base import Recommender
+
     out, names = [], set()
     for pos, spec in enumerate(specs):
         if not (isinstance(spec, tuple | list) and len(spec) == 2):

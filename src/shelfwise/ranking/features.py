@@ -34,14 +34,17 @@ training view never look past it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import TYPE_CODES, Interactions
-from shelfwise.ranking.candidates import Candidates
 from shelfwise.ranking.catalogue import category_codes, column_codes
+
+if TYPE_CHECKING:
+    from shelfwise.ranking.candidates import Candidates
 
 DAY = 86400.0
 OWN_TYPES = ("view", "favorite", "cart", "purchase")
@@ -72,6 +75,15 @@ class Histories:
     @property
     def n_users(self) -> int:
         return len(self.indptr) - 1
+
+    def subset(self, users: np.ndarray) -> Histories:
+        """The histories of ``users`` (U',) only, in that order (row k = ``users[k]``)."""
+        starts, ends = self.indptr[users], self.indptr[users + 1]
+        lengths = ends - starts
+        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + \
+            np.arange(int(lengths.sum()))
+        return Histories(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), self.items[idx],
+                         self.types[idx], self.times[idx])
 
     @property
     def user_of_event(self) -> np.ndarray:
@@ -135,8 +147,14 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     h = histories or Histories.of(interactions)
     now = ctx.now
     n_items = len(ctx.pop_all)
+    # only the batch's shoppers matter: their events, with candidate users renumbered to match
+    needed, u = np.unique(candidates.users, return_inverse=True)
+    if len(needed) < h.n_users:
+        h = h.subset(needed)
+    else:
+        u = candidates.users
     ev_user, ev_item, ev_type, ev_time = h.user_of_event, h.items, h.types, h.times
-    u, i = candidates.users, candidates.items
+    i = candidates.items
     out: dict[str, np.ndarray] = {}
     n_batch = len(candidates.indptr) - 1
     sizes = np.diff(candidates.indptr)

@@ -406,3 +406,6 @@ def _fusion_parts(fusion: Fusion) -> tuple[dict, dict]:
     from shelfwise.ranking.fusion import fusion_state_json
 
     return fusion_state_json(fusion)
+
+
+MODELS[HybridRecommender.name] = HybridRecommender  # see models._register_pipeline
