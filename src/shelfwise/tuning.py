@@ -104,11 +104,13 @@ class TuneResult:
 
 
 def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame | None = None,
-         seed: int = 0, max_trials: int | None = None, pruner=None) -> TuneResult:
+         seed: int = 0, max_trials: int | None = None, pruner=None,
+         fixed: dict | None = None) -> TuneResult:
     """Search ``model``'s hyper-parameters for ``minutes`` on a last-event validation split
     of ``events`` (a canonical event frame): each user's last event is held out, so a
     caller that passes only its training events never shows the search its test target.
     ``max_trials`` bounds the search trials, which come after the defaults' trial 0.
+    ``fixed`` parameters are set in every trial, trial 0 included (not searched).
 
     The defaults are trial 0 whenever the space can express them (always for the sequence
     models, whose space is centred on them), else they are scored first, outside the study.
@@ -134,15 +136,16 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     users, truth = truth_from(split.test, train)
     deadline = time.monotonic() + minutes * 60
     sequential = "sequence" in MODELS[model].capabilities
+    fixed = fixed or {}
 
     def score(params: dict, trial=None) -> float:
         if not sequential:
-            est = create(model, **params)
+            est = create(model, **params, **fixed)
             return evaluate_model(est, train, users, truth, ks=(10,),
                                   latency_sample=0).metrics["ndcg@10"]
         left = (deadline - time.monotonic()) / 60
-        est = create(model, **params, refit_epochs=0,
-                     max_minutes=max(min(left, minutes / 4), 0.25))
+        est = create(model, **{"refit_epochs": 0, "max_minutes": max(min(left, minutes / 4), 0.25),
+                                **params, **fixed})
         start = time.perf_counter()
 
         def on_epoch(epoch: int, ndcg: float) -> None:
@@ -185,7 +188,9 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     study.optimize(objective, timeout=max(deadline - time.monotonic(), 1), n_trials=n_trials)
     if in_space:
         default_ndcg = study.trials[0].value
-    done = [t for t in study.trials if t.value is not None and not t.user_attrs.get("defaults")]
+    # a pruned trial's value is its last epoch report, not a held-out score: completed only
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
+            and not t.user_attrs.get("defaults")]
     best_trial = max(done, key=lambda t: t.value, default=None)
     if best_trial is not None and best_trial.value > default_ndcg:
         best, best_ndcg = dict(best_trial.params), float(best_trial.value)
