@@ -117,16 +117,15 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     ``trials`` holds every study trial; ``user_attrs_defaults`` marks trial 0.
 
     Sequence models: ``minutes`` is the search's budget, and each trial (trial 0 too) may
-    train for at most a quarter of it, so at least four configurations are scored at equal
-    cost. Every epoch's validation NDCG@10 (the model's own, on the last event before the
-    held-out one) goes to a Hyperband pruner (successive halving over epochs), which stops
-    a trial falling behind the others at the same epoch; the time a pruned trial leaves
-    goes to further trials. Trials skip the refit epochs (every configuration would get the
-    same few), and a trial's score is NDCG@10 on the held-out events. The best parameters
-    found leave the time budget and refit epochs at the model's defaults: the final fit of
-    the winner costs what an untuned fit costs, so tuning adds ``minutes`` to a run and
-    never shortens the final model's training. ``pruner`` replaces the Hyperband pruner
-    (tests)."""
+    train for at most a quarter of it (or what is left of the budget, if less). Every
+    epoch's validation NDCG@10 (the model's own, on the last event before the held-out one)
+    goes to a Hyperband pruner (successive halving over epochs), which stops a trial falling
+    behind the others at the same epoch; the time a pruned trial leaves goes to further
+    trials. Trials skip the refit epochs (every configuration would get the same few), and a
+    trial's score is NDCG@10 on the held-out events. The best parameters found leave the
+    time budget and refit epochs at the model's defaults: the final fit of the winner costs
+    what an untuned fit costs, so tuning adds ``minutes`` to a run and never shortens the
+    final model's training. ``pruner`` replaces the Hyperband pruner (tests)."""
     import optuna
 
     if model not in SPACES:
@@ -169,8 +168,7 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     defaults = create(model).get_params()
     probe = optuna.create_study().ask()
     names = list(SPACES[model](probe))  # the space's parameter names
-    in_space = all(probe.distributions[k]._contains(probe.distributions[k].to_internal_repr(
-        defaults[k])) if defaults[k] is not None else False for k in names)
+    in_space = all(_contains(probe.distributions[k], defaults[k]) for k in names)
     pruner = pruner or optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
     study = optuna.create_study(direction="maximize", pruner=pruner,
                                 sampler=optuna.samplers.TPESampler(seed=seed))
@@ -198,6 +196,15 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
         best, best_ndcg = {k: defaults[k] for k in names}, default_ndcg
     return TuneResult(model=model, best_params=best, best_ndcg=best_ndcg,
                       default_ndcg=float(default_ndcg), trials=study.trials_dataframe())
+
+
+def _contains(distribution, value) -> bool:
+    """Whether an optuna ``distribution`` can give ``value`` (None never)."""
+    if value is None or (isinstance(value, bool) and not hasattr(distribution, "choices")):
+        return False
+    if hasattr(distribution, "choices"):
+        return value in distribution.choices
+    return distribution.low <= value <= distribution.high
 
 
 def tuned_params(folder: str | Path, model: str) -> dict:
