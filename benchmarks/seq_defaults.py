@@ -28,10 +28,12 @@ from shelfwise.models import create
 CANDIDATES = {
     "defaults": {},  # dim 64, 2 layers, dropout 0.3, lr 2e-3, max_len 50
     "regularised": {"dropout": 0.5, "lr": 1e-3},  # the SASRec paper's sparse-data setting
-    "wide": {"dim": 128},
+    "small": {"dim": 32, "layers": 1},
     "shallow-fast": {"layers": 1, "dropout": 0.2, "lr": 4e-3},
+    "wide": {"dim": 128},
     "long": {"max_len": 200},
 }
+DEFAULT_CANDIDATES = ["defaults", "regularised", "small", "shallow-fast"]
 
 
 def run(name: str, params: dict, train: Interactions, minutes: float, seed: int) -> dict:
@@ -47,7 +49,8 @@ def run(name: str, params: dict, train: Interactions, minutes: float, seed: int)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--logs", nargs="+", default=list(LOGS), choices=list(LOGS))
-    ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    ap.add_argument("--candidates", nargs="+", default=DEFAULT_CANDIDATES,
+                    choices=list(CANDIDATES))
     ap.add_argument("--minutes", type=float, default=2.0, help="time cap of every run")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
