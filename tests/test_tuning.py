@@ -11,7 +11,7 @@ from shelfwise.data.splits import leave_one_out
 from shelfwise.engine import Engine
 from shelfwise.evaluation.harness import evaluate_model, truth_from
 from shelfwise.models import create
-from shelfwise.tuning import SPACES, centred_space, tune
+from shelfwise.tuning import SPACES, centred_space, epoch_pruner, tune
 
 runner = CliRunner()
 
@@ -126,3 +126,21 @@ def test_pruned_trials_stop_at_their_first_epoch_and_the_defaults_run_on(small_s
         k: defaults[k] for k in result.best_params}
     assert result.best_params == {k: defaults[k] for k in result.best_params}
     assert result.best_ndcg == result.default_ndcg == pytest.approx(t["value"].iloc[0])
+
+
+def test_the_pruner_stops_a_trial_behind_the_defaults_at_epoch_two_not_one():
+    import optuna
+
+    study = optuna.create_study(direction="maximize", pruner=epoch_pruner())
+    curves = {"defaults": [0.10, 0.20, 0.25], "behind": [0.12, 0.15], "ahead": [0.05, 0.22]}
+    verdicts = {}
+    for name, curve in curves.items():
+        trial = study.ask()
+        verdicts[name] = []
+        for epoch, value in enumerate(curve, start=1):
+            trial.report(value, epoch)
+            verdicts[name].append(trial.should_prune())
+        study.tell(trial, curve[-1])
+    # no rung at epoch 1; at epoch 2 a trial must be the best of the first trials there
+    assert verdicts == {"defaults": [False, False, False], "behind": [False, True],
+                        "ahead": [False, False]}
