@@ -11,7 +11,7 @@ from shelfwise.data.splits import leave_one_out
 from shelfwise.engine import Engine
 from shelfwise.evaluation.harness import evaluate_model, truth_from
 from shelfwise.models import create
-from shelfwise.tuning import SPACES, tune
+from shelfwise.tuning import SPACES, centred_space, epoch_pruner, tune
 
 runner = CliRunner()
 
@@ -33,7 +33,12 @@ def _independent_default_ndcg(events, model: str) -> float:
 def test_the_reported_default_score_is_the_defaults_score(small_shop, model):
     result = tune(small_shop.events, model, minutes=1, max_trials=3, seed=1)
     assert result.default_ndcg == pytest.approx(_independent_default_ndcg(small_shop.events, model))
-    values = result.trials["value"].dropna()
+    trials = result.trials
+    if "user_attrs_defaults" in trials:  # the defaults are in the space: they are trial 0
+        assert trials["user_attrs_defaults"].fillna(False).tolist() == [True, False, False, False]
+        assert trials["value"].iloc[0] == pytest.approx(result.default_ndcg)
+        trials = trials.iloc[1:]
+    values = trials["value"].dropna()
     assert len(values) == 3
     assert result.best_ndcg == pytest.approx(max(result.default_ndcg, values.max()))
 
@@ -70,3 +75,72 @@ def test_recommend_batch_with_a_tuning_budget(tmp_path, small_shop):
     assert res.exit_code == 0, res.output
     assert "tuned popular" in res.output
     assert len(pd.read_csv(out)) == 15
+
+
+def _distributions(space) -> dict:
+    import optuna
+
+    trial = optuna.create_study().ask()
+    space(trial)
+    return trial.distributions
+
+
+def test_the_sequence_space_is_centred_on_the_defaults():
+    defaults = create("sasrec").get_params()
+    d = _distributions(SPACES["sasrec"])
+    assert d["dim"].choices == (defaults["dim"] // 2, defaults["dim"], defaults["dim"] * 2)
+    assert d["max_len"].choices == (defaults["max_len"] // 2, defaults["max_len"],
+                                    defaults["max_len"] * 2)
+    assert (d["layers"].low, d["layers"].high) == (defaults["layers"] - 1, defaults["layers"] + 1)
+    assert (d["dropout"].low + d["dropout"].high) / 2 == pytest.approx(defaults["dropout"])
+    assert d["lr"].log and d["lr"].low * d["lr"].high == pytest.approx(defaults["lr"] ** 2)
+    # GRU4Rec's own default of one layer is the bottom of its range (no zero layers)
+    assert (_distributions(SPACES["gru4rec"])["layers"].low,
+            _distributions(SPACES["gru4rec"])["layers"].high) == (1, 2)
+
+
+def test_the_space_moves_with_the_defaults():
+    d = _distributions(centred_space({"dim": 48, "heads": 4, "layers": 3, "dropout": 0.05,
+                                      "lr": 1e-3, "max_len": 200}))
+    assert d["dim"].choices == (24, 48, 96)  # each divisible by the 4 heads
+    assert (d["layers"].low, d["layers"].high) == (2, 4)
+    assert (d["dropout"].low, d["dropout"].high) == pytest.approx((0.0, 0.25))
+    assert (d["lr"].low, d["lr"].high) == pytest.approx((2.5e-4, 4e-3))
+    assert d["max_len"].choices == (100, 200, 400)
+
+
+def test_pruned_trials_stop_at_their_first_epoch_and_the_defaults_run_on(small_shop):
+    """A pruner that prunes every report: each search trial ends after one epoch, trial 0
+    (the defaults, never pruned) trains on, and, nothing having beaten it, stays best."""
+    import optuna
+
+    result = tune(small_shop.events, "sasrec", minutes=2, max_trials=3, seed=0,
+                  pruner=optuna.pruners.ThresholdPruner(lower=2.0),  # NDCG is never >= 2
+                  fixed={"max_epochs": 3, "patience": 3})
+    t = result.trials
+    assert t["state"].tolist() == ["COMPLETE"] + ["PRUNED"] * 3
+    assert t["user_attrs_epochs"].iloc[1:].tolist() == [1, 1, 1]
+    assert t["user_attrs_epochs"].iloc[0] == 3
+    defaults = create("sasrec").get_params()
+    assert {k: t[f"params_{k}"].iloc[0] for k in result.best_params} == {
+        k: defaults[k] for k in result.best_params}
+    assert result.best_params == {k: defaults[k] for k in result.best_params}
+    assert result.best_ndcg == result.default_ndcg == pytest.approx(t["value"].iloc[0])
+
+
+def test_the_pruner_stops_a_trial_behind_the_defaults_at_epoch_two_not_one():
+    import optuna
+
+    study = optuna.create_study(direction="maximize", pruner=epoch_pruner())
+    curves = {"defaults": [0.10, 0.20, 0.25], "behind": [0.12, 0.15], "ahead": [0.05, 0.22]}
+    verdicts = {}
+    for name, curve in curves.items():
+        trial = study.ask()
+        verdicts[name] = []
+        for epoch, value in enumerate(curve, start=1):
+            trial.report(value, epoch)
+            verdicts[name].append(trial.should_prune())
+        study.tell(trial, curve[-1])
+    # no rung at epoch 1; at epoch 2 a trial must be the best of the first trials there
+    assert verdicts == {"defaults": [False, False, False], "behind": [False, True],
+                        "ahead": [False, False]}

@@ -1,10 +1,12 @@
 """Hyper-parameter search on a validation split (optuna, the ``tune`` extra).
 
-Each user's last event of the training data is held out; a model is fitted on the rest and
+Each user's last event of the events given is held out; a model is fitted on the rest and
 scored by full-ranking NDCG@10 on the held-out items. The model's defaults, unmodified, are
-scored first as the baseline, outside the search; the search's best replaces them only if it
-scores higher on validation, else the defaults are reported as best. The best configuration
-is saved as JSON and becomes that model's defaults for that dataset.
+the baseline: trial 0 of the study when the search space can express them, else scored
+first, outside it. The search's best replaces them only if it scores higher on validation,
+else the defaults are reported as best. The best configuration is saved as JSON and becomes
+that model's defaults for that dataset. Sequence models search a space centred on their
+defaults, with short trials pruned epoch by epoch (see ``tune``).
 """
 
 from __future__ import annotations
@@ -15,22 +17,41 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.splits import leave_one_out
-from shelfwise.evaluation.harness import evaluate_model, truth_from
+from shelfwise.evaluation.harness import evaluate_model, score_lists, truth_from
 from shelfwise.models import MODELS, create
 
 Space = Callable[["object"], dict]  # optuna trial -> params
+SEQUENCE_MODELS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 
-SEQ_SPACE: Space = lambda t: {  # noqa: E731
-    "dim": t.suggest_categorical("dim", [32, 64, 128]),
-    "layers": t.suggest_int("layers", 1, 3),
-    "dropout": t.suggest_float("dropout", 0.1, 0.5),
-    "lr": t.suggest_float("lr", 3e-4, 5e-3, log=True),
-    "max_len": t.suggest_categorical("max_len", [20, 50, 100]),
-}
+
+def centred_space(defaults: dict) -> Space:
+    """A sequence model's search space centred on its ``defaults`` (``get_params()``):
+    ``dim`` and ``max_len`` from half to twice the default, ``layers`` one either side,
+    ``dropout`` 0.2 either side, ``lr`` a factor 4 either side on a log scale. The
+    defaults are thus the middle of every range, and trial 0 of every search."""
+    d = defaults
+    dims = sorted({max(d["heads"], d["dim"] // 2 // d["heads"] * d["heads"]), d["dim"],
+                   2 * d["dim"]})  # every choice divisible by the heads
+    lens = sorted({max(2, d["max_len"] // 2), d["max_len"], 2 * d["max_len"]})
+    return lambda t: {
+        "dim": t.suggest_categorical("dim", dims),
+        "layers": t.suggest_int("layers", max(1, d["layers"] - 1), d["layers"] + 1),
+        "dropout": t.suggest_float("dropout", max(0.0, d["dropout"] - 0.2),
+                                   min(0.9, d["dropout"] + 0.2)),
+        "lr": t.suggest_float("lr", d["lr"] / 4, d["lr"] * 4, log=True),
+        "max_len": t.suggest_categorical("max_len", lens),
+    }
+
+
+def _sequence_space(model: str) -> Space:
+    # read the defaults when a search starts, so the space follows them if they change
+    return lambda t: centred_space(MODELS[model]().get_params())(t)
+
 
 SPACES: dict[str, Space] = {
     "popular": lambda t: {"half_life_days": t.suggest_float("half_life_days", 1, 365, log=True)},
@@ -61,8 +82,7 @@ SPACES: dict[str, Space] = {
     "content": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0),
                           "sublinear_tf": t.suggest_categorical("sublinear_tf", [True, False])},
     "content_minilm": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0)},
-    "sasrec": SEQ_SPACE, "bert4rec": SEQ_SPACE, "gru4rec": SEQ_SPACE,
-    "bilstm_transformer": SEQ_SPACE,
+    **{m: _sequence_space(m) for m in SEQUENCE_MODELS},
 }
 
 
@@ -84,13 +104,29 @@ class TuneResult:
 
 
 def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame | None = None,
-         seed: int = 0, max_trials: int | None = None) -> TuneResult:
+         seed: int = 0, max_trials: int | None = None, pruner=None,
+         fixed: dict | None = None) -> TuneResult:
     """Search ``model``'s hyper-parameters for ``minutes`` on a last-event validation split
-    of ``events`` (a canonical event frame). ``max_trials`` bounds the search trials, which
-    come after the defaults' baseline; ``trials`` lists the search trials only.
+    of ``events`` (a canonical event frame): each user's last event is held out, so a
+    caller that passes only its training events never shows the search its test target.
+    ``max_trials`` bounds the search trials, which come after the defaults' trial 0.
+    ``fixed`` parameters are set in every trial, trial 0 included (not searched).
 
-    Sequence models get the same training budget (``max_minutes``) in the baseline as in
-    each trial, so the defaults are compared at equal cost; all else is their defaults."""
+    The defaults are trial 0 whenever the space can express them (always for the sequence
+    models, whose space is centred on them), else they are scored first, outside the study.
+    ``trials`` holds every study trial; ``user_attrs_defaults`` marks trial 0.
+
+    Sequence models: ``minutes`` is the search's budget, and each trial (trial 0 too) may
+    train for at most a quarter of it (or what is left of the budget, if less). Every
+    epoch's validation NDCG@10 (the model's own, on the last event before the held-out one)
+    goes to a successive-halving pruner (rungs at epochs 2, 4, 8, ...), which stops a trial
+    not in the better half of the trials that reached the same epoch, the defaults' trial
+    among them (with fewer than four there, it must be the best); the time a pruned trial
+    leaves goes to further trials. Trials skip the refit epochs (every configuration would get the same few), and a
+    trial's score is NDCG@10 on the held-out events. The best parameters found leave the
+    time budget and refit epochs at the model's defaults: the final fit of the winner costs
+    what an untuned fit costs, so tuning adds ``minutes`` to a run and never shortens the
+    final model's training. ``pruner`` replaces that pruner (tests)."""
     import optuna
 
     if model not in SPACES:
@@ -100,34 +136,86 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     users, truth = truth_from(split.test, train)
     deadline = time.monotonic() + minutes * 60
     sequential = "sequence" in MODELS[model].capabilities
+    fixed = fixed or {}
 
-    def budget() -> dict:
+    def score(params: dict, trial=None) -> float:
         if not sequential:
-            return {}
-        # a fit may use what is left of the budget, and at most a third
-        left = max(deadline - time.monotonic(), 30.0) / 60
-        return {"max_minutes": max(min(left, minutes / 3), 0.5)}
+            est = create(model, **params, **fixed)
+            return evaluate_model(est, train, users, truth, ks=(10,),
+                                  latency_sample=0).metrics["ndcg@10"]
+        left = (deadline - time.monotonic()) / 60
+        est = create(model, **{"refit_epochs": 0, "max_minutes": max(min(left, minutes / 4), 0.25),
+                                **params, **fixed})
+        start = time.perf_counter()
 
-    def score(params: dict) -> float:
-        est = create(model, **params, **budget())
-        return evaluate_model(est, train, users, truth, ks=(10,),
-                              latency_sample=0).metrics["ndcg@10"]
+        def on_epoch(epoch: int, ndcg: float) -> None:
+            if trial is None:
+                return
+            trial.set_user_attr("epochs", epoch)
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            trial.report(ndcg, epoch)
+            # the defaults' trial is the baseline: it always runs to its end
+            if trial.should_prune() and not trial.user_attrs.get("defaults"):
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        est.fit(train, on_epoch=on_epoch)
+        if trial is not None:
+            trial.set_user_attr("best_epoch", int(np.argmax(
+                [h["val_ndcg@10"] for h in est.history_])) + 1)
+        recs, _ = est.recommend(users, n=10, exclude_seen=True)
+        return score_lists(recs, truth, train, ks=(10,))["ndcg@10"]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    default_ndcg = score({})
     defaults = create(model).get_params()
-    names = list(SPACES[model](optuna.create_study().ask()))  # the space's parameter names
-    study = optuna.create_study(direction="maximize",
+    probe = optuna.create_study().ask()
+    names = list(SPACES[model](probe))  # the space's parameter names
+    in_space = all(_contains(probe.distributions[k], defaults[k]) for k in names)
+    pruner = pruner or epoch_pruner()
+    study = optuna.create_study(direction="maximize", pruner=pruner,
                                 sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(lambda trial: score(SPACES[model](trial)),
-                   timeout=max(deadline - time.monotonic(), 1), n_trials=max_trials)
-    done = [t for t in study.trials if t.value is not None]
-    if done and study.best_value > default_ndcg:
-        best, best_ndcg = dict(study.best_params), float(study.best_value)
+    if in_space:
+        study.enqueue_trial({k: defaults[k] for k in names}, user_attrs={"defaults": True})
+    else:
+        default_ndcg = score({})
+
+    def objective(trial) -> float:
+        params = SPACES[model](trial)
+        # trial 0 is scored exactly as the defaults are, not as a point of the space
+        return score({} if trial.user_attrs.get("defaults") else params, trial)
+
+    n_trials = None if max_trials is None else max_trials + in_space
+    study.optimize(objective, timeout=max(deadline - time.monotonic(), 1), n_trials=n_trials)
+    if in_space:
+        default_ndcg = study.trials[0].value
+    # a pruned trial's value is its last epoch report, not a held-out score: completed only
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
+            and not t.user_attrs.get("defaults")]
+    best_trial = max(done, key=lambda t: t.value, default=None)
+    if best_trial is not None and best_trial.value > default_ndcg:
+        best, best_ndcg = dict(best_trial.params), float(best_trial.value)
     else:
         best, best_ndcg = {k: defaults[k] for k in names}, default_ndcg
     return TuneResult(model=model, best_params=best, best_ndcg=best_ndcg,
                       default_ndcg=float(default_ndcg), trials=study.trials_dataframe())
+
+
+def epoch_pruner():
+    """The sequence-model trials' pruner: successive halving with rungs at epochs 2, 4, 8...;
+    a trial goes on past a rung only in the better half of the trials that reached it.
+    One bracket, not Hyperband: with the few trials a 10-minute search runs, Hyperband's
+    brackets each held one or two trials and never pruned (Grocery: 4 trials, none pruned)."""
+    import optuna
+
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=2)
+
+
+def _contains(distribution, value) -> bool:
+    """Whether an optuna ``distribution`` can give ``value`` (None never)."""
+    if value is None or (isinstance(value, bool) and not hasattr(distribution, "choices")):
+        return False
+    if hasattr(distribution, "choices"):
+        return value in distribution.choices
+    return distribution.low <= value <= distribution.high
 
 
 def tuned_params(folder: str | Path, model: str) -> dict:
@@ -136,4 +224,5 @@ def tuned_params(folder: str | Path, model: str) -> dict:
     return json.loads(path.read_text())["params"] if path.exists() else {}
 
 
-__all__ = ["MODELS", "SPACES", "TuneResult", "tune", "tuned_params"]
+__all__ = ["MODELS", "SPACES", "TuneResult", "centred_space", "epoch_pruner", "tune",
+           "tuned_params"]

@@ -137,3 +137,22 @@ def test_gru4rec_honours_layers_and_defaults_to_one(cycle):
     params = {k: v for k, v in PARAMS.items() if k != "layers"}
     default = create("gru4rec", **{**params, "max_epochs": 1}).fit(cycle)
     assert default.net_.encoder.gru.num_layers == 1
+
+
+def test_each_epoch_is_reported_and_a_raising_callback_ends_the_fit(cycle):
+    seen = []
+
+    def stop_after_three(epoch, ndcg):
+        seen.append((epoch, ndcg))
+        if epoch == 3:
+            raise KeyboardInterrupt  # stands in for optuna.TrialPruned
+
+    model = create("sasrec", **{**PARAMS, "max_epochs": 10})
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(cycle, on_epoch=stop_after_three)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    full = []
+    model.fit(cycle, on_epoch=lambda e, n: full.append((e, n)))
+    assert full == [(h["epoch"], h["val_ndcg@10"]) for h in model.history_]
+    # the same seed gives the same first three epochs: the hook does not change training
+    assert full[:3] == seen

@@ -3,6 +3,8 @@ rows left-padded and batched by length. Pure numpy; no torch here."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 
@@ -56,3 +58,38 @@ def length_batches(lengths: np.ndarray, rows: np.ndarray, size: int, rng) -> lis
     ordered = rows[np.argsort(noisy, kind="stable")]
     batches = [ordered[b:b + size] for b in range(0, len(ordered), size)]
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def attribute_table(interactions, max_share: float):
+    """(n_items + 2, A) attribute ids per item of ``interactions``' catalogue (0 = none;
+    row 0 is padding, row n_items + 1 the mask token) and the attribute count, or
+    (None, 0) when no item has one. Attributes are ``attribute_ids``, else the category
+    path's prefixes, plus the brand; any on more than ``max_share`` of the catalogue is
+    left out."""
+    cat = interactions.items
+    col = cat.get("attributes", None)
+    vocab: dict[str, int] = {}
+    rows = []
+    for i in range(interactions.n_items):
+        values = []
+        attrs = col.iloc[i] if col is not None else None
+        if isinstance(attrs, dict) and attrs.get("attribute_ids"):
+            values = [f"a:{a}" for a in attrs["attribute_ids"]]
+        elif "category" in cat and isinstance(cat["category"].iloc[i], list):
+            path = cat["category"].iloc[i]
+            values = [f"c:{'>'.join(path[:d + 1])}" for d in range(len(path))]
+        if "brand" in cat and isinstance(cat["brand"].iloc[i], str):
+            values.append(f"b:{cat['brand'].iloc[i]}")
+        rows.append(values)
+    # An attribute most items share (a root category, an "unknown" code) tells items
+    # nothing apart; it only adds a common vector, so it is left out.
+    counts = Counter(v for r in rows for v in set(r))
+    common = {v for v, c in counts.items() if c > max_share * interactions.n_items}
+    rows = [[vocab.setdefault(v, len(vocab) + 1) for v in r if v not in common] for r in rows]
+    if not vocab:
+        return None, 0
+    width = max(len(r) for r in rows) or 1
+    table = np.zeros((interactions.n_items + 2, width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        table[i + 1, :len(r)] = r
+    return table, len(vocab)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections import Counter
 
 import numpy as np
 
@@ -43,6 +42,7 @@ from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.models.base import Recommender, score_block
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.seq_data import (
+    attribute_table,
     collapse_repeats,
     drop_last_item,
     has_ties,
@@ -167,33 +167,7 @@ class SequentialRecommender(Recommender):
         """(n_items + 2, A) attribute ids per item (0 = none) and the attribute count."""
         if not self.use_attributes or interactions.items is None:
             return None, 0
-        cat = interactions.items
-        col = cat.get("attributes", None)
-        vocab: dict[str, int] = {}
-        rows = []
-        for i in range(interactions.n_items):
-            values = []
-            attrs = col.iloc[i] if col is not None else None
-            if isinstance(attrs, dict) and attrs.get("attribute_ids"):
-                values = [f"a:{a}" for a in attrs["attribute_ids"]]
-            elif "category" in cat and isinstance(cat["category"].iloc[i], list):
-                path = cat["category"].iloc[i]
-                values = [f"c:{'>'.join(path[:d + 1])}" for d in range(len(path))]
-            if "brand" in cat and isinstance(cat["brand"].iloc[i], str):
-                values.append(f"b:{cat['brand'].iloc[i]}")
-            rows.append(values)
-        # An attribute most items share (a root category, an "unknown" code) tells items
-        # nothing apart; it only adds a common vector, so it is left out.
-        counts = Counter(v for r in rows for v in set(r))
-        common = {v for v, c in counts.items() if c > MAX_ATTRIBUTE_SHARE * interactions.n_items}
-        rows = [[vocab.setdefault(v, len(vocab) + 1) for v in r if v not in common] for r in rows]
-        if not vocab:
-            return None, 0
-        width = max(len(r) for r in rows) or 1
-        table = np.zeros((interactions.n_items + 2, width), dtype=np.int64)
-        for i, r in enumerate(rows):
-            table[i + 1, :len(r)] = r
-        return table, len(vocab)
+        return attribute_table(interactions, MAX_ATTRIBUTE_SHARE)
 
     def _build_net(self, n_items: int, attributes, n_attributes: int):
         torch = _torch()
@@ -204,6 +178,18 @@ class SequentialRecommender(Recommender):
                            self.heads, self.dropout, len(EVENT_TYPES), attr, n_attributes)
 
     # -- fitting -------------------------------------------------------------------------
+    _on_epoch = None
+
+    def fit(self, interactions: Interactions, on_epoch=None) -> SequentialRecommender:
+        """Learn from ``interactions``; returns self. ``on_epoch(epoch, val_ndcg)`` is called
+        after each training epoch (1-based) with its validation NDCG@10: the tuner reports it
+        to its pruner, and an exception it raises ends the fit there."""
+        self._on_epoch = on_epoch
+        try:
+            return super().fit(interactions)
+        finally:
+            self._on_epoch = None
+
     def _fit(self, interactions: Interactions) -> None:
         torch = _torch()
         torch.manual_seed(self.seed)
@@ -247,6 +233,8 @@ class SequentialRecommender(Recommender):
                             "val_ndcg@10": ndcg, "seconds": time.perf_counter() - start})
             if self.verbose:
                 print(history[-1], flush=True)
+            if self._on_epoch is not None:
+                self._on_epoch(epoch + 1, ndcg)
             if ndcg > best:
                 best, stale = ndcg, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
