@@ -77,6 +77,7 @@ class Engine:
         self.settings = settings or Settings.from_env()
         self._store = store
         self._versions: ModelVersions | None = None
+        self.online = None  # an OnlineState (the HTTP API sets one): its counters move popular
 
     # -- storage -------------------------------------------------------------------
     @property
@@ -242,8 +243,38 @@ class Engine:
     def popular(self, n: int = 10) -> list[Recommendation]:
         """The shop's top-``n`` by the ``popular`` model: the cold-start list."""
         rec, view = self._load("popular")
-        items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
-        return _listed(view, rec, items[0], scores[0])
+        counts = self.online and self.online.popularity(self.versions.active()["popular"])
+        if not counts:
+            items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
+            return _listed(view, rec, items[0], scores[0])
+        # what events accepted since the popular version was trained add to its counts
+        scores = rec.score(np.array([0]))[0].astype(np.float32)
+        idx = np.array([view.item_index.get(i, -1) for i in counts], dtype=np.int64)
+        known = idx >= 0
+        np.add.at(scores, idx[known], np.fromiter(counts.values(), np.float32, len(counts))[known])
+        items, top = top_n(scores[None, :], n)
+        return _listed(view, rec, items[0], top[0])
+
+    def recommend_session(self, item_ids: list[str], types: list[str], times: np.ndarray, n: int = 10,
+                          model: str | None = None) -> list[Recommendation]:
+        """Top-``n`` for an anonymous shopper given by their events (item ids, event type names,
+        Unix times (k,), oldest first), scored as ``recommend`` scores a known shopper from the
+        store; seen items are left out. With no event on a trained item, or a model without a
+        live path, the popular list answers, each item with its ``reason``."""
+        rec, view = self._load(model)
+        live = self._scores_from_events(rec, view, item_ids, types, np.asarray(times, np.float64))
+        if live is None:
+            reason = "no event on a trained item" if "live" in rec.capabilities or \
+                "sequence" in rec.capabilities else f"the {rec.name} model does not score sessions"
+            return [dataclasses.replace(r, reason=reason) for r in self.popular(n)]
+        scores, touched = live
+        scores[touched] = -np.inf
+        items, top = top_n(scores[None, :], n)
+        kept = [r for r in _listed(view, rec, items[0], top[0]) if r.score != 0 or rec.name == "popular"]
+        taken = {r.item_id for r in kept} | set(item_ids)
+        fill = [dataclasses.replace(r, reason=f"the {rec.name} model has nothing more for this session")
+                for r in self.popular(n + len(taken)) if r.item_id not in taken]
+        return kept + fill[:n - len(kept)]
 
     def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
         live = self._live_scores(rec, view, user_id)
@@ -261,7 +292,13 @@ class Engine:
         model has no live path or the shopper has no event on a trained item."""
         if not {"live", "sequence"} & rec.capabilities:
             return None
-        item_ids, types, times = self.store.user_events(user_id)
+        return self._scores_from_events(rec, view, *self.store.user_events(user_id))
+
+    def _scores_from_events(self, rec, view, item_ids: list, types: list[str], times: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray] | None:
+        """As ``_live_scores``, for events given rather than read from the store."""
+        if not {"live", "sequence"} & rec.capabilities:
+            return None
         index = view.item_index
         idx = np.array([index.get(i, -1) if i is not None else -1 for i in item_ids], dtype=np.int64)
         keep = idx >= 0

@@ -3,6 +3,7 @@ PostgreSQL test server, with keys made by ``shelfwise keys create``."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -42,13 +43,15 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(home: Path, store: str) -> Server:
+def start_server(home: Path, store: str, env: dict[str, str] | None = None, *args: str) -> Server:
+    """``shelfwise serve`` with ``env`` added to the environment (settings as SHELFWISE_*) and
+    ``args`` added to the command line."""
     where = ["--home", str(home), "--store-url", store]
     keys = {scope: cli("keys", "create", f"test-{scope}", "--scope", scope, *where)
             for scope in ("read", "write", "admin")}
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -75,7 +78,7 @@ def server(tmp_path, store_url):  # noqa: F811
 def shop_server(tmp_path_factory, small_shop):
     """A SQLite-backed server with the small synthetic shop ingested and itemknn trained."""
     home = tmp_path_factory.mktemp("api")
-    srv = start_server(home, f"sqlite:///{home / 'events.db'}")
+    srv = start_server(home, f"sqlite:///{home / 'events.db'}", {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
     rows = small_shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
     with srv.client("write") as c:
         for start in range(0, len(rows), 5000):

@@ -98,6 +98,27 @@ class SqlEventStore(EventStore):
         with self.engine.begin() as conn:
             return self._bulk_insert_events(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
 
+    def append_event_rows(self, events: pd.DataFrame) -> list[int]:
+        """Append a validated event frame in one transaction, row by row; per row 1 if it was
+        new, 0 if its id was already stored. The group commit of single events uses it: one
+        commit for many requests, each told about its own event."""
+        if len(events) == 0:
+            return []
+        with self.engine.begin() as conn:
+            return self._insert_rows(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
+
+    def _insert_rows(self, conn, rows: list[tuple]) -> list[int]:
+        cols = ", ".join(_EVENT_INSERT_COLUMNS)
+        marks = ", ".join(["%s"] * len(_EVENT_INSERT_COLUMNS))
+        sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
+               "ON CONFLICT (user_id, event_id) DO NOTHING")
+        cursor = conn.connection.driver_connection.cursor()
+        out = []
+        for row in rows:
+            cursor.execute(sql, row)
+            out.append(max(cursor.rowcount, 0))
+        return out
+
     def _bulk_insert_events(self, conn, rows: list[tuple]) -> int:
         """Insert tuples in ``EVENT_COLUMNS`` order, skipping stored ids; returns rows added."""
         stmt = self.dialect_insert(events_table).on_conflict_do_nothing(
@@ -248,6 +269,18 @@ class SqliteEventStore(SqlEventStore):
         before = conn.connection.driver_connection.total_changes
         cursor.executemany(f"INSERT OR IGNORE INTO events ({cols}) VALUES ({marks})", rows)
         return conn.connection.driver_connection.total_changes - before
+
+    def _insert_rows(self, conn, rows: list[tuple]) -> list[int]:
+        cols = ", ".join(_EVENT_INSERT_COLUMNS)
+        marks = ", ".join("?" * len(_EVENT_INSERT_COLUMNS))
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()
+        out = []
+        for row in rows:
+            before = driver.total_changes
+            cursor.execute(f"INSERT OR IGNORE INTO events ({cols}) VALUES ({marks})", row)
+            out.append(driver.total_changes - before)
+        return out
 
 
 class PostgresEventStore(SqlEventStore):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import asyncio
 
-from shelfwise.api.deps import EngineDep, Write
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from shelfwise.api.deps import Write
+from shelfwise.api.online import accepted
 from shelfwise.api.schemas import EventBatch, EventsBody, IngestOut, now
 
 router = APIRouter(tags=["events"])
@@ -12,11 +16,25 @@ router = APIRouter(tags=["events"])
 
 @router.post("/events", response_model=IngestOut, dependencies=[Write],
              summary="Store one event or a batch of up to 10,000")
-def post_events(body: EventsBody, engine: EngineDep, request: Request) -> IngestOut:
-    """Each accepted event is committed to the store before this answers. Re-sending events
-    with the same ids (given, or derived from their content) adds nothing."""
-    events = body.events if isinstance(body, EventBatch) else [body]
+async def post_events(body: EventsBody, request: Request) -> IngestOut:
+    """Each accepted event is committed to the store before this answers, and has moved the
+    online state (popularity counters, the shopper's recent items and cached lists). Single
+    events that arrive together share one commit. Re-sending events with the same ids (given,
+    or derived from their content) adds nothing."""
+    app = request.app
     received = now()
-    report = engine.ingest([e.row(received) for e in events], on_error="fail")
-    request.app.state.metrics.events.inc(report.added)
+    if not isinstance(body, EventBatch):
+        added = await asyncio.wrap_future(app.state.commit.submit(body.row(received)))
+        app.state.metrics.events.inc(added)
+        return IngestOut(received=1, added=added, duplicates=1 - added)
+    rows = [e.row(received) for e in body.events]
+
+    def ingest():
+        report = app.state.engine.ingest(rows, on_error="fail")
+        # which rows of a partly re-sent batch were new is not known: those move no counter
+        accepted(app, rows, counted=report.added == report.received)
+        return report
+
+    report = await run_in_threadpool(ingest)
+    app.state.metrics.events.inc(report.added)
     return IngestOut(received=report.received, added=report.added, duplicates=report.duplicates)

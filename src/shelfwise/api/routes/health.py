@@ -18,7 +18,7 @@ def healthz(engine: EngineDep) -> dict:
 
 def _metrics_access(request: Request) -> None:
     if not request.app.state.engine.settings.serve.metrics_public:
-        _admin(request, request.app.state.keys)
+        _admin.check(request, request.app.state.keys)
 
 
 @router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(_metrics_access)])

@@ -6,12 +6,15 @@ instead; the response says so in ``fallback`` and ``/metrics`` counts it.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from shelfwise.api.deps import EngineDep, Read
+from shelfwise.api.online import list_key
 from shelfwise.api.schemas import ExplanationOut, RecommendationsOut, Scored
 from shelfwise.engine import Engine, Recommendation
 from shelfwise.errors import NotTrained
@@ -43,7 +46,6 @@ def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple
     except Exception:  # a model failing must not take the shop's page down with it
         log.exception("model %s failed; serving the popular list", wanted)
         reason = f"model {wanted!r} failed"
-    request.app.state.metrics.fallbacks.labels(reason="model unavailable").inc()
     try:
         return engine.popular(request.state.n), reason
     except NotTrained:
@@ -52,18 +54,42 @@ def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[Read],
             summary="Top-n items for a shopper")
-def recommend(user_id: IdPath, engine: EngineDep, request: Request, n: N = 10, model: ModelName = None):
+async def recommend(user_id: IdPath, request: Request, n: N = 10, model: ModelName = None):
     """Shoppers the trained models do not know (new, or forgotten) get the popular list, with
-    ``fallback`` saying so."""
+    ``fallback`` saying so. Lists are cached in the online state (``online.cache_seconds``)
+    until the shopper's next event, a model activation, or the end of that time."""
     _check_model(model)
+    app = request.app
+    engine: Engine = app.state.engine
     wanted = model or engine.settings.default_model
+    seconds = engine.settings.online.cache_seconds
+    if seconds > 0:
+        key = list_key(engine, "recommend", n=n, model=wanted)
+        generation, payload = app.state.online.cached(user_id, key)
+        if payload is not None:
+            if b'"fallback":null' not in payload:
+                _count_fallback(request, json.loads(payload)["fallback"])
+            return Response(payload, media_type="application/json")
     request.state.n = n
-    recs, reason = _with_fallback(request, engine, wanted, lambda: engine.recommend(user_id, n, model))
-    if reason is None and recs and recs[0].reason is not None:  # the whole list is a fallback
-        reason = recs[0].reason
-        request.app.state.metrics.fallbacks.labels(
-            reason="unknown shopper" if reason == "unknown shopper" else "no signal").inc()
-    return _answer(recs, wanted, reason, user_id=user_id)
+
+    def compute() -> bytes:
+        recs, reason = _with_fallback(request, engine, wanted, lambda: engine.recommend(user_id, n, model))
+        if reason is None and recs and recs[0].reason is not None:  # the whole list is a fallback
+            reason = recs[0].reason
+        if reason is not None:
+            _count_fallback(request, reason)
+        return _answer(recs, wanted, reason, user_id=user_id).model_dump_json().encode()
+
+    payload = await run_in_threadpool(compute)
+    if seconds > 0:
+        app.state.online.cache(user_id, key, generation, payload, seconds)
+    return Response(payload, media_type="application/json")
+
+
+def _count_fallback(request: Request, reason: str) -> None:
+    label = ("model unavailable" if reason.startswith("model ") else
+             "unknown shopper" if reason == "unknown shopper" else "no signal")
+    request.app.state.metrics.fallbacks.labels(reason=label).inc()
 
 
 @router.get("/items/{item_id}/similar", response_model=RecommendationsOut, dependencies=[Read],
