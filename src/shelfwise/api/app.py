@@ -18,7 +18,7 @@ from shelfwise import __version__
 from shelfwise.api.commit import GroupCommit
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
-from shelfwise.api.online import accepted
+from shelfwise.api.online import CachedLists, accepted
 from shelfwise.api.routes import catalogue, events, health, models, recommendations, session
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (events, catalogue, recommendations, session, models, health):
         app.include_router(module.router)
     _errors(app)
+    app.add_middleware(CachedLists, state_app=app)
     app.add_middleware(Observe, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     return app

@@ -21,3 +21,10 @@ class Metrics:
                                  ["reason"], registry=self.registry)
         self.models = Gauge("shelfwise_model_trained_timestamp", "when each trained model was fitted",
                             ["model"], registry=self.registry)
+
+    def count_fallback(self, reason: str) -> None:
+        """Count an answer served by a fallback, by kind: the model could not answer, the
+        shopper is unknown, or the model had nothing for them."""
+        label = ("model unavailable" if reason.startswith("model ") else
+                 "unknown shopper" if reason == "unknown shopper" else "no signal")
+        self.fallbacks.labels(reason=label).inc()

@@ -98,14 +98,16 @@ class SqlEventStore(EventStore):
         with self.engine.begin() as conn:
             return self._bulk_insert_events(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
 
-    def append_event_rows(self, events: pd.DataFrame) -> list[int]:
-        """Append a validated event frame in one transaction, row by row; per row 1 if it was
-        new, 0 if its id was already stored. The group commit of single events uses it: one
-        commit for many requests, each told about its own event."""
+    def append_event_rows(self, events: pd.DataFrame | list[tuple]) -> list[int]:
+        """Append validated events (a frame, or tuples in ``EVENT_COLUMNS`` order) in one
+        transaction, row by row; per row 1 if it was new, 0 if its id was already stored. The
+        group commit of single events uses it: one commit for many requests, each told about
+        its own event."""
         if len(events) == 0:
             return []
+        rows = _tuples(events[_EVENT_INSERT_COLUMNS]) if isinstance(events, pd.DataFrame) else events
         with self.engine.begin() as conn:
-            return self._insert_rows(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
+            return self._insert_rows(conn, rows)
 
     def _insert_rows(self, conn, rows: list[tuple]) -> list[int]:
         cols = ", ".join(_EVENT_INSERT_COLUMNS)

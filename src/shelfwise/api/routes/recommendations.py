@@ -87,9 +87,7 @@ async def recommend(user_id: IdPath, request: Request, n: N = 10, model: ModelNa
 
 
 def _count_fallback(request: Request, reason: str) -> None:
-    label = ("model unavailable" if reason.startswith("model ") else
-             "unknown shopper" if reason == "unknown shopper" else "no signal")
-    request.app.state.metrics.fallbacks.labels(reason=label).inc()
+    request.app.state.metrics.count_fallback(reason)
 
 
 @router.get("/items/{item_id}/similar", response_model=RecommendationsOut, dependencies=[Read],
