@@ -74,16 +74,23 @@ def server(tmp_path, store_url):  # noqa: F811
     srv.proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def shop_server(tmp_path_factory, small_shop):
-    """A SQLite-backed server with the small synthetic shop ingested and itemknn trained."""
-    home = tmp_path_factory.mktemp("api")
-    srv = start_server(home, f"sqlite:///{home / 'events.db'}", {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
-    rows = small_shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
+def start_shop_server(home: Path, shop, env: dict[str, str] | None = None) -> Server:
+    """A SQLite-backed server with ``shop``'s events ingested over HTTP and itemknn and rules
+    trained."""
+    srv = start_server(home, f"sqlite:///{home / 'events.db'}", env)
+    rows = shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
     with srv.client("write") as c:
         for start in range(0, len(rows), 5000):
             assert c.post("/events", json={"events": rows[start:start + 5000]}).status_code == 200
     cli("train", "-m", "itemknn", "-m", "rules", "--home", str(home), "--store-url", srv.store_url)
+    return srv
+
+
+@pytest.fixture(scope="module")
+def shop_server(tmp_path_factory, small_shop):
+    """The small synthetic shop served from SQLite (itemknn, rules); keys trusted for 1 s."""
+    srv = start_shop_server(tmp_path_factory.mktemp("api"), small_shop,
+                            {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
     yield srv
     srv.proc.terminate()
     srv.proc.wait(timeout=10)

@@ -62,6 +62,7 @@ class CachedLists:
         if payload is None:
             return await self.app(scope, receive, send)
         scope["route"] = ROUTE  # so the metrics name the route as for any answer
+        self.state_app.state.metrics.cache_hits.inc()
         if b'"fallback":null' not in payload:
             self.state_app.state.metrics.count_fallback(json.loads(payload)["fallback"])
         await send({"type": "http.response.start", "status": 200,

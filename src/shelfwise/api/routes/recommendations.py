@@ -67,6 +67,7 @@ async def recommend(user_id: IdPath, request: Request, n: N = 10, model: ModelNa
         key = list_key(engine, "recommend", n=n, model=wanted)
         generation, payload = app.state.online.cached(user_id, key)
         if payload is not None:
+            app.state.metrics.cache_hits.inc()
             if b'"fallback":null' not in payload:
                 _count_fallback(request, json.loads(payload)["fallback"])
             return Response(payload, media_type="application/json")
