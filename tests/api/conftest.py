@@ -4,6 +4,7 @@ PostgreSQL test server, with keys made by ``shelfwise keys create``."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,9 +52,10 @@ def start_server(home: Path, store: str, env: dict[str, str] | None = None, *arg
             for scope in ("read", "write", "admin")}
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            start_new_session=True)  # its own group: workers go with it on failure
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded machine starts worker processes slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -62,7 +64,8 @@ def start_server(home: Path, store: str, env: dict[str, str] | None = None, *arg
             time.sleep(0.2)
         if proc.poll() is not None:
             break
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
     raise RuntimeError(f"server did not start: {proc.stdout.read().decode()}")
 
 
