@@ -98,6 +98,14 @@ class SqlEventStore(EventStore):
         with self.engine.begin() as conn:
             return self._bulk_insert_events(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
 
+    def append_event_tuples(self, rows: list[tuple]) -> int:
+        """Append validated events given as tuples in ``EVENT_COLUMNS`` order in one
+        transaction; returns how many were new (the HTTP batch path: no frame to build)."""
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            return self._bulk_insert_events(conn, rows)
+
     def append_event_rows(self, events: pd.DataFrame | list[tuple]) -> list[int]:
         """Append validated events (a frame, or tuples in ``EVENT_COLUMNS`` order) in one
         transaction, row by row; per row 1 if it was new, 0 if its id was already stored. The
