@@ -81,6 +81,8 @@ class MemoryState(OnlineState):
 
     def accept(self, events: Sequence[Accepted], counters: str | None, once: bool) -> None:
         with self._lock:
+            if counters and counters not in self._counts:  # a new popular version: the old
+                self._counts, self._pairs = {}, {}          # counters are in its training
             counts = self._counts.setdefault(counters, {}) if counters else None
             pairs = self._pairs.setdefault(counters, set()) if counters and once else None
             for user, item, weight in events:
