@@ -1,9 +1,10 @@
-"""Accuracy of every model on Amazon Beauty and Toys, next to published figures.
+"""Accuracy of every model on Amazon Beauty, Toys and Grocery, next to published figures.
 
 Protocol (../shared/data/README.md): leave-one-out per user (last item = test target), rank
 all items, exclude the user's history; HR@10, NDCG@10, MRR@10 averaged over all users.
 "ref HR" / "ref NDCG" are an independent script's HR@10 and NDCG@10 on the same split;
-"ratio" is our NDCG@10 over that reference NDCG@10.
+"ratio" is our NDCG@10 over that reference NDCG@10. The ``hybrid`` rows (benchmarks/hybrid_rows.py)
+list its retrievers alone, then the weighted, LightGBM lambdarank and MLP fusions over them.
 Models see only the training part; sequential models hold out each user's last training
 item internally for early stopping.
 
@@ -18,14 +19,16 @@ import json
 import time
 from pathlib import Path
 
+from hybrid_rows import hybrid_rows
 from shelfwise.data.interactions import Interactions
-from shelfwise.data.loaders import load_amazon
+from shelfwise.data.loaders import load_amazon, load_amazon_grocery
 from shelfwise.data.splits import leave_one_out
 from shelfwise.evaluation.harness import evaluate_model, truth_from
 from shelfwise.models import MODELS, create
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DATASETS = {"beauty": ("amazon-beauty", "Beauty"), "toys": ("amazon-toys", "Toys_and_Games")}
+DATASETS = {"beauty": ("amazon-beauty", "Beauty"), "toys": ("amazon-toys", "Toys_and_Games"),
+            "grocery": ("amazon-grocery", None)}
 # (HR@10, NDCG@10, source) on exactly these files, full ranking
 PUBLISHED = {
     "beauty": [("SASRec", 0.0605, 0.0318, "S3-Rec repo"), ("S3-Rec", 0.0647, 0.0327, "S3-Rec repo"),
@@ -49,7 +52,7 @@ def _cell(value: float | None, width: int) -> str:
 def run(dataset: str, models: list[str], seq_minutes: float, out: Path | None,
         overrides: dict[str, dict] | None = None) -> list[dict]:
     folder, name = DATASETS[dataset]
-    ds = load_amazon(DATA / folder, name)
+    ds = load_amazon(DATA / folder, name) if name else load_amazon_grocery(DATA / folder)
     split = leave_one_out(ds.events)
     train = Interactions.from_events(split.train, items=ds.items)
     users, truth = truth_from(split.test, train)
@@ -59,10 +62,15 @@ def run(dataset: str, models: list[str], seq_minutes: float, out: Path | None,
           f"{'ref HR':>8}{'ref NDCG':>10}{'ratio':>7}")
     rows = []
     for m in models:
+        if m == "hybrid":
+            print(f"{'':<24}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'gain':>9}")
+            rows += [{"dataset": dataset, **r} for r in hybrid_rows(
+                train, users, truth, seq_minutes=seq_minutes, params=(overrides or {}).get("hybrid"))]
+            continue
         params = {"max_minutes": seq_minutes} if "sequence" in MODELS[m].capabilities else {}
         params.update((overrides or {}).get(m, {}))
         r = evaluate_model(create(m, **params), train, users, truth, ks=(10,))
-        ref = REFERENCE[dataset].get(m, {})
+        ref = REFERENCE.get(dataset, {}).get(m, {})
         ref_ndcg = ref.get("ndcg@10")
         ratio = f"{r.metrics['ndcg@10'] / ref_ndcg:6.1%}" if ref_ndcg else ""
         print(f"{m:<22}{r.metrics['hr@10']:>8.4f}{r.metrics['ndcg@10']:>9.4f}"
@@ -70,7 +78,7 @@ def run(dataset: str, models: list[str], seq_minutes: float, out: Path | None,
               f"{_cell(ref.get('hr@10'), 8)}{_cell(ref_ndcg, 10)}{ratio:>7}", flush=True)
         rows.append({"dataset": dataset, "model": m, "params": params, **r.metrics, "fit_s": r.fit_seconds,
                      "fit_peak_mb": r.fit_peak_mb})
-    for label, hr, ndcg, source in PUBLISHED[dataset]:
+    for label, hr, ndcg, source in PUBLISHED.get(dataset, []):
         print(f"{'published ' + label:<22}{hr:>8.4f}{ndcg:>9.4f}{'':>8}{'':>9}{'':>9}  ({source})")
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -81,8 +89,8 @@ def run(dataset: str, models: list[str], seq_minutes: float, out: Path | None,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "userknn"]
-                    + ["userknn"], choices=list(MODELS))
+    ap.add_argument("--models", nargs="+", default=[m for m in MODELS if m not in ("userknn", "hybrid")]
+                    + ["userknn", "hybrid"], choices=list(MODELS))
     ap.add_argument("--seq-minutes", type=float, default=15.0,
                     help="training budget of each sequential model")
     ap.add_argument("--out", type=Path, default=None, help="folder for JSON results")

@@ -11,6 +11,10 @@ models' defaults were picked on Beauty.
   favourites and carts; full ranking with training *purchases* excluded (README protocol),
   so an item a shopper carted or favourited can still be the hit. Tmall has no times.
 
+``--models hybrid`` adds the hybrid's rows (benchmarks/hybrid_rows.py): its retrievers alone
+under the protocol's exclusion, then the three fusions (the hybrid's own exclusion policy is
+purchases, the same as Tmall's protocol).
+
 Run:  .venv/bin/python benchmarks/generalisation.py [--datasets grocery tmall]
       [--models ...] [--seq-minutes 15] [--params '{"sasrec": {"use_attributes": false}}']
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hybrid_rows import hybrid_rows
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_amazon_grocery, load_tmall_multibehavior
 from shelfwise.data.splits import leave_one_out
@@ -82,6 +87,11 @@ def main() -> None:
               f"{train.n_events:,} training events, {len(users):,} test users; full ranking ==")
         print(f"{'model':<20}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'fit s':>8}{'peak MB':>9}")
         for m in args.models:
+            if m == "hybrid":
+                print(f"{'':<24}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'gain':>9}")
+                hybrid_rows(train, users, truth, seq_minutes=args.seq_minutes, exclude=exclude,
+                            params=args.params.get("hybrid"))
+                continue
             if m.startswith("content") and train.items is None:
                 continue  # no catalogue text
             params = {"max_minutes": args.seq_minutes} if "sequence" in MODELS[m].capabilities else {}

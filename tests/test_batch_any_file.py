@@ -42,6 +42,8 @@ def _batch(folder, model, out, *extra):
 def test_every_model_serves_every_listed_user_from_a_real_log(taobao_head, tmp_path, model):
     folder, events = taobao_head
     params = QUICK if "sequence" in MODELS[model].capabilities else {}
+    if model == "hybrid":
+        params = {"retriever_params": {"sasrec": QUICK}}
     extra = ["--params", json.dumps(params)] if params else []
     if model.startswith("content"):
         extra += ["--items", str(folder / "items.csv")]
@@ -58,6 +60,25 @@ def test_every_model_serves_every_listed_user_from_a_real_log(taobao_head, tmp_p
     view = Interactions.from_events(events)
     popular = create("popular").fit(view).recommend(np.array([0]), 5, exclude_seen=False)[0][0]
     assert recs[recs.user_id == "newcomer"]["item_id"].tolist() == list(view.item_ids[popular])
+
+
+@pytest.mark.parametrize("model", ["itemknn", "hybrid"])
+def test_exclude_types_keeps_viewed_and_carted_items_eligible(taobao_head, tmp_path, model):
+    folder, events = taobao_head
+    extra = ["--exclude-types", "purchase", "--k", "20"]
+    if model == "hybrid":
+        extra += ["--params", json.dumps({"retriever_params": {"sasrec": QUICK}})]
+    res = runner.invoke(app, ["recommend-batch", "--events", str(folder / "events.csv"), "--users",
+                              str(folder / "users.txt"), "--model", model, "--out", str(tmp_path / "r.csv"),
+                              *extra])
+    assert res.exit_code == 0, res.output
+    recs = pd.read_csv(tmp_path / "r.csv", dtype=str)
+    pairs = set(zip(recs["user_id"], recs["item_id"], strict=True))
+    bought = set(zip(*events[events["event_type"] == "purchase"][["user_id", "item_id"]].T.to_numpy(),
+                     strict=True))
+    touched = set(zip(events["user_id"], events["item_id"], strict=True))
+    assert not pairs & bought
+    assert pairs & (touched - bought)  # a viewed / carted item came back
 
 
 def test_a_bare_user_item_file_with_other_column_names(tmp_path):

@@ -111,9 +111,13 @@ def test_recommend_batch_with_arbitrary_string_ids(tmp_path):
 
 def test_demo_command_prints_the_table(tmp_path):
     res = runner.invoke(app, ["demo", "--home", str(tmp_path / "d"), "--users", "300",
-                              "--items", "200", "--no-serve"], env={**os.environ, "COLUMNS": "200"})
+                              "--items", "200", "--no-serve", "--seq-minutes", "0.05"],
+                        env={**os.environ, "COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "NDCG@10" in res.output and "itemknn" in res.output
+    # the hybrid's list beside the single models', each hybrid item with its reason
+    assert "the hybrid (MMR lambda 0.7) beside single models" in res.output
+    assert "distinct categories in the top 6" in res.output
     assert (tmp_path / "d" / "report" / "f1_by_k.png").exists()
 
 

@@ -17,6 +17,7 @@ from shelfwise.data.loaders import load_events
 from shelfwise.data.validation import OnError
 from shelfwise.evaluation.harness import DEFAULT_KS, score_lists, truth_from
 from shelfwise.models import create
+from shelfwise.ranking.exclusion import drop_excluded, exclusion_mask
 
 
 def read_user_list(path: str | Path) -> list[str]:
@@ -80,7 +81,7 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
                     k: int, out_path: str | Path, params: dict | None = None,
                     on_error: OnError = "fail", tune_minutes: float | None = None,
                     report=print, items_path: str | Path | None = None,
-                    exclude_seen: bool = True) -> pd.DataFrame:
+                    exclude_seen: bool = True, exclude_types: list[str] | None = None) -> pd.DataFrame:
     """Train ``model`` on the events CSV (``user_id,item_id[,event_type][,timestamp][,value]``;
     common column spellings are recognised, see ``load_events``) and write
     ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items excluded.
@@ -92,7 +93,12 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
     the file (explicit ``params`` still win). ``items_path`` is an optional catalogue CSV
     (``item_id`` plus any of title, description, category as "A > B", brand, price, and
     attributes as "id|id|..."), which the content models need and the sequence models
-    embed as the benchmarks do."""
+    embed as the benchmarks do.
+
+    ``exclude_types`` (e.g. ``["purchase"]``) excludes only items the user has an event of
+    those behaviours on, so viewed, favourited or carted items stay eligible; on a file
+    where every event is a purchase it is the same as the default (everything seen). The
+    hybrid takes it as its own exclusion policy."""
     ds, items, view = read_batch_inputs(events_path, items_path, on_error, report)
     if tune_minutes:
         from shelfwise.tuning import tune
@@ -101,12 +107,20 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
         report(f"tuned {model} in {len(result.trials)} trial(s): validation NDCG@10 "
                f"{result.default_ndcg:.4f} (defaults) -> {result.best_ndcg:.4f} with {result.best_params}")
         params = {**result.best_params, **(params or {})}
+    if model == "hybrid":  # its exclusion policy: the asked-for behaviours, else everything seen
+        params = {"exclude_types": list(exclude_types) if exclude_types is not None else None,
+                  **(params or {})}
     rec = create(model, **(params or {})).fit(view)
     users = read_user_list(users_path)
     idx = view.users_to_indices(users)
     known = idx >= 0
     lists = np.full((len(users), k), -1, dtype=np.int64)
-    if known.any():
+    if known.any() and exclude_types is not None and model != "hybrid" and exclude_seen:
+        mask = exclusion_mask(view, exclude_types)
+        extra = int(np.diff(mask.indptr).max(initial=0))
+        items, scores = rec.recommend(idx[known], min(k + extra, view.n_items), exclude_seen=False)
+        lists[known] = drop_excluded(items, scores, idx[known], mask, k)[0]
+    elif known.any():
         lists[known] = rec.recommend(idx[known], k, exclude_seen=exclude_seen)[0]
     if (~known).any():
         fallback = create("popular").fit(view).recommend(np.array([0]), k, exclude_seen=False)

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from shelfwise.config import Settings
 from shelfwise.data.loaders import LOADERS
+from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.data.validation import MalformedInput
 from shelfwise.errors import ShelfwiseError
 from shelfwise.models import MODELS
@@ -36,6 +37,7 @@ ModelName = enum.StrEnum("ModelName", {n: n for n in sorted(MODELS)})
 FormatName = enum.StrEnum("FormatName", {n: n for n in sorted(LOADERS)})
 OnErrorMode = enum.StrEnum("OnErrorMode", {"fail": "fail", "skip": "skip"})
 Protocol = enum.StrEnum("Protocol", {n: n for n in ("loo-item", "loo", "temporal")})
+Behaviour = enum.StrEnum("Behaviour", {n: n for n in EVENT_TYPES})
 
 Home = Annotated[Path | None, typer.Option(help="Folder for the store, models and reports.")]
 StoreUrl = Annotated[str | None, typer.Option(help="Event store URL (sqlite:///x.db, postgresql://...).")]
@@ -260,13 +262,17 @@ def recommend_batch(events: Annotated[Path, typer.Option(help="Training events C
                              "attributes: ids separated by |).")] = None,
                     on_error: OnError = "fail",
                     include_seen: Annotated[bool, typer.Option(
-                        help="Let users' own items back in (repeat purchases).")] = False):
+                        help="Let users' own items back in (repeat purchases).")] = False,
+                    exclude_types: Annotated[list[Behaviour] | None, typer.Option(
+                        "--exclude-types", help="Exclude only items with these behaviours (repeat the "
+                                                "option), e.g. purchase: viewed and carted items stay.")] = None):
     """Train a model on any events CSV and write top-K lists for the listed users."""
     from shelfwise.batch import recommend_batch as run
 
     frame = run(events, users, model, k, out, _params(params), on_error=on_error,
                 tune_minutes=tune_minutes, report=err.print, items_path=items,
-                exclude_seen=not include_seen)
+                exclude_seen=not include_seen,
+                exclude_types=[str(t) for t in exclude_types] if exclude_types else None)
     console.print(f"wrote {len(frame)} rows for {frame['user_id'].nunique()} users to {out}")
 
 
@@ -297,7 +303,13 @@ def tune(model: Annotated[ModelName, typer.Argument()],
 
 
 # Models that train in seconds on the demo shop; the sequence models take minutes.
-DEMO_MODELS = ["popular", "itemknn", "userknn", "rules", "ease", "als", "content"]
+DEMO_MODELS = ["popular", "itemknn", "userknn", "rules", "ease", "als", "content", "sasrec", "hybrid"]
+
+
+def _demo_params(seq_minutes: float) -> dict[str, dict]:
+    """The demo keeps to a few minutes: its sequence models train ``seq_minutes`` each."""
+    return {"sasrec": {"max_minutes": seq_minutes},
+            "hybrid": {"retriever_params": {"sasrec": {"max_minutes": seq_minutes}}}}
 
 
 def _installed(names: list[str]) -> list[str]:
@@ -323,7 +335,9 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
          items: Annotated[int, typer.Option(min=10)] = 1500, seed: int = 7,
          serve: Annotated[bool, typer.Option("--serve/--no-serve",
                                              help="Serve the demo shop over HTTP at the end.")] = True,
-         port: Annotated[int, typer.Option(min=1, max=65535)] = 8000):
+         port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+         seq_minutes: Annotated[float, typer.Option(min=0.01, help="Training budget of each sequence "
+                                                    "model fit (the hybrid fits its own twice).")] = 0.5):
     """Generate a synthetic shop, import it, train the models and print an evaluation.
 
     The folder is rebuilt on each run; one the demo did not create is left alone."""
@@ -339,8 +353,10 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
         shutil.rmtree(home)
     home.mkdir(parents=True)
     (home / DEMO_MARKER).write_text("made by `shelfwise demo`; the next demo run deletes this folder\n")
-    engine = Engine(Settings(home=home, store_url="", config=None))
     models = _installed(DEMO_MODELS)
+    # the demo serves the whole pipeline when its extra is installed
+    engine = Engine(Settings(home=home, store_url="", config=None,
+                             default_model="hybrid" if "hybrid" in models else "itemknn"))
     console.rule("shelfwise demo")
     shop = generate_shop(n_users=users, n_items=items, seed=seed)
     console.print(f"synthetic shop: {len(shop.items)} items, {len(shop.users)} shoppers, "
@@ -349,24 +365,56 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     engine.store.upsert_users(shop.users)
     with _progress() as update:
         report = engine.ingest(shop.events, progress=update)
-        engine.train(models, progress=update)
+        engine.train(models, params=_demo_params(seq_minutes), progress=update)
     console.print(f"stored {report.added} events in {engine.settings.resolved_store_url}")
     report_dir = home / "report"
-    frame = engine.evaluate(models, report_dir=report_dir,
+    frame = engine.evaluate(models, report_dir=report_dir, params=_demo_params(seq_minutes),
                             progress=lambda m: err.print(f"evaluating {m}..."))
     console.print(rich_table(frame, title="Models on the synthetic shop "
                                           "(leave last new item out, full ranking)"))
     console.print(f"report with plots: {report_dir}")
     shopper = str(shop.user_ids[0])
-    console.rule(f"recommendations for {shopper}")
-    titles = shop.items.set_index("item_id")["title"]
-    for rank, r in enumerate(engine.recommend(shopper, 5), 1):
-        why = engine.explain(shopper, r.item_id)[0]
-        console.print(f"{rank}. {titles[r.item_id]} ({r.item_id}) - {why}")
+    _show_lists(engine, shopper, [m for m in ("hybrid", "itemknn", "ease") if m in models])
     if serve:
         from shelfwise.cli_service import serve_demo
 
         serve_demo(engine, shopper, port)
+
+
+def _show_lists(engine, shopper: str, models: list[str], n: int = 6) -> None:
+    """One shopper's lists side by side: the hybrid (diverse, explained) and single models."""
+    from rich.table import Table
+
+    from shelfwise.ranking.catalogue import category_paths
+
+    view = engine.versions.load(models[0])[1]
+    path_of = dict(zip(view.item_ids, category_paths(view.items, view.n_items), strict=True))
+    titles = dict(zip(view.item_ids, view.items["title"], strict=True)) if view.items is not None else {}
+    item_ids, types, _ = engine.store.user_events(shopper)
+    recent = ", ".join(f"{t} {titles.get(i, i)}" for i, t in list(zip(item_ids, types, strict=True))[-4:])
+    console.rule(f"recommendations for {shopper}")
+    console.print(f"latest events: {recent}")
+    lists = {m: engine.recommend(shopper, n, m, diversity=0.7 if m == "hybrid" else 1.0) for m in models}
+    table = Table(title=f"{shopper}: the hybrid (MMR lambda 0.7) beside single models", show_lines=True)
+    table.add_column("#")
+    for m in models:
+        table.add_column(m)
+    for k in range(n):
+        cells = []
+        for m in models:
+            r = lists[m][k] if k < len(lists[m]) else None
+            if r is None:
+                cells.append("")
+                continue
+            text = f"{titles.get(r.item_id, r.item_id)}\n[dim]{' > '.join(path_of.get(r.item_id, ()))}[/dim]"
+            if m == "hybrid" and r.reason:
+                text += f"\n[green]{r.reason}[/green]"
+            cells.append(text)
+        table.add_row(str(k + 1), *cells)
+    console.print(table)
+    for m in models:
+        cats = {path_of.get(r.item_id, ())[:2] for r in lists[m]}
+        console.print(f"{m}: {len(cats)} distinct categories in the top {n}")
 
 
 @command("config")

@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from shelfwise.data.schemas import EVENT_TYPES
+from shelfwise.ranking.rules import RuleSet
 
 #: Default confidence each behaviour contributes to the user x item matrix. ``review`` uses
 #: the event's rating (``value``) when present, else this fallback.
@@ -117,6 +118,13 @@ class Settings(BaseSettings):
     # rows per transaction: large enough that commits and WAL checkpoints stay cheap
     import_chunk_rows: int = Field(default=200_000, ge=1, description="events per import transaction")
     keep_versions: int = Field(default=5, ge=0, description="inactive model versions kept for rollback")
+    exclude_types: list[str] = Field(
+        default_factory=lambda: ["purchase"],
+        description="behaviours whose items a shopper is not shown again (viewed and carted items stay)")
+    diversity: float = Field(default=1.0, ge=0, le=1,
+                             description="MMR lambda: 1 = relevance order, lower = more varied lists")
+    explore: bool = Field(default=False, description="fill the last slot from the category bandit")
+    rules: RuleSet = Field(default_factory=RuleSet, description="the shop's business rules for every list")
     serve: ServeSettings = Field(default_factory=ServeSettings)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
@@ -128,6 +136,14 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown behaviour(s) {unknown}; known: {', '.join(EVENT_TYPES)}")
         return {**DEFAULT_BEHAVIOUR_WEIGHTS, **value}
+
+    @field_validator("exclude_types")
+    @classmethod
+    def _known_excluded(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown behaviour(s) {unknown}; known: {', '.join(EVENT_TYPES)}")
+        return value
 
     @field_validator("models")
     @classmethod

@@ -15,13 +15,11 @@ older version can be activated again.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from shelfwise.config import Settings
@@ -30,26 +28,19 @@ from shelfwise.data.loaders import LOADERS, Dataset
 from shelfwise.data.schemas import Event
 from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
-from shelfwise.errors import NoData, UnknownId
+from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
 from shelfwise.evaluation.report import write_report
-from shelfwise.explanations import item_label, ordinal, popularity_statement, rank_of
 from shelfwise.models import Recommender, create
-from shelfwise.models.base import top_n
 from shelfwise.online.versions import ModelVersions
+from shelfwise.serving import Recommendation, Serving
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
 from shelfwise.tuning import tuned_params
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-def _listed(view: Interactions, rec: Recommender, items: np.ndarray, scores: np.ndarray
-            ) -> list[Recommendation]:
-    """One shopper's top list (item indices, scores; -1 pads) as Recommendations."""
-    return [Recommendation(str(view.item_ids[i]), float(s), rec.name)
-            for i, s in zip(items, scores, strict=True) if i >= 0]
+__all__ = ["Engine", "IngestReport", "Recommendation"]
 
 
 @dataclass
@@ -64,15 +55,7 @@ class IngestReport:
         return self.received - len(self.rejected) - self.added
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    score: float
-    model: str  # the model that placed the item
-    reason: str | None = None  # why a fallback placed it, when one did
-
-
-class Engine:
+class Engine(Serving):
     def __init__(self, settings: Settings | None = None, store: EventStore | None = None):
         self.settings = settings or Settings.from_env()
         self._store = store
@@ -207,175 +190,6 @@ class Engine:
     def trained_models(self) -> list[str]:
         return sorted(self.versions.active())
 
-    # -- serving -----------------------------------------------------------------------
-    def recommend(self, user_id: str, n: int = 10, model: str | None = None,
-                  exclude_seen: bool = True) -> list[Recommendation]:
-        """Top-``n`` for one shopper, from their events as they are in the store now.
-
-        Models that score from a history (``live``: item-kNN, rules, EASE, content, ALS/BPR;
-        ``sequence``: the PyTorch models) read the shopper's events at request time, so the
-        last event counts before the next retrain and a new shopper is personalised from
-        their first event. Other models answer from the trained view. A shopper with no
-        usable events, unknown to the trained view, gets the popularity fallback.
-
-        An item the model scores exactly 0 has nothing behind it (no neighbour, rule or
-        co-occurrence links it to the shopper), so it is not listed as the model's: popular
-        items the shopper has not touched take those places, each with its ``reason``."""
-        rec, view = self._load(model)
-        recs = self._recommend_live(rec, view, str(user_id), n, exclude_seen)
-        if recs is None:
-            u = view.user_index.get(str(user_id))
-            if u is None:
-                return [dataclasses.replace(r, reason="unknown shopper") for r in self.popular(n)]
-            items, scores = rec.recommend(np.array([u]), n, exclude_seen=exclude_seen)
-            recs = _listed(view, rec, items[0], scores[0])
-        kept = [r for r in recs if r.score != 0 or rec.name == "popular"]
-        if len(kept) == n:
-            return kept
-        reason = f"the {rec.name} model has nothing more for this shopper"
-        taken = {r.item_id for r in kept}
-        if exclude_seen:
-            taken |= {i for i in self.store.user_events(str(user_id))[0] if i is not None}
-        fill = [dataclasses.replace(r, reason=reason) for r in self.popular(n + len(taken))
-                if r.item_id not in taken]
-        return kept + fill[:n - len(kept)]
-
-    def popular(self, n: int = 10) -> list[Recommendation]:
-        """The shop's top-``n`` by the ``popular`` model: the cold-start list."""
-        rec, view = self._load("popular")
-        counts = self.online and self.online.popularity(self.versions.active()["popular"])
-        if not counts:
-            items, scores = rec.recommend(np.array([0]), n, exclude_seen=False)
-            return _listed(view, rec, items[0], scores[0])
-        # what events accepted since the popular version was trained add to its counts
-        scores = rec.score(np.array([0]))[0].astype(np.float32)
-        idx = np.array([view.item_index.get(i, -1) for i in counts], dtype=np.int64)
-        known = idx >= 0
-        np.add.at(scores, idx[known], np.fromiter(counts.values(), np.float32, len(counts))[known])
-        items, top = top_n(scores[None, :], n)
-        return _listed(view, rec, items[0], top[0])
-
-    def recommend_session(self, item_ids: list[str], types: list[str], times: np.ndarray, n: int = 10,
-                          model: str | None = None) -> list[Recommendation]:
-        """Top-``n`` for an anonymous shopper given by their events (item ids, event type names,
-        Unix times (k,), oldest first), scored as ``recommend`` scores a known shopper from the
-        store; seen items are left out. With no event on a trained item, or a model without a
-        live path, the popular list answers, each item with its ``reason``."""
-        rec, view = self._load(model)
-        live = self._scores_from_events(rec, view, item_ids, types, np.asarray(times, np.float64))
-        if live is None:
-            reason = "no event on a trained item" if "live" in rec.capabilities or \
-                "sequence" in rec.capabilities else f"the {rec.name} model does not score sessions"
-            return [dataclasses.replace(r, reason=reason) for r in self.popular(n)]
-        scores, touched = live
-        scores[touched] = -np.inf
-        items, top = top_n(scores[None, :], n)
-        kept = [r for r in _listed(view, rec, items[0], top[0]) if r.score != 0 or rec.name == "popular"]
-        taken = {r.item_id for r in kept} | set(item_ids)
-        fill = [dataclasses.replace(r, reason=f"the {rec.name} model has nothing more for this session")
-                for r in self.popular(n + len(taken)) if r.item_id not in taken]
-        return kept + fill[:n - len(kept)]
-
-    def _recommend_live(self, rec, view, user_id: str, n: int, exclude_seen: bool):
-        live = self._live_scores(rec, view, user_id)
-        if live is None:
-            return None
-        scores, touched = live
-        if exclude_seen:
-            scores[touched] = -np.inf
-        items, top = top_n(scores[None, :], n)
-        return _listed(view, rec, items[0], top[0])
-
-    def _live_scores(self, rec, view, user_id: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(scores (n_items,) float32, indices of the items the shopper touched) from the
-        shopper's events in the store now, for a ``live`` or ``sequence`` model; None when the
-        model has no live path or the shopper has no event on a trained item."""
-        if not {"live", "sequence"} & rec.capabilities:
-            return None
-        return self._scores_from_events(rec, view, *self.store.user_events(user_id))
-
-    def _scores_from_events(self, rec, view, item_ids: list, types: list[str], times: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray] | None:
-        """As ``_live_scores``, for events given rather than read from the store."""
-        if not {"live", "sequence"} & rec.capabilities:
-            return None
-        index = view.item_index
-        idx = np.array([index.get(i, -1) if i is not None else -1 for i in item_ids], dtype=np.int64)
-        keep = idx >= 0
-        if not keep.any():
-            return None
-        args = ([idx[keep]], [[t for t, k in zip(types, keep, strict=True) if k]], [times[keep]])
-        score = rec.score_sequences if "sequence" in rec.capabilities else rec.score_histories
-        return np.array(score(*args)[0], dtype=np.float32), idx[keep]
-
-    def similar(self, item_id: str, n: int = 10, model: str | None = None
-                ) -> list[Recommendation]:
-        rec, view = self._load(model)
-        if "similar_items" not in rec.capabilities:
-            raise ValueError(f"Model {rec.name!r} does not answer similar-item queries.")
-        i = view.item_index.get(str(item_id))
-        if i is None:
-            raise UnknownId(f"Unknown item {item_id!r}: it is not in the trained catalogue.")
-        items, scores = rec.similar_items(np.array([i]), n)
-        return [Recommendation(str(view.item_ids[j]), float(s), rec.name)
-                for j, s in zip(items[0], scores[0], strict=True) if j >= 0]
-
-    def explain(self, user_id: str, item_id: str, model: str | None = None) -> list[str]:
-        """Plain-language statements about ``item_id`` for this shopper, each true of the
-        trained view and of what ``recommend`` would serve them:
-
-        - a shopper unknown to the view gets the popularity fallback: the item's rank in the
-          shop's popularity list ("most popular" only within the top ``TOP_POPULAR``);
-        - an item the shopper already has, or the model cannot rank, is said to be so;
-        - a model with the ``explain`` capability gives the history items behind the score,
-          then the item's rank for the shopper; any other model gives only that rank.
-        """
-        rec, view = self._load(model)
-        i = view.item_index.get(str(item_id))
-        if i is None:
-            return [f"{item_id} is not in the trained catalogue, so no model recommends it"]
-        label = item_label(view, i)
-        served = self._served_scores(rec, view, str(user_id))
-        if served is None:  # unknown shopper: recommend serves them the popularity fallback
-            return [popularity_statement(self._load("popular")[0], i, label)]
-        scores, seen = served
-        if seen[i]:
-            return [f"you have already interacted with {label}, so the {rec.name} model does "
-                    "not recommend it to you"]
-        if not np.isfinite(scores[i]):
-            return [f"the {rec.name} model cannot rank {label} for you"]
-        rank = ordinal(rank_of(scores, i))
-        if rec.name == "popular":
-            return [popularity_statement(rec, i, label), f"ranked {rank} for you by the "
-                    "popular model, once what you have seen is left out"]
-        u = view.user_index.get(str(user_id))
-        if "explain" not in rec.capabilities or u is None:
-            return [f"ranked {rank} for you by the {rec.name} model, which gives no reasons"]
-        reasons = [f"because you showed interest in {item_label(view, j)} (weight {w:.3f})"
-                   for j, w in rec.explain(u, i)]
-        if not reasons:
-            reasons = [f"nothing in your history points to {label}"]
-        return [*reasons, f"ranked {rank} for you by the {rec.name} model"]
-
-    def _served_scores(self, rec: Recommender, view: Interactions, user_id: str
-                       ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(scores (n_items,) float32 with excluded items at -inf, seen bool (n_items,)) as
-        ``recommend`` ranks them for this shopper, or None when the fallback serves them."""
-        seen = np.zeros(view.n_items, dtype=bool)
-        live = self._live_scores(rec, view, user_id)  # the live path of recommend
-        if live is not None:
-            scores, touched = live
-            seen[touched] = True
-            scores[seen] = -np.inf
-            return scores, seen
-        u = view.user_index.get(user_id)
-        if u is None:
-            return None
-        scores = rec.score(np.array([u]))[0].copy()
-        seen[rec.seen_[u].indices] = True
-        scores[seen] = -np.inf
-        return scores, seen
-
     # -- privacy -----------------------------------------------------------------------
     def forget_user(self, user_id: str) -> DeletionReport:
         """Delete a shopper's events and profile from the store, and stop serving them from
@@ -412,6 +226,10 @@ class Engine:
                                          weights=self.settings.behaviour_weights,
                                          item_ids=item_ids)
         names = models or list(self.settings.models)
+        if protocol == "loo-item":
+            # the targets are items new to each shopper: the hybrid, like every model here,
+            # then excludes everything seen (it keeps carted items eligible when serving)
+            params = {**(params or {}), "hybrid": {"exclude_types": None, **(params or {}).get("hybrid", {})}}
         zoo = {n: self._served_model(n, params) for n in names}
         results = evaluate_models(zoo, train, split.test, progress=progress,
                                   fallback=self._served_model("popular", params))

@@ -13,7 +13,8 @@ from tests.api.conftest import free_port
 def test_the_printed_curl_answers(tmp_path):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "demo", "--home", str(tmp_path / "d"),
-                             "--users", "300", "--items", "200", "--port", str(port)],
+                             "--users", "300", "--items", "200", "--port", str(port),
+                             "--seq-minutes", "0.05"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         deadline = time.monotonic() + 240

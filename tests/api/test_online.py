@@ -80,7 +80,7 @@ def test_an_anonymous_session_is_scored_like_a_known_shopper(srv, small_shop):
         bad_type = c.post("/session/recommendations", json={"events": [{"item_id": item, "event_type": "x"}]})
     assert res.status_code == 200 and res.json()["fallback"] is None
     assert ids(res.json()) == ids(similar)  # one view: its neighbours, as for a first-time shopper
-    assert unknown.json()["fallback"] == "no event on a trained item" and ids(unknown.json()) == ids(popular)
+    assert unknown.json()["fallback"] == "unknown shopper" and ids(unknown.json()) == ids(popular)
     assert too_long.status_code == 422 and "events" in too_long.text
     assert bad_type.status_code == 422 and "event_type" in bad_type.text
 

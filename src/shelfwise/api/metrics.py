@@ -32,5 +32,5 @@ class Metrics:
         """Count an answer served by a fallback, by kind: the model could not answer, the
         shopper is unknown, or the model had nothing for them."""
         label = ("model unavailable" if reason.startswith("model ") else
-                 "unknown shopper" if reason == "unknown shopper" else "no signal")
+                 "unknown shopper" if reason.startswith("unknown shopper") else "no signal")
         self.fallbacks.labels(reason=label).inc()

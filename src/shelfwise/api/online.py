@@ -88,8 +88,8 @@ class CachedLists:
         if key is None or not key.allows("read"):
             return None
         model = query.get("model", [engine.settings.default_model])[0]
-        return self.state_app.state.online.cached(parts[2], list_key(engine, "recommend", n=int(n),
-                                                                     model=model))[1]
+        return self.state_app.state.online.cached(parts[2], list_key(engine, "recommend", n=int(n), model=model,
+                                                                     options=None))[1]
 
 
 def _presented(headers: list[tuple[bytes, bytes]]) -> str | None:

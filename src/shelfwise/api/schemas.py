@@ -78,8 +78,13 @@ class UserIn(BaseModel):
 class Scored(BaseModel):
     item_id: str
     score: float
-    model: str = Field(description="the model that proposed this item")
-    reason: str | None = Field(default=None, description="why a fallback placed it, if one did")
+    model: str = Field(description="the model that placed this item")
+    reason: str | None = Field(default=None, description="why the item is here, in words")
+    source: str = Field(default="ranked", description="ranked, fallback, promoted, pinned or explore")
+    sources: dict[str, int] = Field(default_factory=dict,
+                                    description="hybrid: the rank each retriever gave the item")
+    propensity: float | None = Field(default=None,
+                                     description="explore slot: the probability the bandit showed it")
 
 
 class RecommendationsOut(BaseModel):

@@ -151,6 +151,8 @@ def generate_shop(n_users: int = 2000, n_items: int = 1000, sessions_per_user: f
     C = 24
     in_kind = kind_start[intent][:, None] + (
         rng.random((S, C // 2)) * kind_size[intent][:, None]).astype(np.int64)
+    # a small catalogue can leave the last kinds empty: their start is n_items, one past the end
+    in_kind = np.minimum(in_kind, n_items - 1)
     pop_cdf = np.cumsum(np.exp(bias))
     pop_cdf /= pop_cdf[-1]
     anywhere = np.searchsorted(pop_cdf, rng.random((S, C // 2)))

@@ -20,6 +20,16 @@ MODELS: dict[str, type[Recommender]] = {
 }
 
 
+
+def _register_pipeline() -> None:
+    """The hybrid pipeline (``shelfwise.ranking``) is a model too, so every command that takes
+    a model name runs it. It lives above ``models`` and is registered from here, after
+    ``MODELS`` and ``create`` exist, since it builds on them."""
+    from shelfwise.ranking.hybrid import HybridRecommender
+
+    MODELS[HybridRecommender.name] = HybridRecommender
+
+
 def create(name: str, **params) -> Recommender:
     """A new, unfitted model by its registry name."""
     try:
@@ -28,6 +38,9 @@ def create(name: str, **params) -> Recommender:
         raise ValueError(f"Unknown model {name!r}. Known: {', '.join(sorted(MODELS))}.") from None
     cls.check_installed()
     return cls(**params)
+
+
+_register_pipeline()
 
 
 __all__ = [

@@ -189,7 +189,14 @@ class Recommender(ABC):
         meta = {"format": FORMAT_VERSION, "model": self.name, "params": self.get_params(),
                 "state": scalars}
         (path / "model.json").write_text(json.dumps(meta, indent=2))
+        self._save_parts(path)
         return path
+
+    def _save_parts(self, path: Path) -> None:  # noqa: B027 (an optional hook)
+        """Save what is not an array (a composite model's own sub-models) under ``path``."""
+
+    def _load_parts(self, path: Path) -> None:  # noqa: B027 (an optional hook)
+        """Load what ``_save_parts`` saved."""
 
     @staticmethod
     def load(path: str | Path) -> Recommender:
@@ -214,6 +221,7 @@ class Recommender(ABC):
             else:
                 state[key] = kind
         model._set_state(state)
+        model._load_parts(path)
         return model
 
 
@@ -221,9 +229,20 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise top ``n`` of (B, n_items) scores, best first; -inf entries become item -1.
     The same scores always give the same order (ties inside the list by item index)."""
     k = min(n, scores.shape[1])
-    # argpartition then a stable sort on (-score, index) for a deterministic order
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-        np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    if np.isnan(scores).any():  # NaN would be neither above nor at the k-th score
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    if k < scores.shape[1]:
+        # argpartition picks arbitrarily among items tied at the k-th score; take the lowest
+        # indices among those, so a longer list always starts with the shorter one
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+        tied = scores == kth
+        need = k - (scores > kth).sum(axis=1, keepdims=True)
+        chosen = (scores > kth) | (tied & (np.cumsum(tied, axis=1) <= need))
+        part = np.nonzero(chosen)[1].reshape(len(scores), k)
+    else:
+        part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    # a stable sort on (-score, index) for a deterministic order
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
     items = np.take_along_axis(part, order, axis=1).astype(np.int64)

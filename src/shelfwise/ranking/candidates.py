@@ -95,18 +95,31 @@ def retrieve(retrievers: Sequence[tuple[str, Recommender, int]], user_indices,
     if not retrievers:
         raise ValueError("retrieve needs at least one retriever")
     users = np.atleast_1d(np.asarray(user_indices, dtype=np.int64))
-    B, R = len(users), len(retrievers)
     n_items = retrievers[0][1].n_items_
     # the most items any batch shopper has excluded: fetch that many extra so that each
     # retriever still fills its budget after the mask
     extra = int(np.diff(exclude[users].indptr).max(initial=0)) if exclude is not None else 0
-    rows, cols, rets, scs, rks = [], [], [], [], []
-    for r, (_, model, budget) in enumerate(retrievers):
+    lists = []
+    for _, model, budget in retrievers:
         n = min(budget + extra, n_items)
         items, scores = model.recommend(users, n=n, exclude_seen=exclude is None)
         if exclude is not None:
             items, scores = drop_excluded(items, scores, users, exclude, budget)
-        items, scores = items[:, :budget], scores[:, :budget]
+        lists.append((items[:, :budget], scores[:, :budget]))
+    return merge_lists(users, lists, [name for name, _, _ in retrievers],
+                       [budget for _, _, budget in retrievers], n_items)
+
+
+def merge_lists(users: np.ndarray, lists: Sequence[tuple[np.ndarray, np.ndarray]],
+                names: Sequence[str], budgets: Sequence[int], n_items: int) -> Candidates:
+    """Merge per-retriever top lists into ``Candidates``.
+
+    users (B,) int64; lists[r] = (items int64 (B, <= budget_r), scores (B, <= budget_r)),
+    best first, -1 = padding; names and budgets (R,).
+    """
+    B, R = len(users), len(lists)
+    rows, cols, rets, scs, rks = [], [], [], [], []
+    for r, (items, scores) in enumerate(lists):
         b, pos = np.nonzero(items >= 0)
         rows.append(b)
         cols.append(items[b, pos])
@@ -118,7 +131,7 @@ def retrieve(retrievers: Sequence[tuple[str, Recommender, int]], user_indices,
 
     key = b.astype(np.int64) * n_items + item
     uniq, inv = np.unique(key, return_inverse=True)
-    budgets = np.array([bud for _, _, bud in retrievers], dtype=np.int64)
+    budgets = np.asarray(budgets, dtype=np.int64)
     out_scores = np.full((len(uniq), R), np.nan, dtype=np.float32)
     out_ranks = np.tile((budgets + 1).astype(np.int32), (len(uniq), 1))
     out_scores[inv, ret] = score
@@ -129,7 +142,7 @@ def retrieve(retrievers: Sequence[tuple[str, Recommender, int]], user_indices,
     return Candidates(users=users[row_b[order]], items=row_item[order].astype(np.int64),
                       scores=out_scores[order], ranks=out_ranks[order],
                       indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                      retrievers=tuple(name for name, _, _ in retrievers), budgets=budgets)
+                      retrievers=tuple(names), budgets=budgets)
 
 
 def retrieve_candidates(specs: Sequence[tuple[str | Recommender, int]],

@@ -138,7 +138,9 @@ def compile_rules(rules: RuleSet, catalogue: pd.DataFrame | None, item_ids: np.n
         m[pos[pos >= 0]] = True
         return m
 
-    in_stock = col("in_stock", True).map(lambda v: v is not False and v is not np.False_)
+    # unknown (no row, NaN) counts as in stock; 0 / False / np.False_ as out of stock
+    in_stock = col("in_stock", True).map(lambda v: True if v is None or (isinstance(v, float) and np.isnan(v))
+                                         else bool(v))
     shown = in_stock.to_numpy(bool) & ~ids_mask(rules.hidden_items)
     paths = category_paths(catalogue, n)
     price = pd.to_numeric(col("price", np.nan), errors="coerce").to_numpy(np.float64)

@@ -207,6 +207,7 @@ class SqlEventStore(EventStore):
         frame["category"] = frame["category"].map(lambda s: json.loads(s) if s else [])
         frame["attributes"] = frame["attributes"].map(lambda s: json.loads(s) if s else {})
         frame["price"] = pd.to_numeric(frame["price"]).astype("float64")
+        frame["in_stock"] = frame["in_stock"].astype(bool)  # SQLite gives 0 / 1
         return frame
 
     def users(self) -> pd.DataFrame:

@@ -10,15 +10,19 @@ import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from shelfwise.api.deps import EngineDep, Read
 from shelfwise.api.online import list_key
 from shelfwise.api.schemas import ExplanationOut, RecommendationsOut, Scored
+from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.engine import Engine, Recommendation
 from shelfwise.errors import NotTrained
 from shelfwise.models import MODELS
+from shelfwise.ranking.rules import RuleSet
+from shelfwise.serving import Context
 
 router = APIRouter(tags=["recommendations"])
 log = logging.getLogger("shelfwise.api")
@@ -34,7 +38,8 @@ def _check_model(model: str | None) -> None:
 
 def _answer(recs: list[Recommendation], model: str, fallback: str | None = None, **ids) -> RecommendationsOut:
     return RecommendationsOut(model=model, fallback=fallback, items=[
-        Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason) for r in recs], **ids)
+        Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason, source=r.source,
+               sources=r.sources, propensity=r.propensity) for r in recs], **ids)
 
 
 def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple[list, str | None]:
@@ -52,19 +57,80 @@ def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple
         raise HTTPException(503, "no trained models yet: train first (POST /models/train)") from None
 
 
+IdList = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None,
+                   Query(max_length=100)]
+
+
+class ListOptions:
+    """Query parameters that shape a shopper's list: exclusion, diversity, exploration, the
+    page the shopper is on (for new shoppers) and business rules added to the shop's own."""
+
+    def __init__(self, exclude_types: Annotated[str | None, Query(
+                     max_length=200, pattern=r"^[a-z_,]*$",
+                     description="behaviours whose items are not shown again, comma-separated "
+                                 "(default: the shop's setting; empty: none)")] = None,
+                 diversity: Annotated[float | None, Query(
+                     ge=0, le=1, description="MMR lambda; 1 = relevance only")] = None,
+                 explore: Annotated[bool | None, Query(
+                     description="fill the last slot from the category bandit")] = None,
+                 category: Annotated[str | None, Query(
+                     max_length=255, description="the category page a new shopper is on")] = None,
+                 query: Annotated[str | None, Query(
+                     max_length=255, description="a new shopper's search query")] = None,
+                 include_category: IdList = None, exclude_category: IdList = None,
+                 min_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+                 max_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+                 max_per_brand: Annotated[int | None, Query(ge=1, le=1000)] = None,
+                 hidden: IdList = None):
+        if exclude_types is not None:
+            types = [t for t in exclude_types.split(",") if t]
+            unknown = sorted(set(types) - set(EVENT_TYPES))
+            if unknown:
+                raise HTTPException(422, f"exclude_types: unknown behaviour(s) {unknown}; "
+                                         f"known: {', '.join(EVENT_TYPES)}")
+            exclude_types = types
+        given = {"include_categories": include_category, "exclude_categories": exclude_category,
+                 "min_price": min_price, "max_price": max_price, "max_per_brand": max_per_brand,
+                 "hidden_items": hidden}
+        try:
+            rules = RuleSet(**{k: v for k, v in given.items() if v is not None})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise HTTPException(422, f"{'.'.join(map(str, err['loc'])) or 'rules'}: {err['msg']}") from None
+        self.kwargs = {"exclude_types": exclude_types, "diversity": diversity, "explore": explore,
+                       "rules": rules if any(v is not None for v in given.values()) else None,
+                       "context": Context(category=category, query=query) if category or query else None}
+
+    def cache_key(self) -> str | None:
+        """None when every option is left to the shop's settings (the plain request the
+        cache answers before routing), else the options as JSON."""
+        k = self.kwargs
+        if all(v is None for v in k.values()):
+            return None
+        return json.dumps({"exclude_types": k["exclude_types"], "diversity": k["diversity"],
+                           "explore": k["explore"],
+                           "rules": k["rules"].model_dump(mode="json") if k["rules"] else None,
+                           "context": vars(k["context"]) if k["context"] else None}, sort_keys=True)
+
+
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[Read],
             summary="Top-n items for a shopper")
-async def recommend(user_id: IdPath, request: Request, n: N = 10, model: ModelName = None):
-    """Shoppers the trained models do not know (new, or forgotten) get the popular list, with
-    ``fallback`` saying so. Lists are cached in the online state (``online.cache_seconds``)
-    until the shopper's next event, a model activation, or the end of that time."""
+async def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions, Depends()],
+                    n: N = 10, model: ModelName = None):
+    """The shopper's list from their events as they are now. Shoppers with no events (new,
+    or forgotten) get popular items (in the ``category`` or matching the ``query`` when
+    given), with ``fallback`` saying so. Out-of-stock and hidden items are never listed.
+    Lists are cached in the online state (``online.cache_seconds``) until the shopper's next
+    event, a model activation, or the end of that time; lists with an exploration slot are
+    not cached (each request draws its own)."""
     _check_model(model)
     app = request.app
     engine: Engine = app.state.engine
     wanted = model or engine.settings.default_model
-    seconds = engine.settings.online.cache_seconds
+    explore = engine.settings.explore if options.kwargs["explore"] is None else options.kwargs["explore"]
+    seconds = 0 if explore else engine.settings.online.cache_seconds
     if seconds > 0:
-        key = list_key(engine, "recommend", n=n, model=wanted)
+        key = list_key(engine, "recommend", n=n, model=wanted, options=options.cache_key())
         generation, payload = app.state.online.cached(user_id, key)
         if payload is not None:
             app.state.metrics.cache_hits.inc()
@@ -74,8 +140,9 @@ async def recommend(user_id: IdPath, request: Request, n: N = 10, model: ModelNa
     request.state.n = n
 
     def compute() -> bytes:
-        recs, reason = _with_fallback(request, engine, wanted, lambda: engine.recommend(user_id, n, model))
-        if reason is None and recs and recs[0].reason is not None:  # the whole list is a fallback
+        recs, reason = _with_fallback(request, engine, wanted,
+                                      lambda: engine.recommend(user_id, n, model, **options.kwargs))
+        if reason is None and recs and all(r.source == "fallback" for r in recs):  # the whole list
             reason = recs[0].reason
         if reason is not None:
             _count_fallback(request, reason)

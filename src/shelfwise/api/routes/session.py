@@ -38,8 +38,9 @@ class SessionIn(BaseModel):
 @router.post("/session/recommendations", response_model=RecommendationsOut, dependencies=[Read],
              summary="Top-n items for an anonymous shopper's events")
 async def session_recommendations(body: SessionIn, request: Request):
-    """Nothing is stored. Items the session touched are left out; a session with no event on a
-    trained item gets the popular list, with ``fallback`` saying so."""
+    """Nothing is stored. The list is served as for a known shopper with these events (the
+    shop's exclude_types, rules and diversity apply); a session with no event on a trained
+    item is served as an unknown shopper (popular items), with ``fallback`` saying so."""
     _check_model(body.model)
     engine = request.app.state.engine
     wanted = body.model or engine.settings.default_model
@@ -52,8 +53,7 @@ async def session_recommendations(body: SessionIn, request: Request):
                                         [e.event_type.value for e in body.events], times, body.n, body.model)
 
     recs = await run_in_threadpool(compute)  # NotTrained: the app's 409
-    reason = recs[0].reason if recs and recs[0].reason is not None and \
-        all(r.model == "popular" for r in recs) else None
+    reason = recs[0].reason if recs and all(r.source == "fallback" for r in recs) else None
     if reason is not None:
         _count_fallback(request, reason)
     return _answer(recs, wanted, reason)
