@@ -159,14 +159,30 @@ def import_(path: Path,
 
 @command()
 def train(models: ModelsOpt = None, home: Home = None, store_url: StoreUrl = None,
-          config: Config = None):
-    """Fit models on a snapshot of the store and save them.
+          config: Config = None,
+          check: Annotated[bool | None, typer.Option(
+              "--check/--no-check", help="Hold-out check before serving (default: settings check.enabled).")
+          ] = None):
+    """Fit models on a snapshot of the store as a new version, and serve each model that
+    passes the hold-out check (not worse than the active one by more than check.margin).
 
     Models not named keep their last training."""
+    from shelfwise.online.holdout import METRIC, check_and_activate
+
     engine = _engine(home, store_url, config)
+    if check is not None:
+        engine.settings.check.enabled = check
     with _progress() as update:
-        costs = engine.train(models, progress=update)
+        costs = engine.train(models, progress=update, activate=False)
     console.print(costs.round(3).to_string())
+    version = costs.attrs["version"]
+    verdict = check_and_activate(engine, version)
+    console.print(f"version {version}", highlight=False)
+    if verdict.get("note"):
+        console.print(verdict["note"], highlight=False)
+    for name, result in verdict["models"].items():
+        word = "serving" if result["passed"] else "NOT activated"
+        console.print(f"{name}: {word}: {result.get('reason') or result[METRIC]}", highlight=False)
 
 
 @command()

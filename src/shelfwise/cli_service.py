@@ -15,22 +15,48 @@ from shelfwise.cli import Config, Home, StoreUrl, _engine, _fail, _settings, app
 @command()
 def serve(host: Annotated[str | None, typer.Option(help="Address (default: settings serve.host).")] = None,
           port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: serve.port).")] = None,
+          workers: Annotated[int | None, typer.Option(
+              min=1, max=64, help="Server processes (default: serve.workers); above 1 needs online.url.")] = None,
           home: Home = None, store_url: StoreUrl = None, config: Config = None):
-    """Serve the HTTP API (needs the 'serve' extra) until Ctrl-C."""
+    """Serve the HTTP API (needs the 'serve' extra) until Ctrl-C; with
+    serve.retrain_every_minutes, start a training run in a separate process on that schedule."""
+    import json
+    import os
+
     from shelfwise.errors import MissingExtra
 
     try:
         import uvicorn
 
-        from shelfwise.api.app import create_app
+        from shelfwise.api.app import SETTINGS_ENV, create_app
     except ImportError as exc:
         raise MissingExtra("shelfwise serve", "serve", [exc.name or "fastapi"]) from None
     settings = _settings(home, store_url, config)
     host, port = host or settings.serve.host, settings.serve.port if port is None else port
+    workers = workers or settings.serve.workers
+    if workers > 1 and not settings.online.url:
+        _fail(f"--workers {workers} needs a shared online state: set online.url to a redis:// URL "
+              "(SHELFWISE_ONLINE__URL=redis://127.0.0.1:6379/0)")
     _check_port(host, port)
-    app_ = create_app(settings)
-    console.print(f"serving {settings.resolved_store_url} on http://{host}:{port} (docs: /docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    schedule = None
+    if settings.serve.retrain_every_minutes > 0:
+        from shelfwise.online.training import Schedule
+
+        schedule = Schedule(settings, settings.serve.retrain_every_minutes).start()
+    console.print(f"serving {settings.resolved_store_url} on http://{host}:{port} (docs: /docs), "
+                  f"{workers} worker(s), online state {settings.online.url or 'in process'}"
+                  + (f", training every {settings.serve.retrain_every_minutes:g} min" if schedule else ""),
+                  highlight=False)
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        else:  # each worker builds its app from the settings resolved here
+            os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="json"))
+            uvicorn.run("shelfwise.api.app:create_app_from_env", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning")
+    finally:
+        if schedule is not None:
+            schedule.stop()
 
 
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)

@@ -58,6 +58,46 @@ class ServeSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port")
     metrics_public: bool = Field(default=False, description="serve /metrics without an admin key")
+    workers: int = Field(default=1, ge=1, le=64, description="server processes (above 1 needs online.url)")
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=3600,
+                                     description="how long a checked key is trusted; a revocation "
+                                                 "takes effect within this")
+    group_commit_ms: float = Field(default=2.0, ge=0, le=1000,
+                                   description="single events arriving within this share one commit")
+    retrain_every_minutes: float = Field(default=0.0, ge=0, description="scheduled training runs; 0: off")
+
+
+class OnlineSettings(BaseModel):
+    """The online state events move at once: popularity counters, recent items, list cache."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(default="", description="'' keeps it in the serving process; redis://host:port/db "
+                                             "shares it between processes")
+    namespace: str = Field(default="shelfwise", min_length=1, max_length=64,
+                           description="prefix of every Redis key (one per shop on a shared server)")
+    cache_seconds: float = Field(default=60.0, ge=0, le=86400,
+                                 description="lifetime of a cached recommendation list; 0: no cache")
+    recent_items: int = Field(default=50, ge=1, le=10_000, description="recent items kept per shopper")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be '' or a redis:// URL; got {value[:40]!r}")
+        return value
+
+
+class CheckSettings(BaseModel):
+    """The hold-out check a training run passes before its models serve."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(default=True, description="check new models before activating them")
+    window_days: float = Field(default=7.0, gt=0, description="the hold-out: each shopper's last event "
+                                                              "in this many days before the newest")
+    max_users: int = Field(default=2000, ge=1, description="hold-out shoppers at most (the most recent)")
+    min_users: int = Field(default=10, ge=1, description="fewer hold-out shoppers: activate unchecked")
+    margin: float = Field(default=0.02, ge=0, le=1,
+                          description="a new model may score this fraction below the active one")
 
 
 class Settings(BaseSettings):
@@ -86,6 +126,8 @@ class Settings(BaseSettings):
     explore: bool = Field(default=False, description="fill the last slot from the category bandit")
     rules: RuleSet = Field(default_factory=RuleSet, description="the shop's business rules for every list")
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    online: OnlineSettings = Field(default_factory=OnlineSettings)
+    check: CheckSettings = Field(default_factory=CheckSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

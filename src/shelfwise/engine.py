@@ -60,6 +60,7 @@ class Engine(Serving):
         self.settings = settings or Settings.from_env()
         self._store = store
         self._versions: ModelVersions | None = None
+        self.online = None  # an OnlineState (the HTTP API sets one): its counters move popular
 
     # -- storage -------------------------------------------------------------------
     @property

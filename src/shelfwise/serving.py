@@ -128,8 +128,30 @@ class Serving:
         or co-occurrence links it to the shopper), so it is not listed as the model's:
         popular items take those places, each with its ``reason``."""
         rec, view = self._load(model)
+        return self._recommend_live(rec, view, self._live(view, str(user_id)), str(user_id), n, exclude_seen,
+                                    exclude_types=exclude_types, rules=rules, diversity=diversity,
+                                    explore=explore, context=context)
+
+    def recommend_session(self, item_ids: list[str], types: list[str], times: np.ndarray, n: int = 10,
+                          model: str | None = None, **options) -> list[Recommendation]:
+        """Top-``n`` for an anonymous shopper given by their events (item ids, event type names,
+        Unix times (k,), oldest first), served as ``recommend`` serves a shopper with those
+        events in the store; ``options`` as for ``recommend``."""
+        rec, view = self._load(model)
+        index = view.item_index
+        idx = np.array([index.get(i, -1) for i in item_ids], dtype=np.int64)
+        keep = idx >= 0
+        live = _Live(items=idx[keep], types=[t for t, k in zip(types, keep, strict=True) if k],
+                     times=np.asarray(times, dtype=np.float64)[keep], user_index=None,
+                     touched_unknown={i for i, k in zip(item_ids, keep, strict=True) if not k})
+        return self._recommend_live(rec, view, live, "", n, True, **options)
+
+    def _recommend_live(self, rec: Recommender, view: Interactions, live: _Live, user_id: str, n: int,
+                        exclude_seen: bool, *, exclude_types: list[str] | None = None,
+                        rules: RuleSet | None = None, diversity: float | None = None,
+                        explore: bool | None = None, context: Context | None = None) -> list[Recommendation]:
+        """``recommend`` for a shopper whose events are ``live``."""
         policy = list(self.settings.exclude_types if exclude_types is None else exclude_types)
-        live = self._live(view, str(user_id))
         lam = self.settings.diversity if diversity is None else diversity
         pool_n = min(view.n_items, max(3 * n, n + 30))
         sources, reasons = {}, None
@@ -149,7 +171,7 @@ class Serving:
         fallback = [i for i in self._popular_order(view, pool_n + len(blocked)) if i not in blocked]
         slots = final_list(items, scores, n, rules=self._compiled(view, rules),
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
-                           diversity=lam, **self._exploration(view, str(user_id), explore))
+                           diversity=lam, **self._exploration(view, user_id, explore))
         if isinstance(reasons, _HybridReasons):
             reasons = reasons.of([s.item for s in slots if s.source in ("ranked", "promoted")])
         out = []
@@ -236,7 +258,13 @@ class Serving:
             at = pview.items_to_indices(view.item_ids)
             scores = np.where(at >= 0, raw[np.maximum(at, 0)], -np.inf).astype(np.float32)
             state["popular"] = hit = (key, scores)
-        return hit[1].copy()
+        scores = hit[1].copy()
+        counts = self.online.popularity(self.versions.active()["popular"]) if self.online else None
+        if counts:  # what events accepted since the popular version was trained add to its counts
+            at = view.items_to_indices(np.array(list(counts), dtype=object))
+            known = at >= 0
+            np.add.at(scores, at[known], np.fromiter(counts.values(), np.float32, len(counts))[known])
+        return scores
 
     def _popular_order(self, view: Interactions, n: int) -> list[int]:
         """Item indices (of ``view``) of the shop's top ``n``."""
@@ -271,8 +299,8 @@ class Serving:
 
     def popular(self, n: int = 10, rules: RuleSet | None = None) -> list[Recommendation]:
         """The shop's top-``n`` by the ``popular`` model, under the rules: the cold-start list."""
-        rec, view = self._load("popular")
-        items, scores = rec.recommend(np.array([0]), min(view.n_items, n + 50), exclude_seen=False)
+        _, view = self._load("popular")
+        items, scores = top_n(self._popular_scores(view)[None, :], min(view.n_items, n + 50))
         ok = items[0] >= 0
         slots = final_list(items[0][ok], scores[0][ok], n, rules=self._compiled(view, rules),
                            fallback=np.zeros(0, np.int64))

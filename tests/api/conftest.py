@@ -3,6 +3,8 @@ PostgreSQL test server, with keys made by ``shelfwise keys create``."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,15 +44,18 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(home: Path, store: str) -> Server:
+def start_server(home: Path, store: str, env: dict[str, str] | None = None, *args: str) -> Server:
+    """``shelfwise serve`` with ``env`` added to the environment (settings as SHELFWISE_*) and
+    ``args`` added to the command line."""
     where = ["--home", str(home), "--store-url", store]
     keys = {scope: cli("keys", "create", f"test-{scope}", "--scope", scope, *where)
             for scope in ("read", "write", "admin")}
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            start_new_session=True)  # its own group: workers go with it on failure
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded machine starts worker processes slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -59,7 +64,8 @@ def start_server(home: Path, store: str) -> Server:
             time.sleep(0.2)
         if proc.poll() is not None:
             break
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
     raise RuntimeError(f"server did not start: {proc.stdout.read().decode()}")
 
 
@@ -71,16 +77,23 @@ def server(tmp_path, store_url):  # noqa: F811
     srv.proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def shop_server(tmp_path_factory, small_shop):
-    """A SQLite-backed server with the small synthetic shop ingested and itemknn trained."""
-    home = tmp_path_factory.mktemp("api")
-    srv = start_server(home, f"sqlite:///{home / 'events.db'}")
-    rows = small_shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
+def start_shop_server(home: Path, shop, env: dict[str, str] | None = None) -> Server:
+    """A SQLite-backed server with ``shop``'s events ingested over HTTP and itemknn and rules
+    trained."""
+    srv = start_server(home, f"sqlite:///{home / 'events.db'}", env)
+    rows = shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
     with srv.client("write") as c:
         for start in range(0, len(rows), 5000):
             assert c.post("/events", json={"events": rows[start:start + 5000]}).status_code == 200
     cli("train", "-m", "itemknn", "-m", "rules", "--home", str(home), "--store-url", srv.store_url)
+    return srv
+
+
+@pytest.fixture(scope="module")
+def shop_server(tmp_path_factory, small_shop):
+    """The small synthetic shop served from SQLite (itemknn, rules); keys trusted for 1 s."""
+    srv = start_shop_server(tmp_path_factory.mktemp("api"), small_shop,
+                            {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
     yield srv
     srv.proc.terminate()
     srv.proc.wait(timeout=10)

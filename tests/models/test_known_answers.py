@@ -189,3 +189,26 @@ def test_ease_cuts_a_large_catalogue_to_its_most_interacted_items(small_shop):
     assert (np.diff(counts[tail_order]) <= 0).all()
     items, _ = model.recommend(np.arange(view.n_users), 10)
     assert np.isin(items[items >= 0], model.kept_).mean() > 0.99
+
+
+def test_als_fold_in_is_implicits_least_squares_solve():
+    """Known answer: the fold-in of a shopper is the solution of implicit's normal equations,
+    (Y'Y + reg I + sum_i (c_i - 1) y_i y_i') x = sum_i c_i y_i with c_i = alpha * w_i, written
+    out here with numpy; implicit's recalculate_user does the solve, not a loop of ours."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import checkerboard
+    from shelfwise.models import ALS
+
+    m = ALS(factors=3, iterations=5, regularization=0.1, alpha=4.0).fit(checkerboard())
+    rows = sp.csr_matrix(np.array([[1.0, 0, 3.0] + [0] * 17, [0] * 19 + [2.0]], dtype=np.float32))
+    y = m.item_factors_.astype(np.float64)
+    expected = []
+    for r in rows.toarray():
+        c = 4.0 * r[r > 0]
+        yi = y[r > 0]
+        a = y.T @ y + 0.1 * np.eye(3) + (yi.T * (c - 1)) @ yi
+        expected.append(np.linalg.solve(a, (c[:, None] * yi).sum(axis=0)))
+    np.testing.assert_allclose(m.fold_in(rows), np.array(expected), rtol=1e-4, atol=1e-5)

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import time
 
 from fastapi import FastAPI, Request
@@ -13,16 +15,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shelfwise import __version__
+from shelfwise.api.commit import GroupCommit
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
-from shelfwise.api.routes import catalogue, events, health, models, recommendations
+from shelfwise.api.online import CachedLists, accepted
+from shelfwise.api.routes import catalogue, events, health, models, recommendations, session
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
+from shelfwise.online.state import open_state
 
 MAX_BODY = 1 << 20  # bytes
 SHAPE_TAGS = {"one", "batch"}  # the tags of POST /events' two body shapes, not field names
+SETTINGS_ENV = "SHELFWISE_SERVE_SETTINGS"
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -30,17 +36,53 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="shelfwise", version=__version__,
                   description="Personalised recommendations for an online shop. Send an API key "
                               "as `Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
+    serve = engine.settings.serve
     app.state.engine = engine
-    app.state.keys = KeyStore(engine.store.engine)
+    app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)
     app.state.metrics = Metrics()
     app.state.training = None
+    app.state.online = engine.online = open_state(engine.settings.online)
+    app.state.commit = GroupCommit(engine.store, lambda rows: accepted(app, rows),
+                                   window_s=serve.group_commit_ms / 1000)
     _warm(engine)
-    for module in (events, catalogue, recommendations, models, health):
+    for module in (events, catalogue, recommendations, session, models, health):
         app.include_router(module.router)
     _errors(app)
-    _observe(app)
+    app.add_middleware(CachedLists, state_app=app)
+    app.add_middleware(Observe, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for ``serve --workers N``: each worker process builds it from the settings the
+    CLI resolved, passed as JSON in ``SHELFWISE_SERVE_SETTINGS``."""
+    return create_app(Settings(**json.loads(os.environ[SETTINGS_ENV])))
+
+
+class Observe:
+    """Count and time every request by method, route template and status (pure ASGI, so it
+    costs microseconds, not a task per request)."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), [500]
+
+        async def sent(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(scope["method"], path).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(scope["method"], path, str(status[0])).inc()
 
 
 class BodyLimit:
@@ -103,15 +145,3 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(NoData, handler(409))
 
 
-def _observe(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count_and_limit(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        app.state.metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
-        route = request.scope.get("route")
-        app.state.metrics.requests.labels(request.method, getattr(route, "path", "unmatched"),
-                                          str(response.status_code)).inc()
-        return response

@@ -10,11 +10,12 @@ from shelfwise.api.keys import ApiKey, KeyStore
 from shelfwise.engine import Engine
 
 
-def get_engine(request: Request) -> Engine:
+# async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_keys(request: Request) -> KeyStore:
+async def get_keys(request: Request) -> KeyStore:
     return request.app.state.keys
 
 
@@ -34,7 +35,12 @@ class RequireScope:
     def __init__(self, scope: str):
         self.scope = scope
 
-    def __call__(self, request: Request, keys: Annotated[KeyStore, Depends(get_keys)]) -> ApiKey:
+    async def __call__(self, request: Request, keys: Annotated[KeyStore, Depends(get_keys)]) -> ApiKey:
+        # on the event loop: the answer is cached in memory (KeyStore.cache_seconds), and the
+        # database is asked at most once per key in that time
+        return self.check(request, keys)
+
+    def check(self, request: Request, keys: KeyStore) -> ApiKey:
         presented = _presented_key(request)
         key = keys.check(presented) if presented else None
         if key is None:

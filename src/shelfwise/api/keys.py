@@ -49,10 +49,17 @@ def _hash(key: str) -> str:
 
 
 class KeyStore:
-    """Create, check, list and revoke keys in the database behind ``engine``."""
+    """Create, check, list and revoke keys in the database behind ``engine``.
 
-    def __init__(self, engine: sa.Engine):
+    ``check`` remembers each answer (a valid key's record, or that a key is not valid) for
+    ``cache_seconds``, so a server asks the database about a key at most once in that time;
+    a revocation, made by any process, takes effect within it. Remembering "not valid" is
+    safe: a new key is random, so nobody presents it before it exists."""
+
+    def __init__(self, engine: sa.Engine, cache_seconds: float = 0.0):
         self.engine = engine
+        self.cache_seconds = cache_seconds
+        self._checked: dict[str, tuple[float, ApiKey | None]] = {}  # key hash -> (until, answer)
         _metadata.create_all(engine)
 
     def create(self, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
@@ -76,11 +83,20 @@ class KeyStore:
         parts = key.split("_")
         if len(parts) < 3 or parts[0] != "sw":
             return None
+        digest = _hash(key)
+        now = time.monotonic()
+        hit = self._checked.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(keys_table).where(keys_table.c.key_id == parts[1])).first()
-        if row is None or row.revoked is not None or not hmac.compare_digest(row.key_hash, _hash(key)):
-            return None
-        return _record(row)
+        valid = row is not None and row.revoked is None and hmac.compare_digest(row.key_hash, digest)
+        answer = _record(row) if valid else None
+        if self.cache_seconds > 0:
+            if len(self._checked) > 10_000:  # a flood of made-up keys must not grow memory
+                self._checked = {d: v for d, v in self._checked.items() if v[0] > now}
+            self._checked[digest] = (now + self.cache_seconds, answer)
+        return answer
 
     def list(self) -> list[ApiKey]:
         with self.engine.connect() as conn:

@@ -21,3 +21,16 @@ class Metrics:
                                  ["reason"], registry=self.registry)
         self.models = Gauge("shelfwise_model_trained_timestamp", "when each trained model was fitted",
                             ["model"], registry=self.registry)
+        self.versions = Gauge("shelfwise_model_version", "1 for the version each model serves from",
+                              ["model", "version"], registry=self.registry)
+        self.fit_seconds = Gauge("shelfwise_model_fit_seconds", "training duration of each serving model",
+                                 ["model"], registry=self.registry)
+        self.cache_hits = Counter("shelfwise_list_cache_hits", "recommendation lists served from the cache",
+                                  registry=self.registry)
+
+    def count_fallback(self, reason: str) -> None:
+        """Count an answer served by a fallback, by kind: the model could not answer, the
+        shopper is unknown, or the model had nothing for them."""
+        label = ("model unavailable" if reason.startswith("model ") else
+                 "unknown shopper" if reason.startswith("unknown shopper") else "no signal")
+        self.fallbacks.labels(reason=label).inc()

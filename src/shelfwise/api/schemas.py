@@ -123,6 +123,9 @@ class VersionOut(BaseModel):
     n_users: int
     n_items: int
     n_events: int
+    check: dict[str, Any] | None = Field(default=None, description=(
+        "the hold-out check: per model its ndcg@10, the active model's, whether it passed and "
+        "why; None for runs made without it"))
 
 
 def now() -> float:

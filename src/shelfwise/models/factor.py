@@ -7,9 +7,9 @@ Scores are ``user_factors @ item_factors.T``; the models differ only in fitting:
   confidence ``1 + alpha * w`` where w is the behaviour-weighted interaction strength.
 - BPR (Rendle et al. 2009): pairwise ranking with sampled negatives.
 
-``fold_in`` gives factors for new or changed users without retraining: ALS solves the
-user's least-squares problem against the fixed item factors (implicit's recalculate-user
-path); BPR, which has no closed form, uses the same ALS-style solve on its item factors.
+``fold_in`` gives factors for new or changed users without retraining: implicit's
+``recalculate_user`` solves the user's least-squares problem against the fixed item factors,
+as ALS fitting does; BPR, which has no closed form, uses the same solve on its item factors.
 """
 
 from __future__ import annotations
@@ -62,24 +62,33 @@ class FactorRecommender(LiveScoring, Recommender):
         return top_n(scores.astype(np.float32), n)
 
     def fold_in(self, user_items: sp.csr_matrix) -> np.ndarray:
-        """Factors for users given their item rows (csr (n_users, n_items) of weights),
-        solving min_u sum_i c_ui (p_ui - u.v_i)^2 + reg |u|^2 with item factors fixed.
+        """Factors for users given their item rows (csr (n_users, n_items) of weights), with
+        the item factors fixed: implicit's ``recalculate_user``, which solves each user's
+        least-squares problem exactly as ALS fitting does (confidence ``alpha * w``).
         Returns float32 (n_users, factors)."""
         self.check_is_fitted()
-        v = self.item_factors_.astype(np.float64)
-        reg = float(getattr(self, "regularization", 0.01))
-        alpha = float(getattr(self, "alpha", 1.0))
-        vtv = v.T @ v
-        out = np.zeros((user_items.shape[0], v.shape[1]), dtype=np.float32)
-        user_items = user_items.tocsr()
-        for r in range(user_items.shape[0]):
-            idx = user_items.indices[user_items.indptr[r]:user_items.indptr[r + 1]]
-            conf = alpha * user_items.data[user_items.indptr[r]:user_items.indptr[r + 1]]
-            vi = v[idx]
-            a = vtv + (vi.T * conf) @ vi + reg * np.eye(v.shape[1])
-            b = ((1.0 + conf)[:, None] * vi).sum(axis=0)
-            out[r] = np.linalg.solve(a, b)
-        return out
+        rows = user_items.tocsr().astype(np.float32)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):  # one small solve: no BLAS threads
+            solved = self._fold_in_solver().recalculate_user(np.arange(rows.shape[0]), rows)
+        return np.asarray(solved, dtype=np.float32).reshape(rows.shape[0], -1)
+
+    def _fold_in_solver(self):
+        """An implicit ALS model holding our item factors: its ``recalculate_user`` is the
+        fold-in. BPR's item factors (with their bias column) are solved against the same way."""
+        solver = getattr(self, "_solver", None)
+        if solver is None or solver.item_factors is not self.item_factors_:
+            als_cls, _ = _implicit()
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1, user_api="blas"):
+                solver = als_cls(factors=self.item_factors_.shape[1], use_cg=False, num_threads=1,
+                                 regularization=float(getattr(self, "regularization", 0.01)),
+                                 alpha=float(getattr(self, "alpha", 1.0)))
+            solver.item_factors = self.item_factors_
+            self._solver = solver
+        return solver
 
     def _profile_options(self) -> tuple[float, bool]:
         return 1.0, bool(self.binary)  # the confidence rows fit saw: no recency weighting

@@ -98,6 +98,37 @@ class SqlEventStore(EventStore):
         with self.engine.begin() as conn:
             return self._bulk_insert_events(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
 
+    def append_event_tuples(self, rows: list[tuple]) -> int:
+        """Append validated events given as tuples in ``EVENT_COLUMNS`` order in one
+        transaction; returns how many were new (the HTTP batch path: no frame to build)."""
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            return self._bulk_insert_events(conn, rows)
+
+    def append_event_rows(self, events: pd.DataFrame | list[tuple]) -> list[int]:
+        """Append validated events (a frame, or tuples in ``EVENT_COLUMNS`` order) in one
+        transaction, row by row; per row 1 if it was new, 0 if its id was already stored. The
+        group commit of single events uses it: one commit for many requests, each told about
+        its own event."""
+        if len(events) == 0:
+            return []
+        rows = _tuples(events[_EVENT_INSERT_COLUMNS]) if isinstance(events, pd.DataFrame) else events
+        with self.engine.begin() as conn:
+            return self._insert_rows(conn, rows)
+
+    def _insert_rows(self, conn, rows: list[tuple]) -> list[int]:
+        cols = ", ".join(_EVENT_INSERT_COLUMNS)
+        marks = ", ".join(["%s"] * len(_EVENT_INSERT_COLUMNS))
+        sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
+               "ON CONFLICT (user_id, event_id) DO NOTHING")
+        cursor = conn.connection.driver_connection.cursor()
+        out = []
+        for row in rows:
+            cursor.execute(sql, row)
+            out.append(max(cursor.rowcount, 0))
+        return out
+
     def _bulk_insert_events(self, conn, rows: list[tuple]) -> int:
         """Insert tuples in ``EVENT_COLUMNS`` order, skipping stored ids; returns rows added."""
         stmt = self.dialect_insert(events_table).on_conflict_do_nothing(
@@ -249,6 +280,18 @@ class SqliteEventStore(SqlEventStore):
         before = conn.connection.driver_connection.total_changes
         cursor.executemany(f"INSERT OR IGNORE INTO events ({cols}) VALUES ({marks})", rows)
         return conn.connection.driver_connection.total_changes - before
+
+    def _insert_rows(self, conn, rows: list[tuple]) -> list[int]:
+        cols = ", ".join(_EVENT_INSERT_COLUMNS)
+        marks = ", ".join("?" * len(_EVENT_INSERT_COLUMNS))
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()
+        out = []
+        for row in rows:
+            before = driver.total_changes
+            cursor.execute(f"INSERT OR IGNORE INTO events ({cols}) VALUES ({marks})", row)
+            out.append(driver.total_changes - before)
+        return out
 
 
 class PostgresEventStore(SqlEventStore):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from shelfwise.api.deps import Admin, EngineDep, Write
 from shelfwise.api.schemas import ForgetOut, ItemIn, UserIn
@@ -28,6 +28,7 @@ def put_user(user_id: IdPath, body: UserIn, engine: EngineDep) -> dict:
 
 @router.delete("/users/{user_id}", response_model=ForgetOut, dependencies=[Admin],
                summary="Forget a shopper: every event and the profile")
-def forget_user(user_id: IdPath, engine: EngineDep) -> ForgetOut:
+def forget_user(user_id: IdPath, engine: EngineDep, request: Request) -> ForgetOut:
     report = engine.forget_user(user_id)
+    request.app.state.online.forget(user_id)  # recent items and cached lists, in every process
     return ForgetOut(user_id=user_id, events_deleted=report.events, profile_rows_deleted=report.user_rows)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import asyncio
 
-from shelfwise.api.deps import EngineDep, Write
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from shelfwise.api.commit import plain_row
+from shelfwise.api.deps import Write
+from shelfwise.api.online import accepted
 from shelfwise.api.schemas import EventBatch, EventsBody, IngestOut, now
 
 router = APIRouter(tags=["events"])
@@ -12,11 +17,30 @@ router = APIRouter(tags=["events"])
 
 @router.post("/events", response_model=IngestOut, dependencies=[Write],
              summary="Store one event or a batch of up to 10,000")
-def post_events(body: EventsBody, engine: EngineDep, request: Request) -> IngestOut:
-    """Each accepted event is committed to the store before this answers. Re-sending events
-    with the same ids (given, or derived from their content) adds nothing."""
-    events = body.events if isinstance(body, EventBatch) else [body]
+async def post_events(body: EventsBody, request: Request) -> IngestOut:
+    """Each accepted event is committed to the store before this answers, and has moved the
+    online state (popularity counters, the shopper's recent items and cached lists). Single
+    events that arrive together share one commit. Re-sending events with the same ids (given,
+    or derived from their content) adds nothing."""
+    app = request.app
     received = now()
-    report = engine.ingest([e.row(received) for e in events], on_error="fail")
-    request.app.state.metrics.events.inc(report.added)
-    return IngestOut(received=report.received, added=report.added, duplicates=report.duplicates)
+    if not isinstance(body, EventBatch):
+        added = await asyncio.wrap_future(app.state.commit.submit(body.row(received)))
+        app.state.metrics.events.inc(added)
+        return IngestOut(received=1, added=added, duplicates=1 - added)
+    rows = [e.row(received) for e in body.events]
+
+    def ingest() -> tuple[int, int]:
+        plain = [plain_row(r) for r in rows]
+        if all(p is not None for p in plain):  # the usual batch: no pandas frame to validate
+            added = app.state.engine.store.append_event_tuples(plain)
+        else:
+            report = app.state.engine.ingest(rows, on_error="fail")
+            added = report.added
+        # which rows of a partly re-sent batch were new is not known: those move no counter
+        accepted(app, rows, counted=added == len(rows))
+        return len(rows), added
+
+    received, added = await run_in_threadpool(ingest)
+    app.state.metrics.events.inc(added)
+    return IngestOut(received=received, added=added, duplicates=received - added)

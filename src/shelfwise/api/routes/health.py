@@ -18,14 +18,17 @@ def healthz(engine: EngineDep) -> dict:
 
 def _metrics_access(request: Request) -> None:
     if not request.app.state.engine.settings.serve.metrics_public:
-        _admin(request, request.app.state.keys)
+        _admin.check(request, request.app.state.keys)
 
 
 @router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(_metrics_access)])
 def metrics(request: Request, engine: EngineDep) -> Response:
     m = request.app.state.metrics
+    m.versions.clear()  # only the versions serving now
     for name, record in engine.model_records().items():
         m.models.labels(model=name).set(_epoch(record["trained_at"]))
+        m.versions.labels(model=name, version=record["version"]).set(1)
+        m.fit_seconds.labels(model=name).set(record["fit_s"])
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 

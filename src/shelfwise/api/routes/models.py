@@ -3,11 +3,6 @@ serving never fits a model)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
@@ -17,6 +12,7 @@ from pydantic import BaseModel, Field
 from shelfwise.api.deps import Admin, EngineDep, Read
 from shelfwise.api.schemas import ModelOut, VersionOut
 from shelfwise.models import MODELS
+from shelfwise.online.training import run_version, start_training
 
 router = APIRouter(tags=["models"])
 
@@ -42,7 +38,8 @@ def list_versions(engine: EngineDep) -> list[VersionOut]:
         run = engine.versions.run(version)
         out.append(VersionOut(version=version, trained_at=run["trained_at"], models=sorted(run["models"]),
                               serving=sorted(n for n, v in active.items() if v == version),
-                              n_users=run["n_users"], n_items=run["n_items"], n_events=run["n_events"]))
+                              n_users=run["n_users"], n_items=run["n_items"], n_events=run["n_events"],
+                              check=run.get("check")))
     return out
 
 
@@ -57,36 +54,29 @@ def activate(version: Annotated[str, PathParam(min_length=1, max_length=64, patt
 @router.post("/models/train", status_code=202, dependencies=[Admin],
              summary="Start a training run in a separate process")
 def train(body: TrainIn, engine: EngineDep, request: Request) -> dict:
-    """Answers at once; the new models serve as soon as the run has saved them (each request
-    picks up a model retrained since it was loaded)."""
+    """Answers at once. The run checks each new model on the hold-out and activates those
+    that pass; ``GET /models/training`` and ``GET /models/versions`` tell the verdict."""
     unknown = sorted(set(body.models) - set(MODELS))
     if unknown:
         raise HTTPException(422, f"models: unknown model(s) {unknown}; known: {', '.join(sorted(MODELS))}")
     running = request.app.state.training
     if running is not None and running.poll() is None:
         raise HTTPException(409, f"a training run is in progress (pid {running.pid})")
-    s = engine.settings
-    args = [sys.executable, "-m", "shelfwise.cli", "train", "--home", str(s.home),
-            "--store-url", s.resolved_store_url]
-    if s.config is not None:
-        args += ["--config", str(s.config)]
-    for name in body.models:
-        args += ["-m", name]
-    log_dir = Path(s.home) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"train-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    proc, log = start_training(engine.settings, body.models)
     request.app.state.training = proc
     request.app.state.training_log = str(log)
-    return {"started": True, "pid": proc.pid, "models": body.models or list(s.models), "log": str(log)}
+    return {"started": True, "pid": proc.pid, "models": body.models or list(engine.settings.models),
+            "log": str(log)}
 
 
 @router.get("/models/training", dependencies=[Admin], summary="The last training run started here")
-def training_status(request: Request) -> dict:
+def training_status(request: Request, engine: EngineDep) -> dict:
+    """``check``: per model, its hold-out score beside the active one's, and whether it serves."""
     proc = request.app.state.training
     if proc is None:
-        return {"running": False, "pid": None, "returncode": None, "log": None}
+        return {"running": False, "pid": None, "returncode": None, "log": None, "version": None, "check": None}
     code = proc.poll()
+    version = run_version(request.app.state.training_log) if code is not None else None
+    check = engine.versions.run(version).get("check") if version else None
     return {"running": code is None, "pid": proc.pid, "returncode": code,
-            "log": request.app.state.training_log}
+            "log": request.app.state.training_log, "version": version, "check": check}

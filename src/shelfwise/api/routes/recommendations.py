@@ -6,13 +6,16 @@ instead; the response says so in ``fallback`` and ``/metrics`` counts it.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import StringConstraints, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from shelfwise.api.deps import EngineDep, Read
+from shelfwise.api.online import list_key
 from shelfwise.api.schemas import ExplanationOut, RecommendationsOut, Scored
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.engine import Engine, Recommendation
@@ -48,7 +51,6 @@ def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple
     except Exception:  # a model failing must not take the shop's page down with it
         log.exception("model %s failed; serving the popular list", wanted)
         reason = f"model {wanted!r} failed"
-    request.app.state.metrics.fallbacks.labels(reason="model unavailable").inc()
     try:
         return engine.popular(request.state.n), reason
     except NotTrained:
@@ -99,24 +101,61 @@ class ListOptions:
                        "rules": rules if any(v is not None for v in given.values()) else None,
                        "context": Context(category=category, query=query) if category or query else None}
 
+    def cache_key(self) -> str | None:
+        """None when every option is left to the shop's settings (the plain request the
+        cache answers before routing), else the options as JSON."""
+        k = self.kwargs
+        if all(v is None for v in k.values()):
+            return None
+        return json.dumps({"exclude_types": k["exclude_types"], "diversity": k["diversity"],
+                           "explore": k["explore"],
+                           "rules": k["rules"].model_dump(mode="json") if k["rules"] else None,
+                           "context": vars(k["context"]) if k["context"] else None}, sort_keys=True)
+
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[Read],
             summary="Top-n items for a shopper")
-def recommend(user_id: IdPath, engine: EngineDep, request: Request, options: Annotated[ListOptions, Depends()],
-              n: N = 10, model: ModelName = None):
+async def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions, Depends()],
+                    n: N = 10, model: ModelName = None):
     """The shopper's list from their events as they are now. Shoppers with no events (new,
     or forgotten) get popular items (in the ``category`` or matching the ``query`` when
-    given), with ``fallback`` saying so. Out-of-stock and hidden items are never listed."""
+    given), with ``fallback`` saying so. Out-of-stock and hidden items are never listed.
+    Lists are cached in the online state (``online.cache_seconds``) until the shopper's next
+    event, a model activation, or the end of that time; lists with an exploration slot are
+    not cached (each request draws its own)."""
     _check_model(model)
+    app = request.app
+    engine: Engine = app.state.engine
     wanted = model or engine.settings.default_model
+    explore = engine.settings.explore if options.kwargs["explore"] is None else options.kwargs["explore"]
+    seconds = 0 if explore else engine.settings.online.cache_seconds
+    if seconds > 0:
+        key = list_key(engine, "recommend", n=n, model=wanted, options=options.cache_key())
+        generation, payload = app.state.online.cached(user_id, key)
+        if payload is not None:
+            app.state.metrics.cache_hits.inc()
+            if b'"fallback":null' not in payload:
+                _count_fallback(request, json.loads(payload)["fallback"])
+            return Response(payload, media_type="application/json")
     request.state.n = n
-    recs, reason = _with_fallback(request, engine, wanted,
-                                  lambda: engine.recommend(user_id, n, model, **options.kwargs))
-    if reason is None and recs and all(r.source == "fallback" for r in recs):  # the whole list is a fallback
-        reason = recs[0].reason
-        request.app.state.metrics.fallbacks.labels(
-            reason="unknown shopper" if reason.startswith("unknown shopper") else "no signal").inc()
-    return _answer(recs, wanted, reason, user_id=user_id)
+
+    def compute() -> bytes:
+        recs, reason = _with_fallback(request, engine, wanted,
+                                      lambda: engine.recommend(user_id, n, model, **options.kwargs))
+        if reason is None and recs and all(r.source == "fallback" for r in recs):  # the whole list
+            reason = recs[0].reason
+        if reason is not None:
+            _count_fallback(request, reason)
+        return _answer(recs, wanted, reason, user_id=user_id).model_dump_json().encode()
+
+    payload = await run_in_threadpool(compute)
+    if seconds > 0:
+        app.state.online.cache(user_id, key, generation, payload, seconds)
+    return Response(payload, media_type="application/json")
+
+
+def _count_fallback(request: Request, reason: str) -> None:
+    request.app.state.metrics.count_fallback(reason)
 
 
 @router.get("/items/{item_id}/similar", response_model=RecommendationsOut, dependencies=[Read],
