@@ -8,7 +8,6 @@ items are never returned), and the exploration slot.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,11 +19,11 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.errors import UnknownId
 from shelfwise.explanations import item_label, ordinal, popularity_statement, rank_of
 from shelfwise.models.base import Recommender, top_n
-from shelfwise.ranking.catalogue import category_codes, category_paths, matches_paths
+from shelfwise.ranking.catalogue import category_codes, category_paths, matches_paths, text_matches
 from shelfwise.ranking.exploration import CategoryThompson
 from shelfwise.ranking.features import Histories
 from shelfwise.ranking.final import final_list
-from shelfwise.ranking.reasons import Reasoner
+from shelfwise.ranking.reasons import ListReasons
 from shelfwise.ranking.rules import CompiledRules, RuleSet, compile_rules
 
 CATALOGUE_TTL_S = 5.0  # another process's catalogue change (stock, price) counts within this
@@ -172,7 +171,7 @@ class Serving:
         slots = final_list(items, scores, n, rules=self._compiled(view, rules),
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
                            diversity=lam, **self._exploration(view, user_id, explore))
-        if isinstance(reasons, _HybridReasons):
+        if isinstance(reasons, ListReasons):
             reasons = reasons.of([s.item for s in slots if s.source in ("ranked", "promoted")])
         out = []
         for s in slots:
@@ -234,7 +233,8 @@ class Serving:
         sources = {int(i): {name: int(c.ranks[row, r]) for r, name in enumerate(c.retrievers)
                             if not np.isnan(c.scores[row, r])}
                    for i, row in zip(ranked.items, ranked.rows, strict=True)}
-        reasons = _HybridReasons(rec, view, live, ranked, self._paths(view))
+        reasons = ListReasons(rec, view, Histories.single(live.items, live.types, live.times), ranked,
+                              *self._paths(view))
         return ranked.items, ranked.scores.astype(np.float32), sources, reasons
 
     def _paths(self, view: Interactions) -> tuple[list, np.ndarray]:
@@ -277,7 +277,7 @@ class Serving:
         if context is not None and context.category:
             scores[~matches_paths(category_paths(view.items, view.n_items), [context.category])] = -np.inf
         if context is not None and context.query:
-            scores[~_text_matches(view.items, view.n_items, context.query)] = -np.inf
+            scores[~text_matches(view.items, view.n_items, context.query)] = -np.inf
         items, top = top_n(scores[None, :], n)
         ok = items[0] >= 0
         return items[0][ok], top[0][ok]
@@ -376,38 +376,13 @@ class Serving:
         if len(where) == 0:
             return [f"no model of the hybrid proposes {label} for you, so it does not rank it"]
         k = int(where[0])
-        reason = _HybridReasons(rec, view, live, ranked, self._paths(view)).at([k])[0]
+        reason = ListReasons(rec, view, Histories.single(live.items, live.types, live.times), ranked,
+                              *self._paths(view)).at([k])[0]
         out = [reason.text, f"ranked {ordinal(k + 1)} for you by the hybrid ({rec.fusion} ranker)"]
         if reason.contributions:
             parts = ", ".join(f"{name} {value:+.3f}" for name, value in reason.contributions.items())
             out.append(f"largest feature contributions to its score: {parts}")
         return out
-
-
-class _HybridReasons:
-    """Reasons for items of one shopper's fused list (``Ranked``), worded on demand."""
-
-    def __init__(self, rec, view: Interactions, live: _Live, ranked, paths: tuple[list, np.ndarray]):
-        self.rec, self.ranked = rec, ranked
-        hist = Histories.single(live.items, live.types, live.times)
-        self.reasoner = Reasoner(view, {name: m for name, m, _ in rec.retrievers_}, hist, *paths)
-        self.position = {int(i): k for k, i in enumerate(ranked.items)}
-
-    def at(self, ks: list[int]) -> list:
-        """The ``Reason`` of the ``ks``-th items of the fused list (one ranker call for all)."""
-        r = self.ranked
-        rows = r.rows[ks]
-        sub = dataclasses.replace(r, items=r.items[ks], scores=r.scores[ks], rows=rows)
-        contrib = self.rec.contributions(sub)
-        X = r.features.to_numpy()[rows]
-        cols = self.rec.columns_
-        return [self.reasoner.reason(int(r.items[k]), dict(zip(cols, X[j].tolist(), strict=True)),
-                                     None if contrib is None else contrib.to_numpy()[j], cols)
-                for j, k in enumerate(ks)]
-
-    def of(self, items: list[int]) -> dict[int, str]:
-        ks = [self.position[i] for i in items if i in self.position]
-        return {int(self.ranked.items[k]): reason.text for k, reason in zip(ks, self.at(ks), strict=True)}
 
 
 def _overlay(shop: RuleSet, request: RuleSet | None) -> RuleSet:
@@ -429,20 +404,3 @@ def _context_words(context: Context | None) -> str:
     if context.category:
         return f": popular in {context.category}"
     return f": popular items matching '{context.query}'" if context.query else ""
-
-
-def _text_matches(catalogue: pd.DataFrame | None, n_items: int, query: str) -> np.ndarray:
-    """(n_items,) bool: the item's title, description, category or brand holds every word."""
-    words = [w for w in query.lower().split() if w]
-    if catalogue is None or not words:
-        return np.zeros(n_items, dtype=bool)
-    text = pd.Series([""] * n_items)
-    for col in ("title", "description", "brand"):
-        if col in catalogue:
-            text = text + " " + catalogue[col].fillna("").astype(str).str.lower()
-    text = text + " " + pd.Series([" ".join(p).lower() for p in category_paths(catalogue, n_items)])
-    ok = np.ones(n_items, dtype=bool)
-    for w in words:
-        ok &= text.str.contains(w, regex=False).to_numpy()
-    return ok
-

@@ -9,7 +9,7 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.data.splits import leave_one_out
 from shelfwise.models import Recommender, create
 from shelfwise.ranking.fusion import LambdaRankFusion, WeightedFusion, ndcg_at
-from shelfwise.ranking.hybrid import holdout
+from shelfwise.ranking.holdout import holdout
 from tests.ranking.conftest import build
 
 pytest.importorskip("lightgbm", reason="the 'ranking' extra is not installed")

@@ -48,3 +48,20 @@ def matches_paths(paths: list[tuple[str, ...]], prefixes: list[str]) -> np.ndarr
     wanted = {tuple(p.strip() for p in s.split(">") if p.strip()) for s in prefixes}
     depths = sorted({len(w) for w in wanted})
     return np.array([any(p[:d] in wanted for d in depths if d <= len(p)) for p in paths], dtype=bool)
+
+
+def text_matches(catalogue: pd.DataFrame | None, n_items: int, query: str) -> np.ndarray:
+    """(n_items,) bool: the item's title, description, category or brand holds every word."""
+    words = [w for w in query.lower().split() if w]
+    if catalogue is None or not words:
+        return np.zeros(n_items, dtype=bool)
+    text = pd.Series([""] * n_items)
+    for col in ("title", "description", "brand"):
+        if col in catalogue:
+            text = text + " " + catalogue[col].fillna("").astype(str).str.lower()
+    text = text + " " + pd.Series([" ".join(p).lower() for p in category_paths(catalogue, n_items)])
+    ok = np.ones(n_items, dtype=bool)
+    for w in words:
+        ok &= text.str.contains(w, regex=False).to_numpy()
+    return ok
+

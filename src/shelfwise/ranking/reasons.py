@@ -12,6 +12,7 @@ statement of: cart, favourite, viewed, then the retriever that ranked the item h
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,3 +164,30 @@ class Reasoner:
             if text:
                 return Reason(text, "model:" + name, shown)
         return Reason("ranked by the combined models", "ranker", shown)
+
+
+class ListReasons:
+    """Reasons for the items of one shopper's fused list (a hybrid's ``Ranked``), worded on
+    demand: wording is the costly part, so only the items shown are worded."""
+
+    def __init__(self, rec, view: Interactions, hist: Histories, ranked, paths: list, labels: np.ndarray):
+        self.rec, self.ranked = rec, ranked
+        self.reasoner = Reasoner(view, {name: m for name, m, _ in rec.retrievers_}, hist, paths, labels)
+        self.position = {int(i): k for k, i in enumerate(ranked.items)}
+
+    def at(self, ks: list[int]) -> list[Reason]:
+        """The ``Reason`` of the ``ks``-th items of the fused list (one ranker call for all)."""
+        r = self.ranked
+        rows = r.rows[ks]
+        sub = dataclasses.replace(r, items=r.items[ks], scores=r.scores[ks], rows=rows)
+        contrib = self.rec.contributions(sub)
+        X = r.features.to_numpy()[rows]
+        cols = self.rec.columns_
+        return [self.reasoner.reason(int(r.items[k]), dict(zip(cols, X[j].tolist(), strict=True)),
+                                     None if contrib is None else contrib.to_numpy()[j], cols)
+                for j, k in enumerate(ks)]
+
+    def of(self, items: list[int]) -> dict[int, str]:
+        """{item: reason text} for the listed items of the fused list."""
+        ks = [self.position[i] for i in items if i in self.position]
+        return {int(self.ranked.items[k]): reason.text for k, reason in zip(ks, self.at(ks), strict=True)}
