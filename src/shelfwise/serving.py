@@ -78,15 +78,27 @@ class Serving:
         hit = state["catalogue"].get(key)
         if hit is not None and time.monotonic() - hit[0] < CATALOGUE_TTL_S:
             return hit[1]
-        items = self.store.items()
-        if len(items) == 0:
-            frame = view.items
-        else:
-            frame = items.drop_duplicates("item_id", keep="last").set_index("item_id") \
-                .reindex(pd.Index(view.item_ids.astype(str))).reset_index(names="item_id")
-        state["catalogue"] = {key: (time.monotonic(), frame)}
-        state.pop("compiled", None)
-        return frame
+        # One thread reloads; meanwhile the others serve the previous frame. Reading a
+        # 100k-item catalogue takes seconds, and every serving thread reading it at once
+        # exhausted the store's connection pool (measured with benchmarks/serve.py).
+        lock = state.setdefault("catalogue_lock", threading.Lock())
+        if not lock.acquire(blocking=hit is None):
+            return hit[1]
+        try:
+            hit = state["catalogue"].get(key)
+            if hit is not None and time.monotonic() - hit[0] < CATALOGUE_TTL_S:
+                return hit[1]
+            items = self.store.items()
+            if len(items) == 0:
+                frame = view.items
+            else:
+                frame = items.drop_duplicates("item_id", keep="last").set_index("item_id") \
+                    .reindex(pd.Index(view.item_ids.astype(str))).reset_index(names="item_id")
+            state["catalogue"] = {key: (time.monotonic(), frame)}
+            state.pop("compiled", None)
+            return frame
+        finally:
+            lock.release()
 
     def upsert_items(self, items) -> int:
         """Store catalogue entries; they bind the next list this process serves."""

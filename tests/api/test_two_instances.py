@@ -55,6 +55,14 @@ def test_an_event_and_an_activation_reach_the_other_instance(tmp_path, store_url
         for srv in (a, b):
             srv.proc.terminate()
             srv.proc.wait(timeout=10)
+        if online == "redis":  # leave the shared Redis as it was
+            import redis
+
+            client = redis.Redis.from_url(env["SHELFWISE_ONLINE__URL"])
+            keys = list(client.scan_iter(f"{env['SHELFWISE_ONLINE__NAMESPACE']}:*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 def test_several_workers_need_a_shared_online_state(tmp_path):
