@@ -19,7 +19,6 @@ import json
 import time
 from pathlib import Path
 
-from hybrid_rows import hybrid_rows
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_amazon, load_amazon_grocery
 from shelfwise.data.splits import leave_one_out
@@ -63,6 +62,8 @@ def run(dataset: str, models: list[str], seq_minutes: float, out: Path | None,
     rows = []
     for m in models:
         if m == "hybrid":
+            from hybrid_rows import hybrid_rows  # beside this script (on the path when run)
+
             print(f"{'':<24}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'gain':>9}")
             rows += [{"dataset": dataset, **r} for r in hybrid_rows(
                 train, users, truth, seq_minutes=seq_minutes, params=(overrides or {}).get("hybrid"))]

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrid_rows import hybrid_rows
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_amazon_grocery, load_tmall_multibehavior
 from shelfwise.data.splits import leave_one_out
@@ -88,6 +87,8 @@ def main() -> None:
         print(f"{'model':<20}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'fit s':>8}{'peak MB':>9}")
         for m in args.models:
             if m == "hybrid":
+                from hybrid_rows import hybrid_rows  # beside this script (on the path when run)
+
                 print(f"{'':<24}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'gain':>9}")
                 hybrid_rows(train, users, truth, seq_minutes=args.seq_minutes, exclude=exclude,
                             params=args.params.get("hybrid"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from shelfwise.config import Settings
-from shelfwise.data.schemas import Event
+from shelfwise.data.schemas import EVENT_TYPES, Event
 from shelfwise.engine import Engine
 
 
@@ -23,9 +23,12 @@ def test_trains_requested_models_plus_fallback(engine):
 
 def test_recommend_excludes_history_and_is_served_by_a_fresh_engine(engine, small_shop):
     user = str(small_shop.user_ids[5])
-    recs = engine.recommend(user, 10)
-    history = set(engine.store.user_history(user)["item_id"])
-    assert len(recs) == 10 and not {r.item_id for r in recs} & history
+    history = engine.store.user_history(user)
+    bought = set(history[history["event_type"] == "purchase"]["item_id"])
+    recs = engine.recommend(user, 10)  # the default excludes purchases only
+    assert len(recs) == 10 and not {r.item_id for r in recs} & bought
+    everything = engine.recommend(user, 10, exclude_types=list(EVENT_TYPES))
+    assert len(everything) == 10 and not {r.item_id for r in everything} & set(history["item_id"])
     fresh = Engine(engine.settings)  # loads the saved models, no retraining
     assert [r.item_id for r in fresh.recommend(user, 10)] == [r.item_id for r in recs]
 
@@ -82,14 +85,15 @@ def test_sequential_model_reacts_to_events_since_training(tmp_path, small_shop):
     eng.train(["sasrec"], params={"sasrec": {"dim": 16, "layers": 1, "heads": 1, "max_len": 10,
                                              "max_epochs": 2}})
     user = str(small_shop.user_ids[7])
-    before = [r.item_id for r in eng.recommend(user, 5, model="sasrec")]
+    every = list(EVENT_TYPES)  # a viewed item is then not shown again
+    before = [r.item_id for r in eng.recommend(user, 5, model="sasrec", exclude_types=every)]
     clicked = before[0]
     eng.ingest([Event(user_id=user, item_id=clicked, event_type="view", timestamp=2e9)])
-    after = [r.item_id for r in eng.recommend(user, 5, model="sasrec")]
+    after = [r.item_id for r in eng.recommend(user, 5, model="sasrec", exclude_types=every)]
     assert clicked not in after and after != before  # no retrain in between
     newcomer = [Event(user_id="walk-in", item_id=clicked, event_type="view", timestamp=2e9)]
     eng.ingest(newcomer)
-    served = eng.recommend("walk-in", 5, model="sasrec")
+    served = eng.recommend("walk-in", 5, model="sasrec", exclude_types=every)
     assert {r.model for r in served} == {"sasrec"} and clicked not in {r.item_id for r in served}
 
 
@@ -102,7 +106,7 @@ def test_items_without_evidence_are_filled_from_popular_with_a_reason(tmp_path, 
     scores = model.score(np.arange(view.n_users))
     scores[model.seen_.toarray() > 0] = 0
     lonely = str(view.user_ids[int(np.flatnonzero((scores > 0).sum(axis=1) == 0)[0])])  # no neighbour at all
-    recs = eng.recommend(lonely, 5)
+    recs = eng.recommend(lonely, 5, exclude_types=list(EVENT_TYPES))  # nothing touched comes back
     touched = set(eng.store.user_history(lonely)["item_id"])
     assert {r.model for r in recs} == {"popular"}
     assert {r.reason for r in recs} == {"the itemknn model has nothing more for this shopper"}

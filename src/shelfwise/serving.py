@@ -70,35 +70,31 @@ class Serving:
                                                      "bandits": {}, "explored": {}})
 
     def _catalogue(self, view: Interactions) -> pd.DataFrame | None:
-        """The store's catalogue now, aligned to the view's items (stock and prices change
-        after training); cached for ``CATALOGUE_TTL_S`` and refreshed at once after
-        ``upsert_items`` in this process."""
+        """The view's catalogue with stock as the store has it now: an item marked out of
+        stock after training is never shown from the next request on (``upsert_items`` in
+        this process) or within ``CATALOGUE_TTL_S`` (another process). The other fields
+        (prices, categories) are those of training time until the next retrain. Only the ids
+        of out-of-stock items are read, not the whole catalogue: that is seconds at 100k items."""
         state = self._serving_state()
-        key = id(view)
-        hit = state["catalogue"].get(key)
-        if hit is not None and time.monotonic() - hit[0] < CATALOGUE_TTL_S:
-            return hit[1]
-        # One thread reloads; meanwhile the others serve the previous frame. Reading a
-        # 100k-item catalogue takes seconds, and every serving thread reading it at once
-        # exhausted the store's connection pool (measured with benchmarks/serve.py).
-        lock = state.setdefault("catalogue_lock", threading.Lock())
-        if not lock.acquire(blocking=hit is None):
-            return hit[1]
-        try:
-            hit = state["catalogue"].get(key)
-            if hit is not None and time.monotonic() - hit[0] < CATALOGUE_TTL_S:
-                return hit[1]
-            items = self.store.items()
-            if len(items) == 0:
-                frame = view.items
-            else:
-                frame = items.drop_duplicates("item_id", keep="last").set_index("item_id") \
-                    .reindex(pd.Index(view.item_ids.astype(str))).reset_index(names="item_id")
-            state["catalogue"] = {key: (time.monotonic(), frame)}
+        hit = state["catalogue"].get("oos")
+        if hit is None or time.monotonic() - hit[0] >= CATALOGUE_TTL_S:
+            lock = state.setdefault("catalogue_lock", threading.Lock())
+            if lock.acquire(blocking=hit is None):  # one thread reads, the others use the last answer
+                try:
+                    hit = (time.monotonic(), frozenset(self.store.out_of_stock()))
+                    state["catalogue"]["oos"] = hit
+                finally:
+                    lock.release()
+        oos = hit[1]
+        key = (id(view), oos)
+        frame = state["catalogue"].get("frame")
+        if frame is None or frame[0] != key:
+            base = view.items.copy() if view.items is not None else pd.DataFrame({"item_id": view.item_ids})
+            base["in_stock"] = ~pd.Index(view.item_ids.astype(str)).isin(list(oos))
+            frame = (key, base)
+            state["catalogue"]["frame"] = frame
             state.pop("compiled", None)
-            return frame
-        finally:
-            lock.release()
+        return frame[1]
 
     def upsert_items(self, items) -> int:
         """Store catalogue entries; they bind the next list this process serves."""

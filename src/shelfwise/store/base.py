@@ -74,6 +74,12 @@ class EventStore(ABC):
     @abstractmethod
     def items(self) -> pd.DataFrame: ...
 
+    def out_of_stock(self) -> set[str]:
+        """Ids of the catalogue items marked out of stock (read on the serving path, so
+        backends answer it without reading the whole catalogue)."""
+        items = self.items()
+        return set(items.loc[~items["in_stock"].astype(bool), "item_id"]) if len(items) else set()
+
     @abstractmethod
     def users(self) -> pd.DataFrame: ...
 

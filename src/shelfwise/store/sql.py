@@ -202,6 +202,11 @@ class SqlEventStore(EventStore):
     def upsert_users(self, users) -> int:
         return self._upsert(users_table, [_user_row(r) for r in _records(users)], "user_id")
 
+    def out_of_stock(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(items_table.c.item_id).where(items_table.c.in_stock.is_(False)))
+            return {r[0] for r in rows}
+
     def items(self) -> pd.DataFrame:
         frame = self._read(sa.select(items_table).order_by(items_table.c.item_id))
         frame["category"] = frame["category"].map(lambda s: json.loads(s) if s else [])
