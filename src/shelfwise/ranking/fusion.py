@@ -18,6 +18,7 @@ shopper, rows contiguous) with a 0/1 label marking the shopper's held-out item:
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -196,9 +197,11 @@ class MLPFusion(Fusion):
     def fit(self, X, y, groups):
         import torch
 
-        X = X.astype(np.float64)
-        self.mean_ = np.nan_to_num(np.nanmean(np.where(np.isfinite(X), X, np.nan), axis=0))
-        self.std_ = np.nan_to_num(np.nanstd(np.where(np.isfinite(X), X, np.nan), axis=0)) + 1e-6
+        X = np.where(np.isfinite(X), X, np.nan).astype(np.float64)
+        with warnings.catch_warnings():  # a feature missing everywhere (no prices) is all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.mean_ = np.nan_to_num(np.nanmean(X, axis=0))
+            self.std_ = np.nan_to_num(np.nanstd(X, axis=0)) + 1e-6
         Z = torch.from_numpy(self._inputs(X))
         net = self._net(Z.shape[1])
         opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
