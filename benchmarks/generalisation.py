@@ -25,15 +25,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
+from hybrid_rows import hybrid_rows, lists  # beside this script (on the path when run)
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_amazon_grocery, load_tmall_multibehavior
 from shelfwise.data.splits import leave_one_out
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import score_lists, truth_from
 from shelfwise.models import MODELS, create
-from shelfwise.models.base import mask_rows, score_block, top_n
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NOTE = ("note: no tuning runs here, but the sequence models' tie reordering, attribute cut and "
@@ -59,17 +57,6 @@ def tmall():
 DATASETS = {"grocery": grocery, "tmall": tmall}
 
 
-def recommend(model, users: np.ndarray, exclude, k: int = 10) -> np.ndarray:
-    """Top-k per user with the ``exclude`` (users x items) entries masked out."""
-    out, step = [], score_block(model.n_items_)
-    for b in range(0, len(users), step):
-        block = users[b:b + step]
-        scores = model.score(block).copy()
-        mask_rows(scores, exclude[block])
-        out.append(top_n(scores, k)[0])
-    return np.concatenate(out)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
@@ -87,8 +74,6 @@ def main() -> None:
         print(f"{'model':<20}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'fit s':>8}{'peak MB':>9}")
         for m in args.models:
             if m == "hybrid":
-                from hybrid_rows import hybrid_rows  # beside this script (on the path when run)
-
                 print(f"{'':<24}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'gain':>9}")
                 hybrid_rows(train, users, truth, seq_minutes=args.seq_minutes, exclude=exclude,
                             params=args.params.get("hybrid"))
@@ -100,7 +85,7 @@ def main() -> None:
             model = create(m, **params)
             with measure() as cost:
                 model.fit(train)
-            metrics = score_lists(recommend(model, users, exclude), truth, train, ks=(10,))
+            metrics = score_lists(lists(model, users, exclude), truth, train, ks=(10,))
             print(f"{m:<20}{metrics['hr@10']:>8.4f}{metrics['ndcg@10']:>9.4f}"
                   f"{metrics['mrr@10']:>8.4f}{cost.seconds:>8.1f}{cost.peak_mb:>9.0f}", flush=True)
 
