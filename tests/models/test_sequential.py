@@ -156,3 +156,28 @@ def test_each_epoch_is_reported_and_a_raising_callback_ends_the_fit(cycle):
     assert full == [(h["epoch"], h["val_ndcg@10"]) for h in model.history_]
     # the same seed gives the same first three epochs: the hook does not change training
     assert full[:3] == seen
+
+
+def test_the_served_item_table_follows_every_weight_change():
+    """The item table is kept between no-grad calls; an optimiser step or a loaded state must
+    still reach the next answer."""
+    import torch
+
+    from shelfwise.models.seq_encoders import Embedder
+
+    attrs = torch.tensor([[0, 0], [1, 2], [2, 0], [1, 0], [0, 0]])
+    emb = Embedder(3, 4, 5, 2, 0.0, attrs, 2).eval()
+    fresh = lambda: (emb.items.weight + emb.attr(emb.item_attributes)).detach().clone()  # noqa: E731
+    with torch.no_grad():
+        first = emb.item_table()
+        assert emb.item_table() is first  # kept
+        assert torch.equal(first, fresh())
+    opt = torch.optim.SGD(emb.parameters(), lr=0.5)
+    emb.item_table().sum().backward()  # grad enabled: computed afresh, with a graph
+    opt.step()
+    with torch.no_grad():
+        assert torch.equal(emb.item_table(), fresh())
+        assert not torch.equal(emb.item_table(), first)
+        state = {k: torch.zeros_like(v) for k, v in emb.state_dict().items()}
+        emb.load_state_dict(state)
+        assert float(emb.item_table().abs().sum()) == 0.0

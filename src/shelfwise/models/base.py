@@ -236,10 +236,11 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         # indices among those, so a longer list always starts with the shorter one
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
-        tied = scores == kth
-        need = k - (scores > kth).sum(axis=1, keepdims=True)
-        chosen = (scores > kth) | (tied & (np.cumsum(tied, axis=1) <= need))
-        part = np.nonzero(chosen)[1].reshape(len(scores), k)
+        if ((scores >= kth).sum(axis=1) > k).any():  # ties at the k-th score: resolve them
+            tied = scores == kth
+            need = k - (scores > kth).sum(axis=1, keepdims=True)
+            chosen = (scores > kth) | (tied & (np.cumsum(tied, axis=1) <= need))
+            part = np.nonzero(chosen)[1].reshape(len(scores), k)
     else:
         part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
     # a stable sort on (-score, index) for a deterministic order

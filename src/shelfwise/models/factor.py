@@ -14,6 +14,8 @@ as ALS fitting does; BPR, which has no closed form, uses the same solve on its i
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -32,6 +34,15 @@ def _implicit():
         raise ImportError("Factor models need the 'implicit' package: "
                           "pip install 'shelfwise[factor]'") from exc
     return AlternatingLeastSquares, BayesianPersonalizedRanking
+
+
+@functools.cache
+def _blas_controller():
+    """One ``ThreadpoolController`` per process: building one scans the loaded libraries
+    (about 4 ms), too slow to repeat on every served request."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class FactorRecommender(LiveScoring, Recommender):
@@ -68,9 +79,7 @@ class FactorRecommender(LiveScoring, Recommender):
         Returns float32 (n_users, factors)."""
         self.check_is_fitted()
         rows = user_items.tocsr().astype(np.float32)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):  # one small solve: no BLAS threads
+        with _blas_controller().limit(limits=1, user_api="blas"):  # one small solve: no BLAS threads
             solved = self._fold_in_solver().recalculate_user(np.arange(rows.shape[0]), rows)
         return np.asarray(solved, dtype=np.float32).reshape(rows.shape[0], -1)
 
@@ -80,9 +89,7 @@ class FactorRecommender(LiveScoring, Recommender):
         solver = getattr(self, "_solver", None)
         if solver is None or solver.item_factors is not self.item_factors_:
             als_cls, _ = _implicit()
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _blas_controller().limit(limits=1, user_api="blas"):
                 solver = als_cls(factors=self.item_factors_.shape[1], use_cg=False, num_threads=1,
                                  regularization=float(getattr(self, "regularization", 0.01)),
                                  alpha=float(getattr(self, "alpha", 1.0)))

@@ -106,11 +106,22 @@ class Embedder(nn.Module):
                 self.attr.weight[0].zero_()
 
     def item_table(self) -> torch.Tensor:
-        """(n_items + 2, d) item representations used for both input and output."""
-        table = self.items.weight
-        if self.attr is not None:
-            table = table + self.attr(self.item_attributes)
-        return table
+        """(n_items + 2, d) item representations used for both input and output.
+
+        Outside training (no grad) the table is kept until a weight changes (an optimiser
+        step or ``load_state_dict`` bumps the tensors' version): summing the attribute bags
+        over the catalogue is most of a served request's sequence-model time."""
+        if self.attr is None:
+            return self.items.weight
+        if torch.is_grad_enabled():
+            return self.items.weight + self.attr(self.item_attributes)
+        key = (self.items.weight._version, self.attr.weight._version,
+               self.items.weight.data_ptr(), self.attr.weight.data_ptr())
+        cached = self.__dict__.get("_frozen_table")
+        if cached is None or cached[0] != key:
+            cached = (key, self.items.weight + self.attr(self.item_attributes))
+            self.__dict__["_frozen_table"] = cached
+        return cached[1]
 
     def forward(self, items, types, gaps) -> torch.Tensor:
         table = self.item_table()
