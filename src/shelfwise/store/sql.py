@@ -51,6 +51,7 @@ users_table = sa.Table(
     sa.Column("consent", sa.Boolean, nullable=False, default=True),
 )
 
+POOL = {"pool_size": 32, "max_overflow": 16}  # see SqliteEventStore.__init__
 ITEM_COLUMNS = [c.name for c in items_table.columns]
 USER_COLUMNS = [c.name for c in users_table.columns]
 _EVENT_INSERT_COLUMNS = list(EVENT_COLUMNS)
@@ -262,7 +263,10 @@ class SqliteEventStore(SqlEventStore):
             from pathlib import Path
 
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        super().__init__(url)
+        # The API reads each shopper's events from up to 40 threads (anyio's pool): with
+        # SQLAlchemy's default 5 + 10 they queued for a connection, and the overflow ones
+        # were opened and closed (PRAGMAs included) on every request.
+        super().__init__(url, **({} if path in ("", ":memory:") else POOL))
 
     def _configure(self) -> None:
         @sa.event.listens_for(self.engine, "connect")
@@ -306,7 +310,7 @@ class PostgresEventStore(SqlEventStore):
         # psycopg 3 is the driver we install; accept the plain postgresql:// spelling too.
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        super().__init__(url, pool_pre_ping=True)
+        super().__init__(url, pool_pre_ping=True, **POOL)
 
     def _bulk_insert_events(self, conn, rows: list[tuple]) -> int:
         # COPY into a transaction-local staging table, then one INSERT .. ON CONFLICT: an
