@@ -5,15 +5,17 @@ start, and what it costs to fit and to serve one shopper in-process.
   path and brand) as lambda sweeps 1 -> 0; NDCG@10 (leave-one-out, full ranking) against
   intra-list diversity (1 - catalogue similarity, and 1 - co-occurrence cosine) and
   catalogue coverage. Saves ``<out>/diversity_<dataset>.png``.
-- ``coldstart``: the synthetic shop split in time (last 20% of time = test, its purchases
-  are the targets); NDCG@10 of the hybrid (as the Engine serves it: shoppers with no prior
-  event get popular items) and of popular, by the shopper's number of prior events
-  (0, 1, 2-4, 5+), and HR@10 on targets that are items first seen in the test period.
+- ``coldstart`` (``--coldstart-dataset``, default Amazon Grocery): 1,000 shoppers left out
+  of training; NDCG@10 of the next item after each of their first k events (k = 0, 1, 2-4,
+  5+), from those k events alone, for the hybrid's live path and popular (k = 0 is the
+  popular list, as served to an unknown shopper); and NDCG@10 on targets that are items
+  first seen in the last 10% of time, left out of training but in the catalogue (hybrid,
+  its content retriever alone; popular cannot rank them).
 - ``cost``: a Beauty-sized shop (Amazon Beauty, all events) in a SQLite Engine home:
   ``shelfwise train -m hybrid`` time, then p50 / p99 of ``Engine.recommend`` for one shopper.
 
 Run:  .venv/bin/python benchmarks/pipeline.py [--sections curve coldstart cost]
-      [--datasets synthetic grocery] [--seq-minutes 5] [--out reports/pipeline]
+      [--datasets synthetic grocery] [--coldstart-dataset grocery] [--seq-minutes 5] [--out reports/pipeline]
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ import pandas as pd
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_amazon, load_amazon_grocery
-from shelfwise.data.splits import leave_one_out, temporal_split
+from shelfwise.data.splits import leave_one_out
 from shelfwise.data.synthetic import generate_shop
 from shelfwise.evaluation.beyond import coverage, intra_list_diversity
 from shelfwise.evaluation.harness import score_lists, truth_from
 from shelfwise.models import create
+from shelfwise.models.base import top_n
 from shelfwise.ranking.diversity import attribute_similarity, mmr
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -100,47 +103,78 @@ def curve(name: str, seq_minutes: float, out: Path) -> None:
     print(f"  plot: {out / f'diversity_{name}.png'}")
 
 
-def coldstart(seq_minutes: float) -> None:
-    shop = generate_shop(n_users=3000, n_items=1500, seed=11)
-    split = temporal_split(shop.events, test_fraction=0.2)
-    all_items = shop.items["item_id"].astype(str).to_numpy(dtype=object)
-    train = Interactions.from_events(split.train, items=shop.items, item_ids=all_items)
-    test = split.test[split.test["event_type"] == "purchase"]
-    prior = split.train.groupby("user_id").size()
+def coldstart(name: str, seq_minutes: float, n_cold: int = 1000, max_prefix: int = 10) -> None:
+    """Shoppers: ``n_cold`` shoppers with 6+ events are left out of training entirely; for each
+    prefix of their first k events (k = 0 .. ``max_prefix``) the next event's item is the
+    target, ranked over the whole catalogue from that prefix alone (the live path: what the
+    Engine serves a shopper whose k events arrived after the last retrain; k = 0 gets the
+    popular list, as the Engine serves an unknown shopper). Items: items first seen in the
+    last 10% of the log's time lose all their events from training but stay in the catalogue;
+    each remaining shopper's first event on one of them is the target, ranked from that
+    shopper's events before it."""
+    events, items = _dataset(name)
+    events = events.sort_values("timestamp", kind="stable")
+    all_items = items["item_id"].astype(str).to_numpy(dtype=object)
+    rng = np.random.default_rng(0)
+    sizes = events.groupby("user_id").size()
+    cold = set(rng.choice(sizes.index[sizes >= 6].to_numpy(), size=min(n_cold, int((sizes >= 6).sum())),
+                          replace=False))
+    first_seen = events.groupby("item_id")["timestamp"].min()
+    cut = events["timestamp"].quantile(0.9)
+    new_items = set(first_seen.index[first_seen >= cut])
+    train_events = events[~events["user_id"].isin(cold) & ~events["item_id"].isin(new_items)]
+    train = Interactions.from_events(train_events, items=items, item_ids=all_items)
     hybrid = _hybrid(train, seq_minutes)
-    popular = create("popular").fit(train)
-    pop_list = popular.recommend(np.array([0]), 10, exclude_seen=False)[0][0]
-    new_items = set(all_items[train.item_popularity() == 0])
-    print(f"\n== cold start (synthetic shop, temporal split: {len(test):,} test purchases, "
-          f"{len(new_items):,} items first seen in the test period) ==")
-    print(f"{'prior events':<14}{'shoppers':>9}{'hybrid':>9}{'popular':>9}")
-    uids = test["user_id"].unique()
-    n_prior = prior.reindex(uids).fillna(0).to_numpy()
-    buckets = {"0": n_prior == 0, "1": n_prior == 1, "2-4": (n_prior >= 2) & (n_prior <= 4),
-               "5+": n_prior >= 5}
-    known = train.users_to_indices(uids)
-    lists = np.tile(pop_list, (len(uids), 1))
-    has = known >= 0
-    lists[has] = hybrid.recommend(known[has], 10)[0]
-    truth = [train.items_to_indices(g["item_id"]) for _, g in test.groupby("user_id", sort=False)]
-    order = {u: k for k, u in enumerate(test["user_id"].drop_duplicates())}
-    truth = [truth[order[u]] for u in uids]
-    pop_lists = np.tile(pop_list, (len(uids), 1))
-    for label, sel in buckets.items():
-        if not sel.any():
+    pop_list = create("popular").fit(train).recommend(np.array([0]), 10, exclude_seen=False)[0][0]
+
+    def gain(history: pd.DataFrame, target: str, model) -> float:
+        idx = train.items_to_indices(history["item_id"].to_numpy(dtype=object))
+        if model is None:
+            top = pop_list
+        else:
+            top = model.rank_history(idx, history["event_type"].tolist(),
+                                     history["timestamp"].to_numpy(np.float64), 10).items
+        hit = np.flatnonzero(top == train.item_index[target])
+        return float(1 / np.log2(hit[0] + 2)) if len(hit) else 0.0
+
+    buckets = {"0": [], "1": [], "2-4": [], "5+": []}
+    for _, g in events[events["user_id"].isin(cold)].groupby("user_id", sort=False):
+        for k in range(min(len(g) - 1, max_prefix) + 1):
+            label = "0" if k == 0 else "1" if k == 1 else "2-4" if k <= 4 else "5+"
+            target = str(g["item_id"].iloc[k])
+            history = g.iloc[:k]
+            buckets[label].append((gain(history, target, hybrid if k else None), gain(history, target, None)))
+    print(f"\n== cold start ({name}: {len(cold):,} shoppers left out of training; next item after "
+          f"their first k events, full ranking) ==")
+    print(f"{'prior events':<14}{'targets':>9}{'hybrid':>9}{'popular':>9}")
+    for label, rows in buckets.items():
+        h, p = np.mean(rows, axis=0) if rows else (np.nan, np.nan)
+        print(f"{label:<14}{len(rows):>9,}{h:>9.4f}{p:>9.4f}")
+    content = hybrid.retrievers_[[n for n, _, _ in hybrid.retrievers_].index("content")][1] \
+        if any(n == "content" for n, _, _ in hybrid.retrievers_) else None
+    rows = []
+    warm = events[~events["user_id"].isin(cold)]
+    for _, g in warm.groupby("user_id", sort=False):
+        at = np.flatnonzero(g["item_id"].isin(new_items).to_numpy())
+        if len(at) == 0 or at[0] == 0:
             continue
-        t = [truth[k] for k in np.flatnonzero(sel)]
-        h = score_lists(lists[sel], t, train, ks=(10,))["ndcg@10"]
-        p = score_lists(pop_lists[sel], t, train, ks=(10,))["ndcg@10"]
-        print(f"{label:<14}{sel.sum():>9,}{h:>9.4f}{p:>9.4f}")
-    new_idx = train.items_to_indices(sorted(new_items))
-    hits = total = 0
-    for k in range(len(uids)):
-        wanted = np.intersect1d(truth[k], new_idx)
-        total += len(wanted)
-        hits += len(np.intersect1d(wanted, lists[k]))
-    print(f"new items: {total} test purchases of items first seen in the test period; "
-          f"HR@10 on them {hits / max(total, 1):.4f} (popular: 0, it cannot rank them)")
+        history = g.iloc[:at[0]]
+        history = history[~history["item_id"].isin(new_items)]
+        target = str(g["item_id"].iloc[at[0]])
+        h = gain(history, target, hybrid)
+        c = 0.0
+        if content is not None:
+            idx = train.items_to_indices(history["item_id"].to_numpy(dtype=object))
+            scores = content.score_histories([idx], [history["event_type"].tolist()],
+                                             [history["timestamp"].to_numpy(np.float64)])[0]
+            top = top_n(scores[None, :], 10)[0][0]
+            hit = np.flatnonzero(top == train.item_index[target])
+            c = float(1 / np.log2(hit[0] + 2)) if len(hit) else 0.0
+        rows.append((h, c))
+    h, c = np.mean(rows, axis=0) if rows else (np.nan, np.nan)
+    print(f"new items ({len(new_items):,} first seen in the last 10% of time, no training event): "
+          f"{len(rows):,} targets; NDCG@10 hybrid {h:.4f}, content alone {c:.4f}, popular 0 "
+          f"(it cannot rank an item nobody has bought)")
 
 
 def cost(seq_minutes: float) -> None:
@@ -173,6 +207,7 @@ def main() -> None:
                     choices=["curve", "coldstart", "cost"])
     ap.add_argument("--datasets", nargs="+", default=["synthetic", "grocery"], choices=["synthetic", "grocery"],
                     help="datasets of the diversity curve (they have category paths)")
+    ap.add_argument("--coldstart-dataset", default="grocery", choices=["synthetic", "grocery"])
     ap.add_argument("--seq-minutes", type=float, default=5.0, help="training budget of the sequence retriever")
     ap.add_argument("--out", type=Path, default=Path("reports/pipeline"))
     args = ap.parse_args()
@@ -180,7 +215,7 @@ def main() -> None:
         for d in args.datasets:
             curve(d, args.seq_minutes, args.out)
     if "coldstart" in args.sections:
-        coldstart(args.seq_minutes)
+        coldstart(args.coldstart_dataset, args.seq_minutes)
     if "cost" in args.sections:
         cost(args.seq_minutes)
 
