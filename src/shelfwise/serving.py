@@ -72,10 +72,16 @@ class Serving:
     def _catalogue(self, view: Interactions) -> pd.DataFrame | None:
         """The view's catalogue with stock as the store has it now: an item marked out of
         stock after training is never shown from the next request on (``upsert_items`` in
-        this process) or within ``CATALOGUE_TTL_S`` (another process). The other fields
+        this process, or through the API in any process sharing the online state, which
+        counts catalogue changes) or within ``CATALOGUE_TTL_S`` (another writer). The other fields
         (prices, categories) are those of training time until the next retrain. Only the ids
         of out-of-stock items are read, not the whole catalogue: that is seconds at 100k items."""
         state = self._serving_state()
+        online = getattr(self, "online", None)
+        generation = online.catalogue_generation() if online is not None else 0
+        if state["catalogue"].get("generation", generation) != generation:  # changed elsewhere
+            state["catalogue"] = {}
+        state["catalogue"]["generation"] = generation
         hit = state["catalogue"].get("oos")
         if hit is None or time.monotonic() - hit[0] >= CATALOGUE_TTL_S:
             lock = state.setdefault("catalogue_lock", threading.Lock())

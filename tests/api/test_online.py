@@ -69,6 +69,20 @@ def test_an_activation_invalidates_every_cached_list(srv, small_shop):
             c.get(f"/users/{user}/recommendations", params={"n": 5}).json())
 
 
+def test_an_item_put_out_of_stock_leaves_every_cached_list_at_once(srv, small_shop):
+    user = str(small_shop.user_ids[13])
+    with srv.client("admin") as c:
+        first = c.get(f"/users/{user}/recommendations", params={"n": 5}).json()
+        gone = first["items"][0]["item_id"]
+        assert ids(c.get(f"/users/{user}/recommendations", params={"n": 5}).json()) == ids(first)  # cached
+        assert c.put(f"/items/{gone}", json={"in_stock": False}).status_code == 200
+        after = ids(c.get(f"/users/{user}/recommendations", params={"n": 5}).json())
+        assert gone not in after and after[:4] == ids(first)[1:]
+        assert gone not in ids(c.get("/recommendations/popular", params={"n": 50}).json())
+        assert c.put(f"/items/{gone}", json={"in_stock": True}).status_code == 200
+        assert ids(c.get(f"/users/{user}/recommendations", params={"n": 5}).json()) == ids(first)
+
+
 def test_an_anonymous_session_is_scored_like_a_known_shopper(srv, small_shop):
     item = str(small_shop.item_ids[5])
     with srv.client("read") as c:

@@ -48,6 +48,13 @@ def test_an_event_and_an_activation_reach_the_other_instance(tmp_path, store_url
                 assert cb.get("/recommendations/popular", params={"n": 1}).json()["items"][0]["item_id"] \
                     == tail["item_id"]
 
+            if online == "redis":  # a stock change on A binds B's next list, cached or not
+                listed = cb.get("/users/walk-in/recommendations", params={"n": 5}).json()["items"]
+                shown = [i["item_id"] for i in listed]
+                assert ca.put(f"/items/{shown[0]}", json={"in_stock": False}).status_code == 200
+                assert shown[0] not in [i["item_id"] for i in
+                                        cb.get("/users/walk-in/recommendations", params={"n": 5}).json()["items"]]
+
             older = ca.get("/models/versions").json()[1]["version"]
             assert ca.post(f"/models/{older}/activate").status_code == 200
             assert {m["version"] for m in cb.get("/models").json()} == {older}

@@ -38,8 +38,11 @@ def accepted(app: Starlette, rows: list[dict], counted: bool = True) -> None:
 
 
 def list_key(engine, route: str, **params) -> str:
-    """A short key for one request's list under the model versions serving now."""
-    raw = json.dumps([route, params, engine.versions.active()], sort_keys=True, default=str)
+    """A short key for one request's list under the model versions serving now and the
+    catalogue as it is (a stock change anywhere changes it)."""
+    online = getattr(engine, "online", None)
+    catalogue = online.catalogue_generation() if online is not None else 0
+    raw = json.dumps([route, params, engine.versions.active(), catalogue], sort_keys=True, default=str)
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 

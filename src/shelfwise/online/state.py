@@ -63,6 +63,16 @@ class OnlineState(ABC):
     def forget(self, user_id: str) -> None:
         """Drop the shopper's recent items and cached lists."""
 
+    @abstractmethod
+    def catalogue_changed(self) -> None:
+        """Count a catalogue change (stock, price, a new item) in every process sharing the
+        state: lists cached before it stop counting (callers put ``catalogue_generation`` in
+        the list key) and servers re-read stock on their next request."""
+
+    @abstractmethod
+    def catalogue_generation(self) -> int:
+        """How many catalogue changes this state has counted."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -78,6 +88,7 @@ class MemoryState(OnlineState):
         self._recent: dict[str, list[str]] = {}
         self._generation: dict[str, int] = {}
         self._lists: OrderedDict[tuple[str, str], tuple[int, float, bytes]] = OrderedDict()
+        self._catalogue = 0
 
     def accept(self, events: Sequence[Accepted], counters: str | None, once: bool) -> None:
         with self._lock:
@@ -130,6 +141,13 @@ class MemoryState(OnlineState):
             self._recent.pop(user_id, None)
             for pairs in self._pairs.values():
                 pairs -= {p for p in pairs if p[0] == user_id}
+
+    def catalogue_changed(self) -> None:
+        with self._lock:
+            self._catalogue += 1
+
+    def catalogue_generation(self) -> int:
+        return self._catalogue
 
 
 # One round trip per accepted batch: KEYS = counts zset, pairs set; ARGV = once, recent_items,
@@ -213,6 +231,12 @@ class RedisState(OnlineState):
         pipe.expire(f"{self.prefix}gen:{user_id}", self.ttl)
         pipe.delete(f"{self.prefix}recent:{user_id}")
         pipe.execute()
+
+    def catalogue_changed(self) -> None:
+        self.client.incr(f"{self.prefix}catalogue")
+
+    def catalogue_generation(self) -> int:
+        return int(self.client.get(f"{self.prefix}catalogue") or 0)
 
     def close(self) -> None:
         self.client.close()

@@ -15,8 +15,11 @@ IdPath = Annotated[str, Path(min_length=1, max_length=255)]
 
 
 @router.put("/items/{item_id}", dependencies=[Write], summary="Create or replace an item")
-def put_item(item_id: IdPath, body: ItemIn, engine: EngineDep) -> dict:
-    engine.store.upsert_items([Item(item_id=item_id, **body.model_dump())])
+def put_item(item_id: IdPath, body: ItemIn, engine: EngineDep, request: Request) -> dict:
+    """Stored before the answer; from then on no list from any server process sharing the
+    online state shows the item if it is out of stock (cached lists included)."""
+    engine.upsert_items([Item(item_id=item_id, **body.model_dump())])
+    request.app.state.online.catalogue_changed()
     return {"item_id": item_id, "stored": True}
 
 
