@@ -16,9 +16,11 @@ Load generator: ``wrk`` (Debian's package) for the GET and single-event phases w
 the PATH, with a Lua script cycling through 5,000 shoppers; an asyncio client (httpx) for
 the batch and freshness phases, and for every phase without wrk (``--client httpx``).
 Run: ``.venv/bin/python benchmarks/serve.py`` (defaults: 100,000 items, about 1M events;
-``--users 3000 --items 5000`` for a quick look). ``--cache-seconds 0`` turns the list cache
-off (every request scores); ``--workers 2 --online-url redis://127.0.0.1:6379/0`` runs two
-server processes sharing Redis; ``--home DIR`` keeps the generated shop for the next run.
+``--users 3000 --items 5000`` for a quick look). Lists are precomputed before the GET phases
+(``--precompute-seconds``, 0: off); ``--cache-seconds 0`` turns the list cache and the
+precomputed lists off (every request scores); ``--workers 2 --online-url
+redis://127.0.0.1:6379/0`` runs two server processes sharing Redis; ``--home DIR`` keeps the
+generated shop for the next run.
 Before each phase the 1-minute load average is printed: other processes on the machine
 take cores from both the server and the load generator.
 """
@@ -235,6 +237,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="server processes")
     ap.add_argument("--online-url", default="", help="online state: '' in process, or redis://...")
     ap.add_argument("--cache-seconds", type=float, default=60.0, help="list cache lifetime; 0: off")
+    ap.add_argument("--precompute-seconds", type=float, default=600.0,
+                    help="lifetime of precomputed lists (online.precompute_seconds); 0: off")
     ap.add_argument("--prepare", action="store_true", help="build the shop in --home and stop")
     ap.add_argument("--no-scoring", action="store_true", help="skip the in-process scoring figure")
     ap.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
@@ -264,7 +268,9 @@ def main() -> None:
     key = keys.create("bench", ["read", "write"])[1]
     port = _free_port()
     server_log = (tmp / "server.log").open("wb")
+    precompute = args.precompute_seconds if args.cache_seconds > 0 else 0.0
     env = {**os.environ, "SHELFWISE_ONLINE__CACHE_SECONDS": str(args.cache_seconds),
+           "SHELFWISE_ONLINE__PRECOMPUTE_SECONDS": str(precompute),
            "SHELFWISE_ONLINE__URL": args.online_url,
            "SHELFWISE_ONLINE__NAMESPACE": f"bench-{port}"}  # a fresh Redis namespace each run
     server = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port),
@@ -281,6 +287,14 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
+        warm = None
+        if precompute > 0:  # the GET phases start once every trained shopper's list is precomputed
+            t = time.perf_counter()
+            while (status := httpx.get(f"{url}/healthz", timeout=10).json().get("precomputed", {})) \
+                    .get("passes", 0) < 1:
+                time.sleep(1)
+            warm = (status["of"], time.perf_counter() - t)
+            print(f"  precomputed {warm[0]:,} shoppers' lists in {warm[1]:.0f} s", flush=True)
         users = [str(u) for u in shop.user_ids[:5000]]
         items = [str(i) for i in shop.item_ids]
         base = {"url": url, "key": key, "users": users, "items": items, "seconds": args.seconds,
@@ -308,7 +322,9 @@ def main() -> None:
         if args.client == "wrk" else "asyncio + httpx in a separate process"
     print(f"\nload generator: {client}, {args.concurrency} connections; server: {args.workers} uvicorn "
           f"worker(s), online state {args.online_url or 'in process'}, list cache "
-          f"{f'{args.cache_seconds:g} s' if args.cache_seconds else 'off'}; {os.cpu_count()} cores shared by all")
+          f"{f'{args.cache_seconds:g} s' if args.cache_seconds else 'off'}, precomputed lists "
+          f"{f'{precompute:g} s ({warm[0]:,} shoppers in {warm[1]:.0f} s)' if warm else 'off'}; "
+          f"{os.cpu_count()} cores shared by all")
     print(f"{'route':32s} {'per s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms':>7s} {'load':>5s}  "
           f"{'statuses':18s} target")
     for name, r, target, per in rows:

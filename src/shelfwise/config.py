@@ -78,6 +78,11 @@ class OnlineSettings(BaseModel):
     cache_seconds: float = Field(default=60.0, ge=0, le=86400,
                                  description="lifetime of a cached recommendation list; 0: no cache")
     recent_items: int = Field(default=50, ge=1, le=10_000, description="recent items kept per shopper")
+    precompute_seconds: float = Field(
+        default=0.0, ge=0, le=86400,
+        description="keep every trained shopper's plain list precomputed in the list cache, each for "
+                    "this long (a shopper's event, an activation or a stock change voids it at once); 0: off")
+    precompute_n: int = Field(default=10, ge=1, le=1000, description="length of the precomputed lists")
 
     @field_validator("url")
     @classmethod

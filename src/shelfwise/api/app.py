@@ -19,6 +19,7 @@ from shelfwise.api.commit import GroupCommit
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
 from shelfwise.api.online import CachedLists, accepted
+from shelfwise.api.precompute import Precompute
 from shelfwise.api.routes import catalogue, events, health, models, recommendations, session
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
@@ -31,9 +32,22 @@ SHAPE_TAGS = {"one", "batch"}  # the tags of POST /events' two body shapes, not 
 SETTINGS_ENV = "SHELFWISE_SERVE_SETTINGS"
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Background chores of a serving process: precomputed lists (``online.precompute_seconds``)."""
+    if app.state.engine.settings.online.precompute_seconds > 0:
+        app.state.precompute = Precompute(app)
+        app.state.precompute.start()
+    try:
+        yield
+    finally:
+        if app.state.precompute is not None:
+            app.state.precompute.stop()
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     engine = engine or Engine(settings or Settings.from_env())
-    app = FastAPI(title="shelfwise", version=__version__,
+    app = FastAPI(title="shelfwise", version=__version__, lifespan=_lifespan,
                   description="Personalised recommendations for an online shop. Send an API key "
                               "as `Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
     serve = engine.settings.serve
@@ -41,6 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)
     app.state.metrics = Metrics()
     app.state.training = None
+    app.state.precompute = None
     app.state.online = engine.online = open_state(engine.settings.online)
     app.state.commit = GroupCommit(engine.store, lambda rows: accepted(app, rows),
                                    window_s=serve.group_commit_ms / 1000)

@@ -73,6 +73,11 @@ class OnlineState(ABC):
     def catalogue_generation(self) -> int:
         """How many catalogue changes this state has counted."""
 
+    @abstractmethod
+    def claim(self, name: str, owner: str, seconds: float) -> bool:
+        """True if ``owner`` holds the lease ``name`` now (taken if free, or renewed if
+        already theirs) for ``seconds``: one process of several does a shared chore."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -148,6 +153,9 @@ class MemoryState(OnlineState):
 
     def catalogue_generation(self) -> int:
         return self._catalogue
+
+    def claim(self, name: str, owner: str, seconds: float) -> bool:
+        return True  # one process: nobody to share the chore with
 
 
 # One round trip per accepted batch: KEYS = counts zset, pairs set; ARGV = once, recent_items,
@@ -237,6 +245,15 @@ class RedisState(OnlineState):
 
     def catalogue_generation(self) -> int:
         return int(self.client.get(f"{self.prefix}catalogue") or 0)
+
+    def claim(self, name: str, owner: str, seconds: float) -> bool:
+        key, ms = f"{self.prefix}lease:{name}", max(1, int(seconds * 1000))
+        if self.client.set(key, owner, nx=True, px=ms):
+            return True
+        if self.client.get(key) == owner.encode():  # ours: renew (a race loses a renewal, not the lease)
+            self.client.pexpire(key, ms)
+            return True
+        return False
 
     def close(self) -> None:
         self.client.close()

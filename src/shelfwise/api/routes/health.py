@@ -12,8 +12,13 @@ _admin = RequireScope("admin")
 
 
 @router.get("/healthz", summary="Liveness, and which models are trained")
-def healthz(engine: EngineDep) -> dict:
-    return {"status": "ok", "models": engine.trained_models()}
+def healthz(engine: EngineDep, request: Request) -> dict:
+    """``precomputed`` (with ``online.precompute_seconds``): lists this process's walker has
+    gone through in its current pass, of how many, and its whole passes so far."""
+    out = {"status": "ok", "models": engine.trained_models()}
+    if request.app.state.precompute is not None:
+        out["precomputed"] = request.app.state.precompute.status()
+    return out
 
 
 def _metrics_access(request: Request) -> None:

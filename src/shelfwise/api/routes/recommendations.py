@@ -42,7 +42,7 @@ def _answer(recs: list[Recommendation], model: str, fallback: str | None = None,
                sources=r.sources, propensity=r.propensity) for r in recs], **ids)
 
 
-def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple[list, str | None]:
+def _with_fallback(engine: Engine, wanted: str, n: int, call) -> tuple[list, str | None]:
     """Run ``call``; if the model cannot answer, the popular list and the reason."""
     try:
         return call(), None
@@ -52,9 +52,21 @@ def _with_fallback(request: Request, engine: Engine, wanted: str, call) -> tuple
         log.exception("model %s failed; serving the popular list", wanted)
         reason = f"model {wanted!r} failed"
     try:
-        return engine.popular(request.state.n), reason
+        return engine.popular(n), reason
     except NotTrained:
         raise HTTPException(503, "no trained models yet: train first (POST /models/train)") from None
+
+
+def list_payload(engine: Engine, metrics, user_id: str, n: int, model: str | None, **options) -> bytes:
+    """The JSON body of ``GET /users/{user_id}/recommendations`` (also what the cache
+    warmer stores, so a warmed list is byte for byte what the route would answer)."""
+    wanted = model or engine.settings.default_model
+    recs, reason = _with_fallback(engine, wanted, n, lambda: engine.recommend(user_id, n, model, **options))
+    if reason is None and recs and all(r.source == "fallback" for r in recs):  # the whole list
+        reason = recs[0].reason
+    if reason is not None:
+        metrics.count_fallback(reason)
+    return _answer(recs, wanted, reason, user_id=user_id).model_dump_json().encode()
 
 
 IdList = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None,
@@ -137,16 +149,8 @@ async def recommend(user_id: IdPath, request: Request, options: Annotated[ListOp
             if b'"fallback":null' not in payload:
                 _count_fallback(request, json.loads(payload)["fallback"])
             return Response(payload, media_type="application/json")
-    request.state.n = n
-
     def compute() -> bytes:
-        recs, reason = _with_fallback(request, engine, wanted,
-                                      lambda: engine.recommend(user_id, n, model, **options.kwargs))
-        if reason is None and recs and all(r.source == "fallback" for r in recs):  # the whole list
-            reason = recs[0].reason
-        if reason is not None:
-            _count_fallback(request, reason)
-        return _answer(recs, wanted, reason, user_id=user_id).model_dump_json().encode()
+        return list_payload(engine, app.state.metrics, user_id, n, model, **options.kwargs)
 
     payload = await run_in_threadpool(compute)
     if seconds > 0:
