@@ -31,10 +31,11 @@ class EventIn(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
     def row(self, received: float) -> dict[str, Any]:
-        out = self.model_dump()
-        out["event_type"] = self.event_type.value
-        out["timestamp"] = received if self.timestamp is None else self.timestamp
-        return out
+        # built by hand: model_dump is most of the cost of a 1,000-event batch's rows
+        return {"event_id": self.event_id, "user_id": self.user_id, "item_id": self.item_id,
+                "event_type": self.event_type.value,
+                "timestamp": received if self.timestamp is None else self.timestamp,
+                "session_id": self.session_id, "value": self.value, "context": dict(self.context)}
 
 
 class EventBatch(BaseModel):

@@ -28,9 +28,8 @@ async def post_events(body: EventsBody, request: Request) -> IngestOut:
         added = await asyncio.wrap_future(app.state.commit.submit(body.row(received)))
         app.state.metrics.events.inc(added)
         return IngestOut(received=1, added=added, duplicates=1 - added)
-    rows = [e.row(received) for e in body.events]
-
     def ingest() -> tuple[int, int]:
+        rows = [e.row(received) for e in body.events]  # off the event loop, as the rest
         plain = [plain_row(r) for r in rows]
         if all(p is not None for p in plain):  # the usual batch: no pandas frame to validate
             added = app.state.engine.store.append_event_tuples(plain)
