@@ -19,6 +19,7 @@ PARAMS = {"popular": {}, "itemknn": {"k": 20, "shrink": 0.0}, "userknn": {"k": 2
 SEQ = {"dim": 16, "layers": 1, "heads": 1, "max_len": 8, "max_epochs": 2, "batch_size": 8}
 PARAMS.update({name: dict(SEQ) for name in ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")})
 PARAMS["content"] = {}
+PARAMS["repeat"] = {}
 PARAMS["content_minilm"] = {"batch_size": 64}
 PARAMS["hybrid"] = {"retrievers": [["itemknn", 20], ["ease", 20], ["popular", 20]],
                     "retriever_params": {"itemknn": PARAMS["itemknn"], "ease": PARAMS["ease"]}}

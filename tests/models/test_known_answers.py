@@ -212,3 +212,22 @@ def test_als_fold_in_is_implicits_least_squares_solve():
         a = y.T @ y + 0.1 * np.eye(3) + (yi.T * (c - 1)) @ yi
         expected.append(np.linalg.solve(a, (c[:, None] * yi).sum(axis=0)))
     np.testing.assert_allclose(m.fold_in(rows), np.array(expected), rtol=1e-4, atol=1e-5)
+
+
+def test_repeat_puts_the_shoppers_own_items_first_then_popular_ones():
+    v = _view([("u", "B", "view", 1), ("u", "A", "cart", 2), ("p", "C", "purchase", 1),
+               ("q", "C", "purchase", 1), ("q", "D", "purchase", 2)])
+    m = create("repeat", recency_decay=0.5).fit(v)
+    u = v.user_index["u"]
+    idx = {name: v.item_index[name] for name in "ABCD"}
+    w = v.weights
+    scores = m.score(np.array([u]))[0]
+    # touched: 1 + behaviour weight x 0.5 ** later events; untouched: popularity / (max + 1)
+    np.testing.assert_allclose(scores[[idx["A"], idx["B"], idx["C"], idx["D"]]],
+                               [1 + w["cart"], 1 + w["view"] * 0.5, 2 / 3, 1 / 3], rtol=1e-6)
+    items, _ = m.recommend(np.array([u]), 4, exclude_seen=False)
+    assert list(items[0]) == [idx["A"], idx["B"], idx["C"], idx["D"]]
+    items, _ = m.recommend(np.array([u]), 2)  # its own items excluded: the popular list
+    assert list(items[0]) == [idx["C"], idx["D"]]
+    live = m.score_histories([np.array([idx["D"]])], [["favorite"]], [np.array([5.0])])[0]
+    assert np.argmax(live) == idx["D"] and live[idx["D"]] == pytest.approx(1 + w["favorite"])

@@ -34,7 +34,7 @@ def fitted(view):
 
 
 def test_the_profile_models_are_live():
-    assert set(LIVE) == {"als", "bpr", "content", "ease", "itemknn", "rules"}
+    assert set(LIVE) == {"als", "bpr", "content", "ease", "itemknn", "repeat", "rules"}
 
 
 @pytest.mark.parametrize("name", EXACT)

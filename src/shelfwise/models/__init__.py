@@ -10,13 +10,14 @@ from shelfwise.models.factor import ALS, BPR
 from shelfwise.models.knn import ItemKNN, UserKNN
 from shelfwise.models.params import InvalidParameterError
 from shelfwise.models.popular import MostPopular
+from shelfwise.models.repeat import RepeatThenPopular
 from shelfwise.models.rules import AssociationRules
 from shelfwise.models.sequential import BERT4Rec, BiLSTMTransformer, GRU4Rec, SASRec
 
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR,
                               SASRec, BERT4Rec, GRU4Rec, BiLSTMTransformer, ContentTFIDF,
-                              ContentEmbedding)
+                              ContentEmbedding, RepeatThenPopular)
 }
 
 
@@ -64,6 +65,7 @@ __all__ = [
     "MostPopular",
     "NotFittedError",
     "Recommender",
+    "RepeatThenPopular",
     "SASRec",
     "UserKNN",
     "create"

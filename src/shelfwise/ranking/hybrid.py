@@ -51,10 +51,11 @@ from shelfwise.ranking.features import FeatureContext, Histories, build_features
 from shelfwise.ranking.fusion import FUSIONS, Fusion, restore_fusion
 from shelfwise.ranking.holdout import holdout
 
-#: (model, budget): the families the seed studies fuse; those whose extra is missing, or
-#: that have nothing to read (content without a catalogue), are left out at fit time
+#: (model, budget): the families the seed studies fuse, and the shopper's own eligible items
+#: (``repeat``: carted, favourited, viewed); those whose extra is missing, or that have
+#: nothing to read (content without a catalogue), are left out at fit time
 DEFAULT_RETRIEVERS = (("sasrec", 50), ("ease", 50), ("itemknn", 50), ("als", 50), ("rules", 30),
-                      ("content", 30), ("popular", 30))
+                      ("content", 30), ("repeat", 30), ("popular", 30))
 TEXT_COLUMNS = ("title", "description", "category", "brand", "attributes")
 USER_BLOCK = 1024  # shoppers ranked together: bounds the feature frame (block x candidates)
 

@@ -129,6 +129,12 @@ class Reasoner:
             return f"often comes next after {self._label(last)}, which you {self._verb(last)}"
         if base in COLLABORATIVE:
             return "shoppers whose history is like yours chose it"
+        if base == "repeat":  # the shopper's own item, or else a popular one
+            if np.isin(i, self.hist.items):
+                verb = self._verb(i)
+                return f"{self._label(i)} is in your cart" if verb == VERBS["cart"] \
+                    else f"you {verb} {self._label(i)}"
+            return "one of the shop's most popular items"
         if base == "popular":
             return "one of the shop's most popular items"
         return None
