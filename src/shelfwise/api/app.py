@@ -26,6 +26,7 @@ from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.online.state import open_state
+from shelfwise.serving import one_core_per_request
 
 MAX_BODY = 1 << 20  # bytes
 SHAPE_TAGS = {"one", "batch"}  # the tags of POST /events' two body shapes, not field names
@@ -134,6 +135,7 @@ def _warm(engine: Engine) -> None:
         with contextlib.suppress(NotTrained):
             _, view = engine.versions.load(name)
             engine._compiled(view, None)
+    one_core_per_request()  # after the models' libraries are loaded, so their pools count
 
 
 def _errors(app: FastAPI) -> None:

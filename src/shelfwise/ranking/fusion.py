@@ -157,12 +157,14 @@ class LambdaRankFusion(Fusion):
         # LightGBM rejects some characters in feature names
         return [c.replace(":", "__").replace("#", "_") for c in self.columns]
 
+    # one thread: a shopper's few hundred candidates are scored faster than OpenMP wakes its
+    # workers, and a server scores concurrent requests on the other cores
     def predict(self, X):
-        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, num_threads=1)
 
     def contributions(self, X):
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None,
-                                     pred_contrib=True)
+                                     pred_contrib=True, num_threads=1)
 
     def state(self):
         return {"model": self.booster_.model_to_string(num_iteration=self.booster_.best_iteration or None)}
