@@ -284,23 +284,29 @@ class Serving(Explaining):
 
     def _popular_scores(self, view: Interactions) -> np.ndarray:
         """(view.n_items,) float32 popularity of the view's items by the serving ``popular``
-        model (which may be of a newer version: matched by item id; -inf = unknown to it)."""
+        model (which may be of a newer version: matched by item id; -inf = unknown to it),
+        plus what events accepted since that version add (the online counters). The counters'
+        increments are applied as they come (``popularity_log``), so a request costs what is
+        new since the last one, not a pass over every item any event has touched."""
         rec, pview = self._load("popular")
         state = self._serving_state()
-        key = (id(view), id(rec))
-        hit = state.get("popular")
-        if hit is None or hit[0] != key:
-            raw = rec.score(np.array([0]))[0].astype(np.float32)
-            at = pview.items_to_indices(view.item_ids)
-            scores = np.where(at >= 0, raw[np.maximum(at, 0)], -np.inf).astype(np.float32)
-            state["popular"] = hit = (key, scores)
-        scores = hit[1].copy()
-        counts = self.online.popularity(self.versions.active()["popular"]) if self.online else None
-        if counts:  # what events accepted since the popular version was trained add to its counts
-            at = view.items_to_indices(np.array(list(counts), dtype=object))
-            known = at >= 0
-            np.add.at(scores, at[known], np.fromiter(counts.values(), np.float32, len(counts))[known])
-        return scores
+        counters = self.versions.active()["popular"] if self.online else None
+        key = (id(view), id(rec), counters)
+        with state["lock"]:
+            hit = state.get("popular")
+            if hit is None or hit[0] != key:
+                raw = rec.score(np.array([0]))[0].astype(np.float32)
+                at = pview.items_to_indices(view.item_ids)
+                scores = np.where(at >= 0, raw[np.maximum(at, 0)], -np.inf).astype(np.float32)
+                state["popular"] = hit = [key, scores, 0]  # key, scores, log entries applied
+            if counters is not None:
+                new = self.online.popularity_log(counters, hit[2])
+                if new:
+                    at = view.items_to_indices(np.array([i for i, _ in new], dtype=object))
+                    known = at >= 0
+                    np.add.at(hit[1], at[known], np.array([w for _, w in new], np.float32)[known])
+                    hit[2] += len(new)
+            return hit[1].copy()
 
     def _popular_order(self, view: Interactions, n: int) -> list[int]:
         """Item indices (of ``view``) of the shop's top ``n``."""

@@ -32,6 +32,21 @@ def test_counters_count_distinct_shoppers_or_weights(state):
     assert state.popularity("v2") == {"p1": 6.0}
 
 
+def test_the_counters_log_replays_their_increments_from_any_place(state):
+    state.accept([("a", "p1", 1.0), ("a", "p1", 5.0), ("b", "p1", 1.0), ("a", "p2", 3.0)],
+                 counters="v1", once=True)
+    assert state.popularity_log("v1", 0) == [("p1", 1.0), ("p1", 1.0), ("p2", 1.0)]  # distinct shoppers
+    state.accept([("c", "p\tx", 2.5)], counters="v2", once=False)  # a tab in an id survives
+    state.accept([("d", "p3", 2.5)], counters="v2", once=False)
+    log = state.popularity_log("v2", 0)
+    assert log == [("p\tx", 2.5), ("p3", 2.5)] and state.popularity_log("v2", 1) == log[1:]
+    assert state.popularity_log("v2", 2) == [] and state.popularity_log("none", 0) == []
+    total: dict[str, float] = {}
+    for item, amount in log:
+        total[item] = total.get(item, 0.0) + amount
+    assert total == state.popularity("v2")
+
+
 def test_recent_items_newest_first_and_bounded(state):
     state.accept([("a", f"p{k}", 1.0) for k in range(5)] + [("a", None, 0.0)], counters=None, once=True)
     assert state.recent("a") == ["p4", "p3", "p2"]

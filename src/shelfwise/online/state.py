@@ -46,6 +46,12 @@ class OnlineState(ABC):
         """{item id: count added since the counters started}."""
 
     @abstractmethod
+    def popularity_log(self, counters: str, start: int) -> list[tuple[str, float]]:
+        """The increments of the counters ``counters``, (item id, amount) in the order they
+        were made, from the ``start``-th on: a reader that keeps its place applies only
+        what is new (``popularity`` is their sum)."""
+
+    @abstractmethod
     def recent(self, user_id: str) -> list[str]:
         """The shopper's recent item ids, newest first."""
 
@@ -89,6 +95,7 @@ class MemoryState(OnlineState):
         self.recent_items, self.max_lists = recent_items, max_lists
         self._lock = threading.Lock()
         self._counts: dict[str, dict[str, float]] = {}
+        self._log: dict[str, list[tuple[str, float]]] = {}
         self._pairs: dict[str, set[tuple[str, str]]] = {}
         self._recent: dict[str, list[str]] = {}
         self._generation: dict[str, int] = {}
@@ -98,8 +105,9 @@ class MemoryState(OnlineState):
     def accept(self, events: Sequence[Accepted], counters: str | None, once: bool) -> None:
         with self._lock:
             if counters and counters not in self._counts:  # a new popular version: the old
-                self._counts, self._pairs = {}, {}          # counters are in its training
+                self._counts, self._pairs, self._log = {}, {}, {}  # counters are in its training
             counts = self._counts.setdefault(counters, {}) if counters else None
+            log = self._log.setdefault(counters, []) if counters else None
             pairs = self._pairs.setdefault(counters, set()) if counters and once else None
             for user, item, weight in events:
                 self._generation[user] = self._generation.get(user, 0) + 1
@@ -116,10 +124,15 @@ class MemoryState(OnlineState):
                     pairs.add((user, item))
                     weight = 1.0
                 counts[item] = counts.get(item, 0.0) + weight
+                log.append((item, weight))
 
     def popularity(self, counters: str) -> dict[str, float]:
         with self._lock:
             return dict(self._counts.get(counters, {}))
+
+    def popularity_log(self, counters: str, start: int) -> list[tuple[str, float]]:
+        with self._lock:
+            return self._log.get(counters, [])[start:]
 
     def recent(self, user_id: str) -> list[str]:
         with self._lock:
@@ -158,7 +171,8 @@ class MemoryState(OnlineState):
         return True  # one process: nobody to share the chore with
 
 
-# One round trip per accepted batch: KEYS = counts zset, pairs set; ARGV = once, recent_items,
+# One round trip per accepted batch: KEYS = counts zset, pairs set, log of increments (list of
+# "item\tamount"); ARGV = once, recent_items,
 # ttl, prefix, then (user, item, weight) triples ("" for no item).
 _ACCEPT = """
 local once, keep, ttl, prefix = ARGV[1] == '1', tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -175,15 +189,18 @@ for k = 5, #ARGV, 3 do
       if once then
         if redis.call('SADD', KEYS[2], user .. '\\0' .. item) == 1 then
           redis.call('ZINCRBY', KEYS[1], 1, item)
+          redis.call('RPUSH', KEYS[3], item .. '\\t1')
         end
       else
         redis.call('ZINCRBY', KEYS[1], weight, item)
+        redis.call('RPUSH', KEYS[3], item .. '\\t' .. ARGV[k + 2])
       end
     end
   end
 end
 if KEYS[1] ~= '' then
   redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
   if once then redis.call('EXPIRE', KEYS[2], ttl) end
 end
 """
@@ -205,7 +222,8 @@ class RedisState(OnlineState):
     def accept(self, events: Sequence[Accepted], counters: str | None, once: bool) -> None:
         if not events:
             return
-        keys = ([f"{self.prefix}pop:{counters}", f"{self.prefix}pairs:{counters}"] if counters else ["", ""])
+        keys = ([f"{self.prefix}pop:{counters}", f"{self.prefix}pairs:{counters}", f"{self.prefix}poplog:{counters}"]
+                if counters else ["", "", ""])
         args: list = ["1" if once else "0", self.recent_items, self.ttl, self.prefix]
         for user, item, weight in events:
             args += [user, item or "", float(weight)]
@@ -214,6 +232,13 @@ class RedisState(OnlineState):
     def popularity(self, counters: str) -> dict[str, float]:
         pairs = self.client.zrange(f"{self.prefix}pop:{counters}", 0, -1, withscores=True)
         return {item.decode(): score for item, score in pairs}
+
+    def popularity_log(self, counters: str, start: int) -> list[tuple[str, float]]:
+        out = []
+        for raw in self.client.lrange(f"{self.prefix}poplog:{counters}", start, -1):
+            item, _, amount = raw.decode().rpartition("\t")
+            out.append((item, float(amount)))
+        return out
 
     def recent(self, user_id: str) -> list[str]:
         return [i.decode() for i in self.client.lrange(f"{self.prefix}recent:{user_id}", 0, -1)]
