@@ -82,6 +82,7 @@ SPACES: dict[str, Space] = {
     "content": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0),
                           "sublinear_tf": t.suggest_categorical("sublinear_tf", [True, False])},
     "content_minilm": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0)},
+    "repeat": lambda t: {"recency_decay": t.suggest_float("recency_decay", 0.2, 1.0)},
     # each trial fits the whole pipeline (its retrievers twice): only the ranker is searched
     "hybrid": lambda t: {"fusion": t.suggest_categorical("fusion", ["lightgbm", "weighted", "mlp"])},
     **{m: _sequence_space(m) for m in SEQUENCE_MODELS},
