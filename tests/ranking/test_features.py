@@ -41,6 +41,10 @@ def test_hand_computed_values(table):
     expect = {
         "pop_all": {"u1:A": 2, "u1:B": 2, "u1:D": 1},
         "pop_recent": {"u1:A": 1, "u1:B": 1, "u3:C": 2, "u1:D": 1},
+        # A bought by u2 of its two shoppers, C by u1 of its two; nobody bought B or D
+        "pop_purchase": {"u1:A": 1, "u1:B": 0, "u3:C": 1, "u3:D": 0},
+        "purchase_rate": {"u1:A": 0.5, "u1:B": 0, "u3:C": 0.5, "u3:D": 0},
+        "purchase_share": {"u1:A": 0.25, "u3:B": 0},
         "item_age_days": {"u1:A": 10, "u1:B": 8, "u1:D": 0},
         # u1's events are on prices 10, 10, 20, 40: median 15; u3's on 20 and unknown: 20
         "log_price_ratio": {"u1:A": np.log(10 / 15), "u1:B": np.log(20 / 15), "u1:D": np.nan,

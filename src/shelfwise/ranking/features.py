@@ -11,7 +11,10 @@
   shopper (1 = its best, 0 = its worst or not proposed; 1 when all are equal);
   ``n_proposed``: how many retrievers proposed the item;
 - ``pop_all``: distinct shoppers who touched the item; ``pop_recent``: the same within the
-  last ``recent_days`` before ``now``; ``item_age_days``: days since the item's first event
+  last ``recent_days`` before ``now``; ``pop_purchase``: distinct shoppers who bought it, and
+  ``purchase_rate`` = pop_purchase / pop_all (0 for an untouched item): on a log of views,
+  favourites and carts, how often the item is bought by those who look at it (on a log of
+  purchases only, pop_purchase = pop_all and the rate is 1); ``item_age_days``: days since the item's first event
   (NaN = never seen: the catalogue carries no listing date);
 - ``log_price_ratio``: log(item price / median price of the items in the shopper's events),
   NaN when either is unknown;
@@ -21,7 +24,8 @@
 - ``n_view``, ``n_favorite``, ``n_cart``, ``n_purchase``: the shopper's own events of that
   type on the item; ``days_since_item``: days since the shopper last touched it (NaN = never);
 - ``last_event_type``: code (``EVENT_TYPES`` order) of the shopper's latest event, -1 = none;
-  ``n_events``: the shopper's number of events (activity level);
+  ``n_events``: the shopper's number of events (activity level); ``purchase_share``: the
+  share of them that are purchases (0 = none);
 - ``cooc_last_item``: shoppers who touched both the candidate and the shopper's latest item.
 
 Item-level statistics come from a ``FeatureContext`` of the training view (built once and
@@ -97,6 +101,7 @@ class FeatureContext:
     now: float
     pop_all: np.ndarray
     pop_recent: np.ndarray
+    pop_purchase: np.ndarray
     first_seen: np.ndarray  # unix time of the item's first event, inf = never
     price: np.ndarray  # float64, NaN = unknown
     category: np.ndarray  # int64 codes, -1 = none
@@ -112,13 +117,16 @@ class FeatureContext:
             now = float(h.times.max()) if len(h.times) else 0.0
         recent = h.times >= now - recent_days * DAY
         pairs = np.unique(h.user_of_event[recent] * n_items + h.items[recent])
+        bought = h.types == TYPE_CODES["purchase"]
+        buyers = np.unique(h.user_of_event[bought] * n_items + h.items[bought])
         first = np.full(n_items, np.inf)
         np.minimum.at(first, h.items, h.times)
         cat = inter.items
         price = (pd.to_numeric(cat["price"], errors="coerce").to_numpy(np.float64)
                  if cat is not None and "price" in cat else np.full(n_items, np.nan))
         return cls(now=now, pop_all=inter.item_popularity(),
-                   pop_recent=np.bincount(pairs % n_items, minlength=n_items), first_seen=first,
+                   pop_recent=np.bincount(pairs % n_items, minlength=n_items),
+                   pop_purchase=np.bincount(buyers % n_items, minlength=n_items), first_seen=first,
                    price=price, category=category_codes(cat, n_items)[0],
                    brand=column_codes(cat, n_items, "brand"), by_item=inter.binary.T.tocsr())
 
@@ -179,6 +187,9 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     # item popularity, overall and recent, and age
     out["pop_all"] = ctx.pop_all[i]
     out["pop_recent"] = ctx.pop_recent[i]
+    out["pop_purchase"] = ctx.pop_purchase[i]
+    out["purchase_rate"] = np.divide(ctx.pop_purchase[i], ctx.pop_all[i], out=np.zeros(len(i)),
+                                     where=ctx.pop_all[i] > 0)
     out["item_age_days"] = np.where(np.isfinite(ctx.first_seen[i]), (now - ctx.first_seen[i]) / DAY, np.nan)
 
     # price against the shopper's usual band
@@ -219,6 +230,8 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     last_item = np.where(has_ev, ev_item[np.maximum(end, 0)] if len(ev_item) else -1, -1)
     out["last_event_type"] = last_type[u]
     out["n_events"] = n_ev[u]
+    n_buy = np.bincount(ev_user[ev_type == TYPE_CODES["purchase"]], minlength=h.n_users)
+    out["purchase_share"] = np.divide(n_buy, n_ev, out=np.zeros(h.n_users), where=n_ev > 0)[u]
     li = last_item[u]
     cooc = np.asarray(ctx.by_item[np.maximum(li, 0)].multiply(ctx.by_item[i]).sum(axis=1)).ravel()
     out["cooc_last_item"] = np.where(li >= 0, cooc, 0)

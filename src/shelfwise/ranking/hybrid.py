@@ -312,6 +312,7 @@ class HybridRecommender(Recommender):
                 "intervals_": self.intervals_ if self.intervals_ is not None else np.zeros(0),
                 "has_intervals_": self.intervals_ is not None,
                 "ctx.now": ctx.now, "ctx.pop_all": ctx.pop_all, "ctx.pop_recent": ctx.pop_recent,
+                "ctx.pop_purchase": ctx.pop_purchase,
                 "ctx.first_seen": ctx.first_seen, "ctx.price": ctx.price, "ctx.category": ctx.category,
                 "ctx.brand": ctx.brand, "hist.indptr": self.histories_.indptr,
                 "hist.items": self.histories_.items, "hist.types": self.histories_.types,
@@ -330,6 +331,7 @@ class HybridRecommender(Recommender):
         self.intervals_ = state["intervals_"] if state["has_intervals_"] else None
         self.context_ = FeatureContext(
             now=state["ctx.now"], pop_all=state["ctx.pop_all"], pop_recent=state["ctx.pop_recent"],
+            pop_purchase=state["ctx.pop_purchase"],
             first_seen=state["ctx.first_seen"], price=state["ctx.price"], category=state["ctx.category"],
             brand=state["ctx.brand"], by_item=self.seen_.T.tocsr())
         self.histories_ = Histories(state["hist.indptr"], state["hist.items"], state["hist.types"],

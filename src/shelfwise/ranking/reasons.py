@@ -27,7 +27,7 @@ VERBS = {"view": "viewed", "click": "clicked on", "favorite": "favourited", "car
          "purchase": "bought", "review": "reviewed", "search": "searched for"}
 OWN_GROUPS = {"cart": ("n_cart",), "favorite": ("n_favorite",), "viewed": ("n_view", "days_since_item"),
               "bought": ("n_purchase",)}
-ITEM_GROUPS = {"trend": ("pop_recent", "pop_all"), "new": ("item_age_days",),
+ITEM_GROUPS = {"trend": ("pop_recent", "pop_all", "pop_purchase", "purchase_rate"), "new": ("item_age_days",),
                "category": ("category_affinity", "days_since_category", "brand_affinity", "log_price_ratio"),
                "cooc": ("cooc_last_item",)}
 NEIGHBOUR_MODELS = ("itemknn", "rules", "content", "content_minilm")
