@@ -144,3 +144,26 @@ def test_ndcg_at_known_values():
     labels = np.array([0, 1, 0, 0, 1])
     # group 1: positive second -> 1/log2(3); group 2: positive second -> 1/log2(3)
     assert ndcg_at(scores, labels, np.array([3, 2])) == pytest.approx(1 / np.log2(3))
+
+
+def test_an_untouched_item_like_the_shoppers_own_takes_the_new_item_slot(split):
+    """A catalogue row nobody has touched yet, a copy of an item the shopper bought: the
+    ranker puts it low, and the slot moves it to position 3, the rest keeping their order."""
+    s, train = split
+    user = 0
+    original = train.items.iloc[int(train.sequence(user)[0][-1])].copy()
+    original["item_id"] = "NEW"
+    catalogue = train.items.reset_index(drop=True)
+    catalogue.loc[len(catalogue)] = original
+    view = Interactions.from_events(s.train, items=catalogue)
+    new = int(view.items_to_indices(["NEW"])[0])
+    assert view.item_popularity()[new] == 0
+    params = {"retrievers": [["itemknn", 30], ["content", 30], ["popular", 20]], "new_item_position": 3}
+    hybrid = create("hybrid", **params).fit(view)
+    with_slot = hybrid.recommend(np.array([user]), n=10)[0][0].tolist()
+    live = hybrid.rank_history(*view.sequence(user), n=10, user_index=user).items.tolist()
+    hybrid.new_item_position = None
+    without = hybrid.recommend(np.array([user]), n=10)[0][0].tolist()
+    assert new not in without[:3]  # the ranker alone does not show it early
+    assert with_slot == [*without[:2], new, *[i for i in without[2:] if i != new]][:10]
+    assert live.index(new) == 2

@@ -28,6 +28,13 @@ type in ``exclude_types`` on it (default: purchases, with consumables eligible a
 their learned repurchase interval, see ``ranking.exclusion``); viewed, favourited and carted
 items stay eligible. ``exclude_types=None`` excludes everything seen. On a log where every
 event is a purchase the two agree.
+
+New items: the ranker learns from shoppers' next items, which are almost never items nobody
+had touched, so it ranks an untouched item (no event in the fitted view, only its catalogue
+row) low whatever its content says. With ``new_item_position=p`` (1-based; None = off) the
+untouched item a content retriever ranks highest for the shopper takes position ``p`` of
+the list when the ranker put it lower (items from ``p`` on move down one); its score stays
+its fused score. A list shorter than ``p`` has no such slot.
 """
 
 from __future__ import annotations
@@ -80,12 +87,13 @@ class HybridRecommender(Recommender):
         "fusion": Options(frozenset(FUSIONS)),
         "max_train_users": Interval(int, 1),
         "seed": Interval(int, 0),
+        "new_item_position": Interval(int, 1, allow_none=True),
     }
 
     def __init__(self, *, retrievers: list | None = None, fusion: str = "lightgbm",
                  exclude_types: tuple[str, ...] | None = ("purchase",), repurchase: bool = True,
                  retriever_params: dict | None = None, max_train_users: int = 20000,
-                 seed: int = 0):
+                 new_item_position: int | None = 10, seed: int = 0):
         self.retrievers = retrievers
         self.fusion = fusion
         # a tuple, so that the parameters compare equal after a JSON round trip (lists)
@@ -93,6 +101,7 @@ class HybridRecommender(Recommender):
         self.repurchase = repurchase
         self.retriever_params = retriever_params
         self.max_train_users = max_train_users
+        self.new_item_position = new_item_position
         self.seed = seed
 
     # -- fitting -----------------------------------------------------------------------
@@ -226,7 +235,8 @@ class HybridRecommender(Recommender):
                 scores = np.where(allowed[np.repeat(np.arange(len(block)), np.diff(cands.indptr)),
                                           cands.items], scores, -np.inf)
             for b in range(len(block)):
-                rows = _best_rows(scores, cands.indptr[b], cands.indptr[b + 1], n)
+                rows = self._with_new_item(_best_rows(scores, cands.indptr[b], cands.indptr[b + 1], n),
+                                           scores, cands, cands.indptr[b], cands.indptr[b + 1], n)
                 out_i[start + b, :len(rows)] = cands.items[rows]
                 out_s[start + b, :len(rows)] = scores[rows]
         return out_i, out_s
@@ -254,9 +264,29 @@ class HybridRecommender(Recommender):
         cands = merge_lists(np.array([0]), lists, [nm for nm, _, _ in self.retrievers_],
                             [b for _, _, b in self.retrievers_], n_items)
         scores, X = self._fuse(cands, hist)
-        order = _best_rows(scores, 0, len(scores), n)
+        order = self._with_new_item(_best_rows(scores, 0, len(scores), n), scores, cands, 0, len(scores), n)
         return Ranked(items=cands.items[order], scores=scores[order], rows=order, candidates=cands,
                       features=X)
+
+    def _with_new_item(self, rows: np.ndarray, scores: np.ndarray, cands: Candidates, a: int, b: int,
+                       n: int) -> np.ndarray:
+        """``rows`` (best first, at most ``n``) with the new-item slot filled (see the module
+        docstring): rows a..b-1 of ``cands`` are one shopper's candidates."""
+        p = self.new_item_position
+        content = [r for r, name in enumerate(cands.retrievers) if name.startswith("content")]
+        if p is None or p > n or len(rows) < p - 1 or not content or b <= a:
+            return rows
+        span = np.arange(a, b)
+        untouched = (self.context_.pop_all[cands.items[span]] == 0) & np.isfinite(scores[span])
+        rank = np.min(np.where(cands.proposed[span][:, content], cands.ranks[span][:, content], np.inf), axis=1)
+        rank = np.where(untouched, rank, np.inf)
+        if not np.isfinite(rank).any():
+            return rows
+        best = a + int(np.argmin(rank))
+        if best in rows[:p]:
+            return rows
+        rest = rows[rows != best]
+        return np.concatenate([rest[:p - 1], [best], rest[p - 1:]])[:n].astype(rows.dtype)
 
     def _blocked(self, hist: Histories, policy) -> np.ndarray:
         """Item indices the shopper must not be shown under ``policy`` (see exclusion)."""
