@@ -47,9 +47,9 @@ from shelfwise.models.seq_data import (
     drop_last_item,
     has_ties,
     left_pad,
-    length_batches,
     shuffle_ties,
 )
+from shelfwise.models.seq_training import SequenceTraining
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 MAX_ATTRIBUTE_SHARE = 0.5  # attributes on more of the catalogue than this are dropped
@@ -64,7 +64,7 @@ def _torch():
     return torch
 
 
-class SequentialRecommender(Recommender):
+class SequentialRecommender(SequenceTraining, Recommender):
     name = "sequential"
     capabilities = frozenset({"sequence"})
     default_encoder = "sasrec"
@@ -264,59 +264,6 @@ class SequentialRecommender(Recommender):
         self.history_items_ = left_pad(items, L, np.int64)
         self.history_types_ = left_pad(types, L, np.int64)
         self.history_gaps_ = left_pad(gaps, L, np.float32)
-
-    def _epoch(self, net, opt, arrays, rows, n_items, rng, deadline: float) -> list[float]:
-        """One pass over ``rows`` of (items, types, gaps) in length-bucketed batches, cut
-        short at ``deadline`` (perf_counter seconds): on a big catalogue one full-softmax
-        epoch can outlast the whole ``max_minutes`` budget."""
-        net.train()
-        items, types, gaps = arrays
-        lengths = (items > 0).sum(1)
-        losses = []
-        for batch in length_batches(lengths, rows, self.batch_size, rng):
-            cut = items.shape[1] - int(lengths[batch].max())  # columns that are all padding
-            loss = self._batch_loss(net, items[batch, cut:], types[batch, cut:],
-                                    gaps[batch, cut:], n_items, rng)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            if time.perf_counter() >= deadline:
-                break
-        return losses
-
-    def _batch_loss(self, net, items, types, gaps, n_items, rng):
-        torch = _torch()
-        from shelfwise.models.seq_encoders import softmax_cross_entropy
-
-        if self.causal_:
-            x_items, y = items[:, :-1], items[:, 1:]
-            x_types, x_gaps = types[:, :-1], gaps[:, :-1]
-            valid = (x_items > 0) & (y > 0)
-        else:
-            real = items > 0
-            masked = real & (rng.random(items.shape) < self.mask_prob)
-            # always mask the latest event of some rows: the position asked at inference
-            masked[:, -1] |= real[:, -1] & (rng.random(len(items)) < 0.5)
-            y = items
-            x_items = np.where(masked, n_items + 1, items)
-            x_types = np.where(masked, 0, types)
-            x_gaps, valid = gaps, masked
-        h = net.hidden(torch.from_numpy(x_items), torch.from_numpy(x_types),
-                       torch.from_numpy(x_gaps))
-        mask = torch.from_numpy(valid)
-        h, target = h[mask], torch.from_numpy(y)[mask] - 1  # (N, d), (N,)
-        if len(target) == 0:
-            return h.sum() * 0.0
-        table = net.embed.item_table()[1:n_items + 1]  # (n_items, d)
-        if self.loss_ == "ce":
-            return softmax_cross_entropy(h, table, target)
-        negs = torch.from_numpy(rng.integers(0, n_items, self.n_negatives))
-        pos = (h * table[target]).sum(-1, keepdim=True)
-        neg = h @ table[negs].T
-        neg = neg.masked_fill(negs[None, :] == target[:, None], float("-inf"))
-        return torch.nn.functional.cross_entropy(torch.cat([pos, neg], 1),
-                                                 torch.zeros(len(target), dtype=torch.long))
 
     def _inference_batch(self, items, types, gaps):
         """Left-padded (items, types, gaps) arrays of width max_len for the last position to
