@@ -62,6 +62,8 @@ class Reasoner:
         self.view, self.models, self.hist = view, models, hist
         self.paths = paths if paths is not None else category_paths(view.items, view.n_items)
         self.labels = labels  # (n_items,) item_label of each item, when the caller has them
+        self._touched = np.unique(hist.items)
+        self._links: dict[int, object] = {}  # id(model) -> its similarity rows of the touched items, CSC
 
     def _label(self, i: int) -> str:
         return str(self.labels[i]) if self.labels is not None else item_label(self.view, i)
@@ -79,10 +81,12 @@ class Reasoner:
     def _anchor(self, model, i: int) -> int | None:
         """The history item whose link to ``i`` gives ``model`` most of its score."""
         sim = getattr(model, "similarity_", None)
-        hist = np.unique(self.hist.items)
+        hist = self._touched
         if sim is None or len(hist) == 0:
             return None
-        links = sim[hist, i].toarray().ravel()
+        if id(model) not in self._links:  # sliced once per list, not once per item
+            self._links[id(model)] = sim[hist].tocsc()
+        links = self._links[id(model)][:, i].toarray().ravel()
         return int(hist[np.argmax(links)]) if links.max() > 0 else None
 
     def statement(self, group: str, i: int, f: dict) -> str | None:
