@@ -21,6 +21,7 @@ from shelfwise.errors import UnknownId
 from shelfwise.explaining import Explaining
 from shelfwise.explanations import item_label
 from shelfwise.models.base import Recommender, top_n
+from shelfwise.ranking.candidates import Provenance
 from shelfwise.ranking.catalogue import category_codes, category_paths, matches_paths, text_matches
 from shelfwise.ranking.exploration import CategoryThompson
 from shelfwise.ranking.features import Histories
@@ -265,10 +266,7 @@ class Serving(Explaining):
         ``reasons(items)`` words the reasons of the items shown only (it is the costly part)."""
         ranked = rec.rank_history(live.items, live.types, live.times, pool_n,
                                   user_index=live.user_index, exclude_types=policy)
-        c = ranked.candidates
-        sources = {int(i): {name: int(c.ranks[row, r]) for r, name in enumerate(c.retrievers)
-                            if not np.isnan(c.scores[row, r])}
-                   for i, row in zip(ranked.items, ranked.rows, strict=True)}
+        sources = Provenance(ranked)
         reasons = ListReasons(rec, view, Histories.single(live.items, live.types, live.times), ranked,
                               *self._paths(view))
         return ranked.items, ranked.scores.astype(np.float32), sources, reasons

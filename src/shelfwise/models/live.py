@@ -25,14 +25,23 @@ class LiveScoring:
         """(recency_decay, binary) used to build profiles; the model's own by default."""
         return float(getattr(self, "recency_decay", 1.0)), bool(getattr(self, "binary", False))
 
-    def score_histories(self, items: list[np.ndarray], types: list, times: list[np.ndarray]) -> np.ndarray:
+    def score_histories(self, items: list[np.ndarray], types: list, times: list[np.ndarray],
+                        cache: dict | None = None) -> np.ndarray:
         """Scores (n_shoppers, n_items) float32 for shoppers given by their events: per shopper
         item indices, event type names and Unix times, in time order. Equals ``score`` for a
-        trained shopper given their training events (fold-in models: up to the fold-in)."""
+        trained shopper given their training events (fold-in models: up to the fold-in).
+
+        ``cache``: a dict shared by several models scoring the same events (the hybrid's
+        retrievers), so models with the same profile options build the profiles once."""
         self.check_is_fitted()
         decay, binary = self._profile_options()
-        profiles = history_profiles(items, types, times, self.type_weights_, self.n_items_,
-                                    recency_decay=decay, binary=binary)
+        key = (decay, binary, self.n_items_, np.asarray(self.type_weights_).tobytes())
+        profiles = cache.get(key) if cache is not None else None
+        if profiles is None:
+            profiles = history_profiles(items, types, times, self.type_weights_, self.n_items_,
+                                        recency_decay=decay, binary=binary)
+            if cache is not None:
+                cache[key] = profiles
         return np.asarray(self._score_profiles(profiles), dtype=np.float32)
 
     @abstractmethod

@@ -91,7 +91,10 @@ def history_profiles(items: list[np.ndarray], types: list, times: list[np.ndarra
         rows.append(np.full(pos.sum(), r))
         cols.append(it[pos])
         vals.append(w[pos])
-    prof = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(len(items), n_items), dtype=np.float32)
-    prof.sum_duplicates()
-    return prof
+    # built as CSR directly (this runs per request): duplicates summed in event order
+    key = np.concatenate(rows) * n_items + np.concatenate(cols)
+    uniq, inv = np.unique(key, return_inverse=True)
+    data = np.zeros(len(uniq), dtype=np.float32)
+    np.add.at(data, inv, np.concatenate(vals))
+    indptr = np.searchsorted(uniq // n_items, np.arange(len(items) + 1))
+    return sp.csr_matrix((data, uniq % n_items, indptr), shape=(len(items), n_items))

@@ -155,3 +155,20 @@ def retrieve_candidates(specs: Sequence[tuple[str | Recommender, int]],
                         exclude: sp.csr_matrix | None = None) -> Candidates:
     """``fit_retrievers`` then ``retrieve``: one call from a retriever list to candidates."""
     return retrieve(fit_retrievers(specs, interactions), user_indices, exclude=exclude)
+
+
+class Provenance:
+    """{item: {retriever: rank there}} of a fused list, worked out for the items asked
+    (those shown), not the whole pool."""
+
+    def __init__(self, ranked):
+        self.ranked = ranked
+        self.row = {int(i): int(r) for i, r in zip(ranked.items, ranked.rows, strict=True)}
+
+    def get(self, item: int, default=None):
+        row = self.row.get(item)
+        if row is None:
+            return default
+        c = self.ranked.candidates
+        return {name: int(c.ranks[row, r]) for r, name in enumerate(c.retrievers)
+                if not np.isnan(c.scores[row, r])}

@@ -233,7 +233,12 @@ def build_features(interactions: Interactions | None, candidates: Candidates, *,
     n_buy = np.bincount(ev_user[ev_type == TYPE_CODES["purchase"]], minlength=h.n_users)
     out["purchase_share"] = np.divide(n_buy, n_ev, out=np.zeros(h.n_users), where=n_ev > 0)[u]
     li = last_item[u]
-    cooc = np.asarray(ctx.by_item[np.maximum(li, 0)].multiply(ctx.by_item[i]).sum(axis=1)).ravel()
+    if h.n_users == 1:  # one live shopper: one row of the last item, not one per candidate
+        who = np.zeros(ctx.by_item.shape[1], dtype=np.float32)
+        who[ctx.by_item[max(int(last_item[0]), 0)].indices] = 1.0
+        cooc = ctx.by_item[i] @ who
+    else:
+        cooc = np.asarray(ctx.by_item[np.maximum(li, 0)].multiply(ctx.by_item[i]).sum(axis=1)).ravel()
     out["cooc_last_item"] = np.where(li >= 0, cooc, 0)
     # one float32 block: cheaper to build than a frame of separate columns
     return pd.DataFrame(np.column_stack([np.asarray(v, dtype=np.float32) for v in out.values()]),

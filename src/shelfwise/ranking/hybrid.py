@@ -253,9 +253,9 @@ class HybridRecommender(Recommender):
         hist = Histories.single(items, list(types), times)
         policy = self.exclude_types if exclude_types == "default" else exclude_types
         blocked = self._blocked(hist, policy)
-        lists, n_items = [], self.n_items_
+        lists, n_items, profiles = [], self.n_items_, {}
         for _, model, budget in self.retrievers_:
-            scores = self._history_scores(model, hist, user_index)
+            scores = self._history_scores(model, hist, user_index, profiles)
             if scores is None:
                 lists.append((np.full((1, 1), -1, np.int64), np.full((1, 1), -np.inf, np.float32)))
                 continue
@@ -306,7 +306,8 @@ class HybridRecommender(Recommender):
             hit[buy[np.isin(hist.items[buy], due)]] = False
         return np.unique(hist.items[hit])
 
-    def _history_scores(self, model: Recommender, hist: Histories, user_index: int | None):
+    def _history_scores(self, model: Recommender, hist: Histories, user_index: int | None,
+                        profiles: dict | None = None):
         items = [hist.items]
         types = [[list(TYPE_CODES)[t] for t in hist.types]]
         if "sequence" in model.capabilities:
@@ -316,7 +317,8 @@ class HybridRecommender(Recommender):
         if "live" in model.capabilities:
             if len(hist.items) == 0:
                 return None
-            return np.array(model.score_histories(items, types, [hist.times])[0], dtype=np.float32)
+            return np.array(model.score_histories(items, types, [hist.times], cache=profiles)[0],
+                            dtype=np.float32)
         if model.name == "popular":
             return np.array(model.score(np.array([0]))[0], dtype=np.float32)
         if user_index is not None:

@@ -13,6 +13,7 @@ statement of: cart, favourite, viewed, then the retriever that ranked the item h
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ class Reason:
     contributions: dict[str, float]  # feature -> contribution (empty without a ranker that gives them)
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of column names, asked per item per request
 def _group_of(column: str) -> str:
     if ":" in column:
         return "model:" + column.split(":", 1)[1]
