@@ -12,7 +12,8 @@ start, and what it costs to fit and to serve one shopper in-process.
   first seen in the last 10% of time, left out of training but in the catalogue (hybrid,
   its content retriever alone; popular cannot rank them).
 - ``cost``: a Beauty-sized shop (Amazon Beauty, all events) in a SQLite Engine home:
-  ``shelfwise train -m hybrid`` time, then p50 / p99 of ``Engine.recommend`` for one shopper.
+  ``shelfwise train -m hybrid`` time, then p50 / p99 of ``Engine.recommend`` for one shopper,
+  in a fresh process that loads the trained models, as a server does.
 
 Run:  .venv/bin/python benchmarks/pipeline.py [--sections curve coldstart cost]
       [--datasets synthetic grocery] [--coldstart-dataset grocery] [--seq-minutes 5] [--out reports/pipeline]
@@ -177,10 +178,30 @@ def coldstart(name: str, seq_minutes: float, n_cold: int = 1000, max_prefix: int
           f"(it cannot rank an item nobody has bought)")
 
 
-def cost(seq_minutes: float) -> None:
+def _latency(home: str, users: list[str]) -> list[float]:
+    """Milliseconds of ``Engine.recommend`` per shopper, in a process that only loads and
+    serves, as ``shelfwise serve`` does (the training process's heap is not a server's)."""
     from shelfwise.config import Settings
     from shelfwise.engine import Engine
     from shelfwise.serving import one_core_per_request
+
+    engine = Engine(Settings(home=home))
+    engine.recommend(users[0], 10, model="hybrid")  # loads the models
+    one_core_per_request()  # as `shelfwise serve` does once its models are loaded
+    ms = []
+    for u in users:
+        t0 = time.perf_counter()
+        engine.recommend(u, 10, model="hybrid")
+        ms.append(1000 * (time.perf_counter() - t0))
+    return ms
+
+
+def cost(seq_minutes: float) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from shelfwise.config import Settings
+    from shelfwise.engine import Engine
 
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=home))
@@ -189,18 +210,13 @@ def cost(seq_minutes: float) -> None:
         start = time.perf_counter()
         engine.train(["hybrid"], params={"hybrid": {"retriever_params": {"sasrec": {"max_minutes": seq_minutes}}}})
         fit_s = time.perf_counter() - start
-        users = pd.unique(ds.events["user_id"])[::50][:400]
-        engine.recommend(str(users[0]), 10, model="hybrid")  # loads the models
-        one_core_per_request()  # as `shelfwise serve` does once its models are loaded
-        ms = []
-        for u in users:
-            t0 = time.perf_counter()
-            engine.recommend(str(u), 10, model="hybrid")
-            ms.append(1000 * (time.perf_counter() - t0))
+        users = [str(u) for u in pd.unique(ds.events["user_id"])[::50][:400]]
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            ms = pool.submit(_latency, home, users).result()
         print(f"\n== cost (Amazon Beauty in SQLite: {len(ds.events):,} events) ==")
         print(f"train -m hybrid (both stages, popular fallback): {fit_s:.0f} s")
-        print(f"Engine.recommend, one shopper, in-process ({len(ms)} calls): p50 {np.percentile(ms, 50):.1f} ms, "
-              f"p99 {np.percentile(ms, 99):.1f} ms (target p99 <= 20 ms)")
+        print(f"Engine.recommend, one shopper, in a serving process ({len(ms)} calls): p50 "
+              f"{np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms (target p99 <= 20 ms)")
 
 
 def main() -> None:
