@@ -57,6 +57,7 @@ from shelfwise.ranking.exclusion import exclusion_mask, repurchase_intervals
 from shelfwise.ranking.features import FeatureContext, Histories, build_features
 from shelfwise.ranking.fusion import FUSIONS, Fusion, restore_fusion
 from shelfwise.ranking.holdout import holdout
+from shelfwise.ranking.ordering import best_rows, with_new_item
 
 #: (model, budget): the families the seed studies fuse, and the shopper's own eligible items
 #: (``repeat``: carted, favourited, viewed); those whose extra is missing, or that have
@@ -235,8 +236,7 @@ class HybridRecommender(Recommender):
                 scores = np.where(allowed[np.repeat(np.arange(len(block)), np.diff(cands.indptr)),
                                           cands.items], scores, -np.inf)
             for b in range(len(block)):
-                rows = self._with_new_item(_best_rows(scores, cands.indptr[b], cands.indptr[b + 1], n),
-                                           scores, cands, cands.indptr[b], cands.indptr[b + 1], n)
+                rows = self._order(scores, cands, cands.indptr[b], cands.indptr[b + 1], n)
                 out_i[start + b, :len(rows)] = cands.items[rows]
                 out_s[start + b, :len(rows)] = scores[rows]
         return out_i, out_s
@@ -264,29 +264,14 @@ class HybridRecommender(Recommender):
         cands = merge_lists(np.array([0]), lists, [nm for nm, _, _ in self.retrievers_],
                             [b for _, _, b in self.retrievers_], n_items)
         scores, X = self._fuse(cands, hist)
-        order = self._with_new_item(_best_rows(scores, 0, len(scores), n), scores, cands, 0, len(scores), n)
+        order = self._order(scores, cands, 0, len(scores), n)
         return Ranked(items=cands.items[order], scores=scores[order], rows=order, candidates=cands,
                       features=X)
 
-    def _with_new_item(self, rows: np.ndarray, scores: np.ndarray, cands: Candidates, a: int, b: int,
-                       n: int) -> np.ndarray:
-        """``rows`` (best first, at most ``n``) with the new-item slot filled (see the module
-        docstring): rows a..b-1 of ``cands`` are one shopper's candidates."""
-        p = self.new_item_position
-        content = [r for r, name in enumerate(cands.retrievers) if name.startswith("content")]
-        if p is None or p > n or len(rows) < p - 1 or not content or b <= a:
-            return rows
-        span = np.arange(a, b)
-        untouched = (self.context_.pop_all[cands.items[span]] == 0) & np.isfinite(scores[span])
-        rank = np.min(np.where(cands.proposed[span][:, content], cands.ranks[span][:, content], np.inf), axis=1)
-        rank = np.where(untouched, rank, np.inf)
-        if not np.isfinite(rank).any():
-            return rows
-        best = a + int(np.argmin(rank))
-        if best in rows[:p]:
-            return rows
-        rest = rows[rows != best]
-        return np.concatenate([rest[:p - 1], [best], rest[p - 1:]])[:n].astype(rows.dtype)
+    def _order(self, scores: np.ndarray, cands: Candidates, a: int, b: int, n: int) -> np.ndarray:
+        """Rows a..b-1 (one shopper's candidates) shown, best first: see ``ranking.ordering``."""
+        return with_new_item(best_rows(scores, a, b, n), scores, cands, a, b, n,
+                             position=self.new_item_position, popularity=self.context_.pop_all)
 
     def _blocked(self, hist: Histories, policy) -> np.ndarray:
         """Item indices the shopper must not be shown under ``policy`` (see exclusion)."""
@@ -376,15 +361,6 @@ class HybridRecommender(Recommender):
     def _load_parts(self, path: Path) -> None:
         self.retrievers_ = [(name, Recommender.load(path / "retrievers" / name), int(budget))
                             for name, budget in self.specs_]
-
-
-def _best_rows(scores: np.ndarray, a: int, b: int, n: int) -> np.ndarray:
-    """Rows a..b-1 of the highest finite ``scores``, at most ``n``; ties keep candidate order
-    (best rank any retriever gave), so live and batch ranking agree."""
-    part = scores[a:b]
-    order = np.argsort(-part, kind="stable")[:n]
-    order = order[np.isfinite(part[order])]
-    return a + order
 
 
 def _allowed(candidates, offset: int, size: int, n_items: int) -> np.ndarray:
