@@ -1,7 +1,10 @@
 """Full (chunked) softmax against sampled softmax on big catalogues, on CPU.
 
 Datasets: the largest catalogue in ../shared/data, Taobao UserBehavior's 2-hour slice
-(84,793 items; most shoppers have one or two events), and a synthetic shop
+(84,793 items; most shoppers have one or two events); ``union``, every shared ordered log
+(``seq_logs.py``: Beauty, Toys, Grocery, YooChoose, Taobao, MovieLens) as one shop with
+ids prefixed by log, about 122,000 items of which the Amazon, YooChoose and MovieLens
+parts carry enough events to learn from; and a synthetic shop
 (``shelfwise.data.synthetic``) with 120,000 items by default. Protocol: leave-one-out on the
 last new item of each shopper (``leave_one_out(by="item")``, shop logs repeat items), rank
 every item, exclude the shopper's history; NDCG@10 and HR@10 over every test shopper.
@@ -11,7 +14,7 @@ may end a run sooner). Per run: epochs, seconds per epoch (training + validation
 clock, so other load on the machine shows up here), peak resident memory of the fit
 (the rise over the process's RSS before it), and the full-ranking metrics.
 
-Run:  .venv/bin/python benchmarks/big_catalogue.py [--datasets taobao synthetic]
+Run:  .venv/bin/python benchmarks/big_catalogue.py [--datasets taobao union synthetic]
       [--losses ce sampled] [--minutes 4] [--synthetic-items 120000] [--synthetic-users 3000]
 """
 
@@ -21,6 +24,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_taobao
@@ -38,6 +42,16 @@ def events_of(dataset: str, n_items: int, n_users: int):
     if dataset == "taobao":
         path = DATA / "taobao-userbehavior" / "UserBehavior_timeslice.csv"
         return load_taobao(path).events, None
+    if dataset == "union":
+        from seq_logs import LOGS  # beside this script
+
+        parts = []
+        for name, load in LOGS.items():
+            events = load().events
+            for col in ("user_id", "item_id"):
+                events[col] = name + ":" + events[col].astype(str)
+            parts.append(events)
+        return pd.concat(parts, ignore_index=True), None
     shop = generate_shop(n_users=n_users, n_items=n_items, seed=0)
     return shop.events, shop.items
 
@@ -67,7 +81,7 @@ def run(dataset: str, losses: list[str], minutes: float, n_items: int, n_users: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=["taobao", "synthetic"],
-                    choices=["taobao", "synthetic"])
+                    choices=["taobao", "union", "synthetic"])
     ap.add_argument("--losses", nargs="+", default=["ce", "sampled"], choices=["ce", "sampled"])
     ap.add_argument("--minutes", type=float, default=4.0, help="training budget of each run")
     ap.add_argument("--synthetic-items", type=int, default=120_000)

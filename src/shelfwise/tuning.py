@@ -32,8 +32,9 @@ SEQUENCE_MODELS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 def centred_space(defaults: dict) -> Space:
     """A sequence model's search space centred on its ``defaults`` (``get_params()``):
     ``dim`` and ``max_len`` from half to twice the default, ``layers`` one either side,
-    ``dropout`` 0.2 either side, ``lr`` a factor 4 either side on a log scale. The
-    defaults are thus the middle of every range, and trial 0 of every search."""
+    ``dropout`` 0.2 either side, ``lr`` a factor 4 either side on a log scale, and the
+    co-occurrence item groups on or off. The defaults are thus the middle of every range,
+    and trial 0 of every search."""
     d = defaults
     dims = sorted({max(d["heads"], d["dim"] // 2 // d["heads"] * d["heads"]), d["dim"],
                    2 * d["dim"]})  # every choice divisible by the heads
@@ -45,6 +46,7 @@ def centred_space(defaults: dict) -> Space:
                                    min(0.9, d["dropout"] + 0.2)),
         "lr": t.suggest_float("lr", d["lr"] / 4, d["lr"] * 4, log=True),
         "max_len": t.suggest_categorical("max_len", lens),
+        "item_groups": t.suggest_categorical("item_groups", [True, False]),
     }
 
 

@@ -88,7 +88,7 @@ def test_events_tied_in_time_lose_their_file_order_and_untied_keep_it():
 def test_attributes_most_items_share_are_left_out():
     # every item sits under "shop"; "shop>even"/"shop>odd" split the catalogue in half
     view = cycle_view(lambda i: ["shop", "even" if i % 2 == 0 else "odd"])
-    table, n = create("sasrec")._attributes(view)
+    table, n = create("sasrec", item_groups=False)._attributes(view)
     assert n == 2 and table.shape == (N_ITEMS + 2, 1)
     rows = [tuple(table[1 + i][table[1 + i] > 0]) for i in range(N_ITEMS)]
     assert all(len(r) == 1 for r in rows)  # "c:shop" is gone, the half-split kept
@@ -99,7 +99,7 @@ def test_coarse_categories_do_not_blur_items_apart():
     # four categories of five items each: an item's neighbours in the cycle are in other
     # categories, so the model must still tell items of one category apart
     view = cycle_view(lambda i: [f"group {i % 4}"])
-    model = create("sasrec", **PARAMS).fit(view)
+    model = create("sasrec", **PARAMS, item_groups=False).fit(view)
     assert model.n_attributes_ == 4
     items, _ = model.recommend(np.arange(view.n_users), n=1)
     last = np.array([view.sequence(u)[0][-1] for u in range(view.n_users)])

@@ -14,7 +14,10 @@ Inputs per event: item, behaviour type and the log-bucketed time since the previ
 item attributes (``attribute_ids`` or the category path in the catalogue) are mean-pooled
 into the item embedding when ``use_attributes``, leaving out any attribute on more than
 ``MAX_ATTRIBUTE_SHARE`` of the catalogue (a root category, an "unknown" code), which cannot
-tell items apart. Events tied in time (day-resolution dates, files without times) are put in
+tell items apart. With ``item_groups`` each item also gets groups learnt from the training
+events (``seq_groups``: k-means over an SVD of the user-item matrix, ``GROUP_SIZES`` items per
+group), fed through the same attribute bag: on bare events they are the only attributes.
+Events tied in time (day-resolution dates, files without times) are put in
 a fresh seeded random order every epoch: their file order is not the shopper's. Each user's
 last training event is held out for validation; training stops when validation NDCG@10 has
 not improved for ``patience`` epochs or the ``max_minutes`` budget is spent, keeping the
@@ -53,6 +56,7 @@ from shelfwise.models.seq_training import SequenceTraining
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
 MAX_ATTRIBUTE_SHARE = 0.5  # attributes on more of the catalogue than this are dropped
+GROUP_SIZES = (100, 10)  # items per co-occurrence group, one level each (seq_groups)
 
 
 def _torch():
@@ -69,7 +73,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
     capabilities = frozenset({"sequence"})
     default_encoder = "sasrec"
     extra = "sequential"
-    requires = ("torch",)
+    requires = ("torch", "sklearn")
     _parameter_constraints = {
         "encoder": Options(frozenset({None, *ENCODERS})),
         "dim": Interval(int, 8), "layers": Interval(int, 1), "heads": Interval(int, 1),
@@ -84,6 +88,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
         "use_types": Options(frozenset({True, False})),
         "use_time": Options(frozenset({True, False})),
         "use_attributes": Options(frozenset({True, False})),
+        "item_groups": Options(frozenset({True, False})),
         "seed": Interval(int, 0), "verbose": Options(frozenset({True, False})),
     }
 
@@ -94,7 +99,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
                  patience: int = 5, max_minutes: float = 15.0, refit_epochs: int = 3,
                  n_validation_users: int = 5000,
                  use_types: bool = True, use_time: bool = True, use_attributes: bool = True,
-                 seed: int = 0, verbose: bool = False):
+                 item_groups: bool = True, seed: int = 0, verbose: bool = False):
         self.encoder = encoder
         self.dim = dim
         self.layers = layers
@@ -115,6 +120,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
         self.use_types = use_types
         self.use_time = use_time
         self.use_attributes = use_attributes
+        self.item_groups = item_groups
         self.seed = seed
         self.verbose = verbose
 
@@ -165,9 +171,19 @@ class SequentialRecommender(SequenceTraining, Recommender):
 
     def _attributes(self, interactions: Interactions):
         """(n_items + 2, A) attribute ids per item (0 = none) and the attribute count."""
-        if not self.use_attributes or interactions.items is None:
-            return None, 0
-        return attribute_table(interactions, MAX_ATTRIBUTE_SHARE)
+        table, count = None, 0
+        if self.use_attributes and interactions.items is not None:
+            table, count = attribute_table(interactions, MAX_ATTRIBUTE_SHARE)
+        if self.item_groups:
+            from shelfwise.models.seq_groups import cooccurrence_groups
+
+            groups = cooccurrence_groups(interactions.binary, GROUP_SIZES, seed=self.seed)
+            if groups.shape[1]:
+                rows = np.zeros((interactions.n_items + 2, groups.shape[1]), dtype=np.int64)
+                rows[1:-1] = np.where(groups > 0, groups + count, 0)  # after the catalogue's ids
+                table = rows if table is None else np.hstack([table, rows])
+                count = int(rows.max())
+        return table, count
 
     def _build_net(self, n_items: int, attributes, n_attributes: int):
         torch = _torch()
