@@ -12,7 +12,7 @@ from shelfwise.models.params import InvalidParameterError
 from shelfwise.models.popular import MostPopular
 from shelfwise.models.repeat import RepeatThenPopular
 from shelfwise.models.rules import AssociationRules
-from shelfwise.models.sequential import BERT4Rec, BiLSTMTransformer, GRU4Rec, SASRec
+from shelfwise.models.seq_models import BERT4Rec, BiLSTMTransformer, GRU4Rec, SASRec
 
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR,
