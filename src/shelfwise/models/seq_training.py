@@ -1,6 +1,6 @@
 """One training pass of a sequential recommender: length-bucketed batches and the loss
 (full-softmax cross-entropy in item chunks, or a sampled softmax), as a mixin of
-``SequentialRecommender`` (``models.sequential``; the registered classes are in ``models.seq_models``), which holds the settings it reads:
+``SequentialRecommender`` (``models.sequential``), which holds the settings it reads:
 ``causal_``, ``mask_prob``, ``batch_size``, ``loss_`` and ``n_negatives``."""
 
 from __future__ import annotations
