@@ -29,7 +29,8 @@ budget is spent.
 Batches group sequences of similar length and drop all-padding columns, so short histories
 cost little.
 
-Needs the ``sequential`` extra (``torch``, and ``scikit-learn`` for the item groups). State is saved as plain arrays in the model's
+Needs the ``sequential`` extra (``torch``, and ``scikit-learn`` for the item groups).
+State is saved as plain arrays in the model's
 ``.npz``: no pickled code.
 """
 
