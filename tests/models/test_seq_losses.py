@@ -57,3 +57,18 @@ def test_large_logits_do_not_overflow():
     assert all(torch.isfinite(g).all() for g in got)
     for a, b in zip(got, want, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_bfloat16_products_keep_the_loss_and_gradients_within_a_percent():
+    # the training path's products (LOGITS_DTYPE, bfloat16 on CPUs that multiply it natively)
+    # round each logit to 8 bits of mantissa; sums stay in float32, so the loss and the
+    # gradients stay close to the float32 full softmax
+    problem = _problem(torch.float32, n_rows=64, n_items=300, dim=16)
+    want = _loss_and_grads(_full, *problem)
+    got = _loss_and_grads(
+        lambda h, t, y: _ChunkedSoftmaxCE.apply(h, t, y, 64, torch.bfloat16), *problem)
+    for a, b in zip(got, want, strict=True):
+        assert torch.linalg.norm(a - b) <= 0.01 * torch.linalg.norm(b)
+    auto = _loss_and_grads(lambda h, t, y: softmax_cross_entropy(h, t, y, 64 * 50), *problem)
+    for a, b in zip(auto, want, strict=True):
+        assert torch.linalg.norm(a - b) <= 0.01 * torch.linalg.norm(b)

@@ -32,44 +32,67 @@ def gap_buckets(gaps_seconds: torch.Tensor) -> torch.Tensor:
     return torch.where(gaps_seconds > 0, b, torch.zeros_like(b))
 
 
+def _bf16_matmul_is_native() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN: AVX-512 or AMX);
+    elsewhere bfloat16 is emulated and slower than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+#: dtype of the chunked softmax's logits products. bfloat16 cut the loss and gradients over
+#: 105,849 items for 3,000 positions from 2.25 s to 1.0 s on one core (AMX) and changed the
+#: gradients by about 1e-4 relative; log-sum-exp, softmax and gradients add up in float32.
+LOGITS_DTYPE = torch.bfloat16 if _bf16_matmul_is_native() else torch.float32
+
+
 class _ChunkedSoftmaxCE(torch.autograd.Function):
     """Mean full-softmax cross-entropy of ``h @ table.T`` against ``target``, computed over
     item chunks: forward keeps a running log-sum-exp per row, backward recomputes each
-    chunk's softmax from it, so no (N, n_items) matrix is ever held (only (N, chunk))."""
+    chunk's softmax from it, so no (N, n_items) matrix is ever held (only (N, chunk)).
+    The chunk products run in ``products`` (default: h's dtype); sums stay in h's dtype."""
 
     @staticmethod
-    def forward(ctx, h, table, target, chunk):
+    def forward(ctx, h, table, target, chunk, products=None):
         # h (N, d), table (n_items, d), target (N,) item rows of ``table``
+        products = products or h.dtype
+        hl, tl = h.to(products), table.to(products)
         lse = torch.full((h.shape[0],), -math.inf, dtype=h.dtype, device=h.device)
         for start in range(0, table.shape[0], chunk):
-            lse = torch.logaddexp(lse, torch.logsumexp(h @ table[start:start + chunk].T, 1))
+            logits = (hl @ tl[start:start + chunk].T).to(h.dtype)
+            lse = torch.logaddexp(lse, torch.logsumexp(logits, 1))
         ctx.save_for_backward(h, table, target, lse)
-        ctx.chunk = chunk
+        ctx.chunk, ctx.products = chunk, products
         return (lse - (h * table[target]).sum(1)).mean()
 
     @staticmethod
     def backward(ctx, grad):
         h, table, target, lse = ctx.saved_tensors
+        hl, tl = h.to(ctx.products), table.to(ctx.products)
         scale = grad / h.shape[0]
         grad_h = -scale * table[target]  # d(-target logit)/dh, (N, d)
         grad_table = torch.zeros_like(table)
         for start in range(0, table.shape[0], ctx.chunk):
-            rows = table[start:start + ctx.chunk]
-            p = (h @ rows.T).sub_(lse[:, None]).exp_().mul_(scale)  # (N, chunk) softmax * dL/dloss
-            grad_h += p @ rows
-            grad_table[start:start + ctx.chunk] = p.T @ h
+            rows = tl[start:start + ctx.chunk]
+            # (N, chunk) softmax * dL/dloss, in h's dtype, then back to the products' dtype
+            p = (hl @ rows.T).to(h.dtype).sub_(lse[:, None]).exp_().mul_(scale).to(ctx.products)
+            grad_h += (p @ rows).to(h.dtype)
+            grad_table[start:start + ctx.chunk] = (p.T @ hl).to(h.dtype)
         grad_table.index_add_(0, target, -scale * h)
-        return grad_h, grad_table, None, None
+        return grad_h, grad_table, None, None, None
 
 
 def softmax_cross_entropy(h: torch.Tensor, table: torch.Tensor, target: torch.Tensor,
                           max_cells: int = CE_CHUNK_CELLS) -> torch.Tensor:
     """``F.cross_entropy(h @ table.T, target)`` (mean over the N rows) with at most about
-    ``max_cells`` logits in memory at once. h: (N, d); table: (n_items, d); target: (N,)."""
+    ``max_cells`` logits in memory at once. h: (N, d); table: (n_items, d); target: (N,).
+    Chunked float32 products run in ``LOGITS_DTYPE``."""
     if h.shape[0] * table.shape[0] <= max_cells:
         return nn.functional.cross_entropy(h @ table.T, target)
     chunk = max(1, max_cells // max(h.shape[0], 1))
-    return _ChunkedSoftmaxCE.apply(h, table, target, chunk)
+    products = LOGITS_DTYPE if h.dtype == torch.float32 else h.dtype
+    return _ChunkedSoftmaxCE.apply(h, table, target, chunk, products)
 
 
 class Embedder(nn.Module):
