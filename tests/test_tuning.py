@@ -11,7 +11,7 @@ from shelfwise.data.splits import leave_one_out
 from shelfwise.engine import Engine
 from shelfwise.evaluation.harness import evaluate_model, truth_from
 from shelfwise.models import create
-from shelfwise.tuning import SPACES, centred_space, epoch_pruner, tune
+from shelfwise.tuning import SPACES, centred_space, epoch_pruner, neighbours, tune
 
 runner = CliRunner()
 
@@ -119,6 +119,9 @@ def test_pruned_trials_stop_at_their_first_epoch_and_the_defaults_run_on(small_s
                   fixed={"max_epochs": 3, "patience": 3})
     t = result.trials
     assert t["state"].tolist() == ["COMPLETE"] + ["PRUNED"] * 3
+    # the first search trials are the defaults' one-step neighbours, in MOVES order
+    first = neighbours(create("sasrec").get_params())[:3]
+    assert [{k: t[f"params_{k}"].iloc[i] for k in first[0]} for i in (1, 2, 3)] == first
     assert t["user_attrs_epochs"].iloc[1:].tolist() == [1, 1, 1]
     assert t["user_attrs_epochs"].iloc[0] == 3
     defaults = create("sasrec").get_params()
@@ -144,3 +147,14 @@ def test_the_pruner_stops_a_trial_behind_the_defaults_at_epoch_two_not_one():
     # no rung at epoch 1; at epoch 2 a trial must be the best of the first trials there
     assert verdicts == {"defaults": [False, False, False], "behind": [False, True],
                         "ahead": [False, False]}
+
+
+def test_neighbours_move_one_parameter_one_step_inside_the_space():
+    defaults = {"dim": 64, "heads": 2, "layers": 1, "dropout": 0.05, "lr": 1e-3,
+                "max_len": 50, "item_groups": True}
+    points = neighbours(defaults)
+    moved = [{k: v for k, v in p.items() if v != defaults[k]} for p in points]
+    assert moved == [{"lr": pytest.approx(1.5e-3)}, {"max_len": 25}, {"dim": 128},
+                     {"layers": 2}, {"dropout": pytest.approx(0.15)},
+                     {"lr": pytest.approx(1e-3 / 1.5)}, {"max_len": 100},
+                     {"item_groups": False}]  # no dropout below 0, no layers below 1

@@ -6,7 +6,8 @@ the baseline: trial 0 of the study when the search space can express them, else 
 first, outside it. The search's best replaces them only if it scores higher on validation,
 else the defaults are reported as best. The best configuration is saved as JSON and becomes
 that model's defaults for that dataset. Sequence models search a space centred on their
-defaults, with short trials pruned epoch by epoch (see ``tune``).
+defaults, first one parameter at a time (``neighbours``), then freely, with short trials
+pruned epoch by epoch (see ``tune``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,36 @@ def centred_space(defaults: dict) -> Space:
         "max_len": t.suggest_categorical("max_len", lens),
         "item_groups": t.suggest_categorical("item_groups", [True, False]),
     }
+
+
+#: one-step moves from a sequence model's defaults, in the order a search tries them:
+#: (parameter, function of the defaults giving the moved value)
+MOVES = (
+    ("lr", lambda d: d["lr"] * 1.5), ("dropout", lambda d: round(d["dropout"] - 0.1, 6)),
+    ("max_len", lambda d: max(2, d["max_len"] // 2)), ("dim", lambda d: 2 * d["dim"]),
+    ("layers", lambda d: d["layers"] + 1), ("dropout", lambda d: round(d["dropout"] + 0.1, 6)),
+    ("lr", lambda d: d["lr"] / 1.5), ("max_len", lambda d: 2 * d["max_len"]),
+    ("layers", lambda d: d["layers"] - 1), ("item_groups", lambda d: not d["item_groups"]),
+)
+
+
+def neighbours(defaults: dict) -> list[dict]:
+    """Points of ``centred_space(defaults)`` one step from the defaults, each moving one
+    parameter (``MOVES``): a search's first trials after the defaults' own. A free draw from
+    the space changes every parameter at once and was pruned behind good defaults in most
+    10-minute searches; a single move is a small, readable change that can still win."""
+    import optuna
+
+    names = ("dim", "layers", "dropout", "lr", "max_len", "item_groups")
+    probe = optuna.create_study().ask()
+    centred_space(defaults)(probe)
+    out = []
+    for name, move in MOVES:
+        point = {k: defaults[k] for k in names} | {name: move(defaults)}
+        if point[name] != defaults[name] and all(
+                _contains(probe.distributions[k], v) for k, v in point.items()):
+            out.append(point)
+    return out
 
 
 def _sequence_space(model: str) -> Space:
@@ -121,14 +152,15 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     models, whose space is centred on them), else they are scored first, outside the study.
     ``trials`` holds every study trial; ``user_attrs_defaults`` marks trial 0.
 
-    Sequence models: ``minutes`` is the search's budget, and each trial (trial 0 too) may
-    train for at most a quarter of it (or what is left of the budget, if less). Every
+    Sequence models: trials 1, 2, ... are first the defaults' ``neighbours`` (one parameter
+    moved a step), then TPE's draws. ``minutes`` is the search's budget; each trial (trial 0
+    too) may train for a quarter of it at most (or what is left of the budget, if less). Every
     epoch's validation NDCG@10 (the model's own, on the last event before the held-out one)
     goes to a successive-halving pruner (rungs at epochs 2, 4, 8, ...), which stops a trial
     not in the better half of the trials that reached the same epoch, the defaults' trial
     among them (with fewer than four there, it must be the best); the time a pruned trial
-    leaves goes to further trials. Trials skip the refit epochs (every configuration would get the same few), and a
-    trial's score is NDCG@10 on the held-out events. The best parameters found leave the
+    leaves goes to further trials. Trials skip the refit epochs (every configuration would
+    get the same few), and a trial's score is NDCG@10 on the held-out events. The best parameters found leave the
     time budget and refit epochs at the model's defaults: the final fit of the winner costs
     what an untuned fit costs, so tuning adds ``minutes`` to a run and never shortens the
     final model's training. ``pruner`` replaces that pruner (tests)."""
@@ -180,6 +212,9 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     if in_space:
         study.enqueue_trial({k: defaults[k] for k in names}, user_attrs={"defaults": True})
+    if sequential:
+        for point in neighbours(defaults):
+            study.enqueue_trial(point, user_attrs={"neighbour": True})
     else:
         default_ndcg = score({})
 
@@ -200,8 +235,10 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
         best, best_ndcg = dict(best_trial.params), float(best_trial.value)
     else:
         best, best_ndcg = {k: defaults[k] for k in names}, default_ndcg
+    trials = study.trials_dataframe()
+    trials = trials[trials["state"] != "WAITING"]  # enqueued neighbours the budget never reached
     return TuneResult(model=model, best_params=best, best_ndcg=best_ndcg,
-                      default_ndcg=float(default_ndcg), trials=study.trials_dataframe())
+                      default_ndcg=float(default_ndcg), trials=trials)
 
 
 def epoch_pruner():
@@ -229,5 +266,5 @@ def tuned_params(folder: str | Path, model: str) -> dict:
     return json.loads(path.read_text())["params"] if path.exists() else {}
 
 
-__all__ = ["MODELS", "SPACES", "TuneResult", "centred_space", "epoch_pruner", "tune",
+__all__ = ["MODELS", "SPACES", "TuneResult", "centred_space", "epoch_pruner", "neighbours", "tune",
            "tuned_params"]
