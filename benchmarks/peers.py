@@ -11,6 +11,9 @@ this script creates on first use from ``recbole-requirements.txt`` (pinned, inst
 the same leave-one-out split by time, trains SASRec with CE loss (64 dims, 2 layers, max
 length 50) for at most ``--recbole-epochs`` epochs, and reports its own full-ranking test
 metrics. shelfwise's SASRec runs beside it on item ids alone (no attributes), as RecBole sees.
+A training-cost table follows: epochs run, seconds per epoch (training and validation, wall
+clock), and the epoch of best validation NDCG@10 (the early-stopping point) with the time
+taken to reach it. Run with ``OMP_NUM_THREADS=1`` for one core each.
 
 Run: .venv/bin/python benchmarks/peers.py [--datasets beauty toys]
      [--recbole --recbole-epochs 15 --recbole-venv .venv-recbole]
@@ -74,11 +77,35 @@ config = {
     "device": "cpu", "use_gpu": False, "show_progress": False, "seed": 0,
     "checkpoint_dir": data + "/saved", "state": "WARNING",
 }
+# time every training epoch and its validation, as shelfwise's history_ records them
+from recbole.trainer.trainer import Trainer
+epochs, train_epoch, valid_epoch = [], Trainer._train_epoch, Trainer._valid_epoch
+def timed_train(self, *args, **kwargs):
+    t = time.perf_counter()
+    out = train_epoch(self, *args, **kwargs)
+    epochs.append({"train_s": time.perf_counter() - t})
+    return out
+def timed_valid(self, *args, **kwargs):
+    t = time.perf_counter()
+    score, result = valid_epoch(self, *args, **kwargs)
+    epochs[-1].update(valid_s=time.perf_counter() - t, valid=float(score))
+    return score, result
+Trainer._train_epoch, Trainer._valid_epoch = timed_train, timed_valid
 t = time.perf_counter()
 result = run_recbole(model="SASRec", dataset=name, config_dict=config)
-print("RESULT " + json.dumps({"seconds": time.perf_counter() - t,
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t, "epochs": epochs,
                               "test": {k: float(v) for k, v in result["test_result"].items()}}))
 """
+
+
+def cost_row(label: str, epoch_seconds: list[float], validation: list[float]) -> str:
+    """Training cost from per-epoch wall-clock seconds (training + validation) and each
+    epoch's validation NDCG@10: epochs run, seconds per epoch, the best validation epoch
+    (the early-stopping point) and the seconds taken to reach it."""
+    best = int(np.argmax(validation))
+    per_epoch = float(np.mean(epoch_seconds))
+    return (f"{label:<28}{len(epoch_seconds):>7}{per_epoch:>9.1f}{1 / per_epoch:>10.4f}"
+            f"{best + 1:>8}{sum(epoch_seconds[:best + 1]):>10.0f}")
 
 
 def recbole_python(venv: Path) -> str:
@@ -153,6 +180,13 @@ def main() -> None:
             label = f"RecBole SASRec ({args.recbole_epochs} ep max)"
             print(f"{label:<28}{rb['test']['hit@10']:>8.4f}{rb['test']['ndcg@10']:>9.4f}"
                   f"{rb['seconds']:>8.0f}{'':>13}", flush=True)
+            print(f"\ntraining cost\n{'system':<28}{'epochs':>7}{'s/epoch':>9}{'epochs/s':>10}"
+                  f"{'best ep':>8}{'to best s':>10}")
+            seconds = np.diff([0.0] + [h["seconds"] for h in sasrec.history_])
+            print(cost_row("shelfwise sasrec (ids only)", list(seconds),
+                           [h["val_ndcg@10"] for h in sasrec.history_]))
+            print(cost_row(label, [e["train_s"] + e.get("valid_s", 0.0) for e in rb["epochs"]],
+                           [e.get("valid", -1.0) for e in rb["epochs"]]), flush=True)
 
 
 if __name__ == "__main__":
