@@ -49,3 +49,20 @@ def test_sasrec_feeds_the_groups_after_the_catalogues_attributes():
     assert table.shape == (N_ITEMS + 2, 2) and n == 4
     assert set(table[1:-1, 0]) == {1, 2} and set(table[1:-1, 1]) == {3, 4}
     assert (table[0] == 0).all() and (table[-1] == 0).all()  # padding and mask rows
+
+
+def test_the_groups_are_worked_out_once_per_data_set(monkeypatch):
+    # a tuner fits many models on one Interactions: they share one grouping
+    import shelfwise.models.seq_groups as seq_groups
+    from tests.models.test_sequential import cycle_view
+
+    calls = []
+    real = seq_groups.cooccurrence_groups
+    monkeypatch.setattr(seq_groups, "cooccurrence_groups",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    view = cycle_view(lambda i: ["shop"])
+    first = create("sasrec", dim=16)._attributes(view)
+    again = create("sasrec", dim=32, lr=1e-3)._attributes(view)
+    assert len(calls) == 1 and (first[0] == again[0]).all()
+    create("sasrec", seed=1)._attributes(view)  # another seed is another grouping
+    assert len(calls) == 2

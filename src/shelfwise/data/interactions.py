@@ -88,6 +88,15 @@ class Interactions:
         """(n_items,) number of distinct users who interacted with each item."""
         return np.diff(self.matrix.tocsc().indptr).astype(np.int64)
 
+    def derived(self, key, compute):
+        """``compute()``, worked out once per (immutable) Interactions and ``key``: a value
+        that several fits of the same data need, such as a tuner's trials each deriving the
+        sequence models' co-occurrence item groups."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     @property
     def binary(self) -> sp.csr_matrix:
         """(n_users, n_items) float32 0/1 matrix of who touched what."""

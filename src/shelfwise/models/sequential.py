@@ -177,7 +177,9 @@ class SequentialRecommender(SequenceTraining, Recommender):
         if self.item_groups:
             from shelfwise.models.seq_groups import cooccurrence_groups
 
-            groups = cooccurrence_groups(interactions.binary, GROUP_SIZES, seed=self.seed)
+            groups = interactions.derived(  # once per data set, not once per tuner trial
+                ("item_groups", GROUP_SIZES, self.seed),
+                lambda: cooccurrence_groups(interactions.binary, GROUP_SIZES, seed=self.seed))
             if groups.shape[1]:
                 rows = np.zeros((interactions.n_items + 2, groups.shape[1]), dtype=np.int64)
                 rows[1:-1] = np.where(groups > 0, groups + count, 0)  # after the catalogue's ids
