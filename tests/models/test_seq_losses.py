@@ -72,3 +72,14 @@ def test_bfloat16_products_keep_the_loss_and_gradients_within_a_percent():
     auto = _loss_and_grads(lambda h, t, y: softmax_cross_entropy(h, t, y, 64 * 50), *problem)
     for a, b in zip(auto, want, strict=True):
         assert torch.linalg.norm(a - b) <= 0.01 * torch.linalg.norm(b)
+
+
+def test_more_rows_than_one_block_and_padding_give_the_same_answer():
+    from shelfwise.models.seq_encoders import ROW_BLOCK, ROW_PAD
+
+    n_rows = ROW_BLOCK + ROW_PAD + 5  # two row blocks, the second one padded
+    problem = _problem(torch.float64, n_rows=n_rows)
+    want = _loss_and_grads(_full, *problem)
+    got = _loss_and_grads(lambda h, t, y: _ChunkedSoftmaxCE.apply(h, t, y, 7), *problem)
+    for a, b in zip(got, want, strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)

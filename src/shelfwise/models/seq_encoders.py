@@ -47,38 +47,55 @@ def _bf16_matmul_is_native() -> bool:
 LOGITS_DTYPE = torch.bfloat16 if _bf16_matmul_is_native() else torch.float32
 
 
+#: rows (positions) per product, and the multiple the rows are padded to. With a fixed item
+#: chunk, the products take a handful of shapes whatever a batch's number of positions:
+#: oneDNN caches one bfloat16 primitive per shape, and a new shape every batch grew the
+#: 106k-item union's training to 3.3 GB.
+ROW_BLOCK, ROW_PAD = 1024, 128
+
+
 class _ChunkedSoftmaxCE(torch.autograd.Function):
-    """Mean full-softmax cross-entropy of ``h @ table.T`` against ``target``, computed over
-    item chunks: forward keeps a running log-sum-exp per row, backward recomputes each
-    chunk's softmax from it, so no (N, n_items) matrix is ever held (only (N, chunk)).
-    The chunk products run in ``products`` (default: h's dtype); sums stay in h's dtype."""
+    """Mean full-softmax cross-entropy of ``h @ table.T`` against ``target``, computed in
+    tiles of ``ROW_BLOCK`` rows x ``chunk`` items: forward keeps a running log-sum-exp per
+    row, backward recomputes each tile's softmax from it, so no (N, n_items) matrix is ever
+    held. Rows are zero-padded to a multiple of ``ROW_PAD`` (padded rows add nothing to the
+    table's gradient and are dropped). The tile products run in ``products`` (default: h's
+    dtype); sums stay in h's dtype."""
 
     @staticmethod
     def forward(ctx, h, table, target, chunk, products=None):
         # h (N, d), table (n_items, d), target (N,) item rows of ``table``
         products = products or h.dtype
-        hl, tl = h.to(products), table.to(products)
-        lse = torch.full((h.shape[0],), -math.inf, dtype=h.dtype, device=h.device)
-        for start in range(0, table.shape[0], chunk):
-            logits = (hl @ tl[start:start + chunk].T).to(h.dtype)
-            lse = torch.logaddexp(lse, torch.logsumexp(logits, 1))
-        ctx.save_for_backward(h, table, target, lse)
-        ctx.chunk, ctx.products = chunk, products
-        return (lse - (h * table[target]).sum(1)).mean()
+        n_rows = -(-h.shape[0] // ROW_PAD) * ROW_PAD
+        hl = torch.zeros(n_rows, h.shape[1], dtype=products)
+        hl[:h.shape[0]] = h.detach()
+        tl = table.detach().to(products)
+        lse = torch.zeros(n_rows, dtype=h.dtype)  # padded rows keep 0: finite, unused
+        for r in range(0, h.shape[0], ROW_BLOCK):
+            block = torch.full((min(ROW_BLOCK, n_rows - r),), -math.inf, dtype=h.dtype)
+            for start in range(0, table.shape[0], chunk):
+                logits = (hl[r:r + ROW_BLOCK] @ tl[start:start + chunk].T).to(h.dtype)
+                block = torch.logaddexp(block, torch.logsumexp(logits, 1))
+            lse[r:r + ROW_BLOCK] = block
+        ctx.save_for_backward(h, table, target, lse, hl, tl)
+        ctx.chunk = chunk
+        return (lse[:h.shape[0]] - (h * table[target]).sum(1)).mean()
 
     @staticmethod
     def backward(ctx, grad):
-        h, table, target, lse = ctx.saved_tensors
-        hl, tl = h.to(ctx.products), table.to(ctx.products)
+        h, table, target, lse, hl, tl = ctx.saved_tensors
         scale = grad / h.shape[0]
-        grad_h = -scale * table[target]  # d(-target logit)/dh, (N, d)
+        grad_h = torch.zeros(hl.shape, dtype=h.dtype)
         grad_table = torch.zeros_like(table)
-        for start in range(0, table.shape[0], ctx.chunk):
-            rows = tl[start:start + ctx.chunk]
-            # (N, chunk) softmax * dL/dloss, in h's dtype, then back to the products' dtype
-            p = (hl @ rows.T).to(h.dtype).sub_(lse[:, None]).exp_().mul_(scale).to(ctx.products)
-            grad_h += (p @ rows).to(h.dtype)
-            grad_table[start:start + ctx.chunk] = (p.T @ hl).to(h.dtype)
+        for r in range(0, h.shape[0], ROW_BLOCK):
+            rows_h, rows_lse = hl[r:r + ROW_BLOCK], lse[r:r + ROW_BLOCK, None]
+            for start in range(0, table.shape[0], ctx.chunk):
+                items = tl[start:start + ctx.chunk]
+                # (rows, chunk) softmax * dL/dloss, in h's dtype, then in the products' dtype
+                p = (rows_h @ items.T).to(h.dtype).sub_(rows_lse).exp_().mul_(scale).to(hl.dtype)
+                grad_h[r:r + ROW_BLOCK] += (p @ items).to(h.dtype)
+                grad_table[start:start + ctx.chunk] += (p.T @ rows_h).to(h.dtype)
+        grad_h = grad_h[:h.shape[0]] - scale * table[target]  # d(-target logit)/dh
         grad_table.index_add_(0, target, -scale * h)
         return grad_h, grad_table, None, None, None
 
@@ -90,7 +107,7 @@ def softmax_cross_entropy(h: torch.Tensor, table: torch.Tensor, target: torch.Te
     Chunked float32 products run in ``LOGITS_DTYPE``."""
     if h.shape[0] * table.shape[0] <= max_cells:
         return nn.functional.cross_entropy(h @ table.T, target)
-    chunk = max(1, max_cells // max(h.shape[0], 1))
+    chunk = max(1, max_cells // ROW_BLOCK)
     products = LOGITS_DTYPE if h.dtype == torch.float32 else h.dtype
     return _ChunkedSoftmaxCE.apply(h, table, target, chunk, products)
 
