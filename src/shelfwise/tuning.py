@@ -69,12 +69,11 @@ def neighbours(defaults: dict) -> list[dict]:
     10-minute searches; a single move is a small, readable change that can still win."""
     import optuna
 
-    names = ("dim", "layers", "dropout", "lr", "max_len", "item_groups")
     probe = optuna.create_study().ask()
     centred_space(defaults)(probe)
     out = []
     for name, move in MOVES:
-        point = {k: defaults[k] for k in names} | {name: move(defaults)}
+        point = {k: defaults[k] for k in probe.distributions} | {name: move(defaults)}
         if point[name] != defaults[name] and all(
                 _contains(probe.distributions[k], v) for k, v in point.items()):
             out.append(point)
@@ -160,10 +159,11 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
     not in the better half of the trials that reached the same epoch, the defaults' trial
     among them (with fewer than four there, it must be the best); the time a pruned trial
     leaves goes to further trials. Trials skip the refit epochs (every configuration would
-    get the same few), and a trial's score is NDCG@10 on the held-out events. The best parameters found leave the
-    time budget and refit epochs at the model's defaults: the final fit of the winner costs
-    what an untuned fit costs, so tuning adds ``minutes`` to a run and never shortens the
-    final model's training. ``pruner`` replaces that pruner (tests)."""
+    get the same few), and a trial's score is NDCG@10 on the held-out events. The best
+    parameters found leave the time budget and refit epochs at the model's defaults: the
+    final fit of the winner costs what an untuned fit costs, so tuning adds ``minutes`` to a
+    run and never shortens the final model's training. ``pruner`` replaces that pruner
+    (tests)."""
     import optuna
 
     if model not in SPACES:
@@ -212,11 +212,11 @@ def tune(events: pd.DataFrame, model: str, minutes: float, items: pd.DataFrame |
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     if in_space:
         study.enqueue_trial({k: defaults[k] for k in names}, user_attrs={"defaults": True})
+    else:
+        default_ndcg = score({})
     if sequential:
         for point in neighbours(defaults):
             study.enqueue_trial(point, user_attrs={"neighbour": True})
-    else:
-        default_ndcg = score({})
 
     def objective(trial) -> float:
         params = SPACES[model](trial)
