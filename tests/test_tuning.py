@@ -158,3 +158,11 @@ def test_neighbours_move_one_parameter_one_step_inside_the_space():
                      {"layers": 2}, {"dropout": pytest.approx(0.15)},
                      {"lr": pytest.approx(1e-3 / 1.5)}, {"max_len": 100},
                      {"item_groups": False}]  # no dropout below 0, no layers below 1
+
+
+def test_a_negative_tuning_budget_is_refused_before_any_work(tmp_path):
+    res = runner.invoke(app, ["recommend-batch", "--events", str(tmp_path / "none.csv"),
+                              "--users", str(tmp_path / "none.txt"), "--model", "sasrec",
+                              "--out", str(tmp_path / "recs.csv"), "--tune-minutes", "-3"])
+    assert res.exit_code == 2
+    assert "--tune-minutes" in res.output and not (tmp_path / "recs.csv").exists()

@@ -256,7 +256,7 @@ def recommend_batch(events: Annotated[Path, typer.Option(help="Training events C
                     k: Annotated[int, typer.Option("--k", min=1, max=1000)] = 10,
                     params: ParamsOpt = None,
                     tune_minutes: Annotated[float | None, typer.Option(
-                        help="Tune on a last-event validation split for this many minutes first.")] = None,
+                        min=0.01, help="Tune on a last-event validation split for this many minutes first.")] = None,
                     items: Annotated[Path | None, typer.Option(
                         help="Catalogue CSV (item_id, title, description, category, brand, price, "
                              "attributes: ids separated by |).")] = None,
