@@ -7,7 +7,7 @@ import pytest
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models import Recommender, create
-from shelfwise.models.seq_data import drop_last_item
+from shelfwise.models.seq_data import drop_last_item, permute_ties
 
 N_ITEMS = 20
 
@@ -181,3 +181,72 @@ def test_the_served_item_table_follows_every_weight_change():
         state = {k: torch.zeros_like(v) for k, v in emb.state_dict().items()}
         emb.load_state_dict(state)
         assert float(emb.item_table().abs().sum()) == 0.0
+
+
+def test_tied_runs_are_permuted_only_among_themselves():
+    items = np.array([[0, 0, 1, 2, 3, 4, 5, 6]])
+    ties = np.array([[False, False, False, True, True, False, True, False]])  # runs 1-3, 4-5
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(60):
+        out, types = permute_ties(items, items * 10, ties, rng)
+        assert (types == out * 10).all()  # a type moves with its item
+        row = out[0].tolist()
+        assert row[:2] == [0, 0] and row[-1] == 6  # padding and untied events stay put
+        assert sorted(row[2:5]) == [1, 2, 3] and sorted(row[5:7]) == [4, 5]
+        seen.add(tuple(row))
+    assert len(seen) == 12  # every order of both runs: 3! x 2!
+
+
+def test_a_tied_basket_is_scored_over_its_orders(tmp_path):
+    walks = cycle_view()
+    rows = [(walks.user_ids[u], walks.item_ids[i], "view", float(t))
+            for u in range(walks.n_users) for i, t in zip(*walks.sequence(u)[::2], strict=True)]
+    rows += [("shopper", "i7", "view", 0.0), ("shopper", "i8", "view", 60.0),
+             ("shopper", "i9", "view", 60.0)]
+    view = Interactions.from_events(pd.DataFrame(rows, columns=[
+        "user_id", "item_id", "event_type", "timestamp"]), item_ids=walks.item_ids)
+    model = create("sasrec", **PARAMS).fit(view)
+    # 8 and 9 at the same time: after 7, 8, 9 the cycle goes on to 10; after 7, 9, 8 the
+    # model has learnt to expect 9 (8's successor), so both are likely
+    tied = np.exp(model.score_sequences([[7, 8, 9]], times=[[0, 60, 60]])[0])
+    assert set(np.argsort(-tied)[:2]) == {9, 10} and min(tied[9], tied[10]) > 0.35
+    ordered = np.exp(model.score_sequences([[7, 8, 9]], times=[[0, 60, 120]])[0])
+    assert ordered.argmax() == 10 and ordered[10] > 0.6 and ordered[9] < 0.3
+    # the stored history of a shopper whose last two events tie is scored the same way,
+    # before and after a round trip through disk
+    u = view.user_index["shopper"]
+    stored = np.exp(model._score(np.array([u]))[0])
+    assert set(np.argsort(-stored)[:2]) == {9, 10} and min(stored[9], stored[10]) > 0.35
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    np.testing.assert_allclose(np.exp(loaded._score(np.array([u]))[0]), stored, atol=1e-6)
+    model.set_params(tie_orders=1)  # the order given only
+    assert np.exp(model.score_sequences([[7, 8, 9]], times=[[0, 60, 60]])[0])[10] > 0.6
+
+
+def test_the_refit_epochs_weights_are_averaged(cycle, monkeypatch):
+    from shelfwise.models.seq_training import SequenceTraining
+
+    after, epoch = [], SequenceTraining._epoch
+
+    def recording(self, net, *args):
+        losses = epoch(self, net, *args)
+        after.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+        return losses
+
+    monkeypatch.setattr(SequenceTraining, "_epoch", recording)
+    model = create("sasrec", **{**PARAMS, "max_epochs": 3, "refit_epochs": 3}).fit(cycle)
+    assert len(after) == 6  # three validated epochs, then three on the full sequences
+    final = model.net_.state_dict()
+    for name, weights in final.items():
+        mean = sum(a[name] for a in after[3:]) / 3
+        np.testing.assert_allclose(weights.numpy(), mean.numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(final["embed.items.weight"].numpy(), after[-1]["embed.items.weight"].numpy())
+
+
+def test_a_shoppers_tie_orders_do_not_depend_on_who_is_scored_beside_them(cycle):
+    model = create("sasrec", **{**PARAMS, "max_epochs": 2}).fit(cycle)
+    basket = ([5, 6, 7, 8], ["view"] * 4, [0, 60, 60, 60])
+    other = ([1, 2, 3], ["view"] * 3, [0, 0, 60])
+    alone = model.score_sequences([basket[0]], [basket[1]], [basket[2]])[0]
+    beside = model.score_sequences(*map(list, zip(other, basket, strict=True)))[1]
+    np.testing.assert_allclose(beside, alone, atol=1e-5)

@@ -34,6 +34,22 @@ def has_ties(times: np.ndarray) -> bool:
     return len(times) >= 2 and bool((np.diff(times) == 0).any())
 
 
+def tie_flags(times: np.ndarray) -> np.ndarray:
+    """bool per event: whether it has the same time as the event before it."""
+    return np.r_[False, np.diff(times) == 0] if len(times) else np.zeros(0, bool)
+
+
+def permute_ties(items: np.ndarray, types: np.ndarray, ties: np.ndarray, rng):
+    """(items, types) (B, L) with every run of tied events (``ties`` (B, L): tied with the
+    event before) in a fresh random order. A run's gaps stay in place: its first slot holds
+    the gap to the events before, the others 0, whichever item is where. Every row draws
+    its order from the same L random keys, so a row's order does not depend on the rows
+    scored beside it."""
+    keys = np.cumsum(~ties, axis=1) + 0.5 * rng.random(ties.shape[-1])
+    order = np.argsort(keys, axis=1, kind="stable")
+    return np.take_along_axis(items, order, 1), np.take_along_axis(types, order, 1)
+
+
 def drop_last_item(raw: tuple[np.ndarray, np.ndarray, np.ndarray]):
     """Raw (items, types, times) without the trailing run of events on the last item, which
     ``collapse_repeats`` merges into the one held-out item."""

@@ -17,14 +17,19 @@ into the item embedding when ``use_attributes``, leaving out any attribute on mo
 tell items apart. With ``item_groups`` each item also gets groups learnt from the training
 events (``seq_groups``: k-means over an SVD of the user-item matrix, ``GROUP_SIZES`` items per
 group), fed through the same attribute bag: on bare events they are the only attributes.
-Events tied in time (day-resolution dates, files without times) are put in
-a fresh seeded random order every epoch: their file order is not the shopper's. Each user's
-last training event is held out for validation; training stops when validation NDCG@10 has
-not improved for ``patience`` epochs or the ``max_minutes`` budget is spent, keeping the
-best epoch, and then trains ``refit_epochs`` more on the full sequences (the held-out
-transitions are each shopper's most recent, the most predictive of what comes next). Time
-is kept back for the refit epochs from the measured epoch length; an epoch that would run
-past the budget (search or refit) is cut short there, and refit epochs are skipped once the
+Events tied in time (day-resolution dates, files without times) are put in a fresh seeded
+random order every epoch: their file order is not the shopper's. For the same reason a
+shopper with tied events among the latest ``max_len`` is scored by the next-item
+probabilities averaged over ``tie_orders`` random orders of them (``seq_scoring``); scores
+are log-probabilities.
+
+Each user's last training event is held out for validation; training stops when validation
+NDCG@10 has not improved for ``patience`` epochs or the ``max_minutes`` budget is spent,
+keeping the best epoch, and then trains ``refit_epochs`` more on the full sequences (the
+held-out transitions are each shopper's most recent, the most predictive of what comes
+next), averaging the weights after each refit epoch (stochastic weight averaging). Time is
+kept back for the refit epochs from the measured epoch length; an epoch that would run past
+the budget (search or refit) is cut short there, and refit epochs are skipped once the
 budget is spent.
 Batches group sequences of similar length and drop all-padding columns, so short histories
 cost little.
@@ -42,7 +47,7 @@ import numpy as np
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.models.base import Recommender, score_block
+from shelfwise.models.base import Recommender
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.seq_data import (
     attribute_table,
@@ -51,7 +56,9 @@ from shelfwise.models.seq_data import (
     has_ties,
     left_pad,
     shuffle_ties,
+    tie_flags,
 )
+from shelfwise.models.seq_scoring import SequenceScoring
 from shelfwise.models.seq_training import SequenceTraining
 
 ENCODERS = ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")
@@ -68,7 +75,7 @@ def _torch():
     return torch
 
 
-class SequentialRecommender(SequenceTraining, Recommender):
+class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
     name = "sequential"
     capabilities = frozenset({"sequence"})
     default_encoder = "sasrec"
@@ -83,7 +90,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
         "lr": Interval(float, 0, closed="neither"), "weight_decay": Interval(float, 0),
         "batch_size": Interval(int, 1), "max_epochs": Interval(int, 1),
         "patience": Interval(int, 1), "max_minutes": Interval(float, 0, closed="neither"),
-        "refit_epochs": Interval(int, 0),
+        "refit_epochs": Interval(int, 0), "tie_orders": Interval(int, 1),
         "n_validation_users": Interval(int, 1),
         "use_types": Options(frozenset({True, False})),
         "use_time": Options(frozenset({True, False})),
@@ -96,8 +103,8 @@ class SequentialRecommender(SequenceTraining, Recommender):
                  heads: int = 2, max_len: int = 50, dropout: float = 0.3, loss: str = "auto",
                  n_negatives: int = 1024, mask_prob: float = 0.2, lr: float = 2e-3,
                  weight_decay: float = 0.0, batch_size: int = 128, max_epochs: int = 200,
-                 patience: int = 5, max_minutes: float = 15.0, refit_epochs: int = 3,
-                 n_validation_users: int = 5000,
+                 patience: int = 5, max_minutes: float = 15.0, refit_epochs: int = 6,
+                 tie_orders: int = 8, n_validation_users: int = 5000,
                  use_types: bool = True, use_time: bool = True, use_attributes: bool = True,
                  item_groups: bool = True, seed: int = 0, verbose: bool = False):
         self.encoder = encoder
@@ -116,6 +123,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
         self.patience = patience
         self.max_minutes = max_minutes
         self.refit_epochs = refit_epochs
+        self.tie_orders = tie_orders
         self.n_validation_users = n_validation_users
         self.use_types = use_types
         self.use_time = use_time
@@ -269,11 +277,20 @@ class SequentialRecommender(SequenceTraining, Recommender):
             full = (left_pad(items, width, np.int64), left_pad(types, width, np.int64),
                     left_pad(gaps, width, np.float32))
             rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
+            average, done = None, 0
             for _ in range(self.refit_epochs):
                 if time.perf_counter() >= deadline:
                     break
                 self._reorder_ties(full, tied, ties)
                 self._epoch(net, opt, full, rows, n_items, rng, deadline)
+                # the weights after each refit epoch are averaged (stochastic weight
+                # averaging): one epoch's weights are as much noise as learning at this lr
+                done += 1
+                state = net.state_dict()
+                average = {k: v.detach().clone() for k, v in state.items()} if average is None \
+                    else {k: a + (state[k] - a) / done for k, a in average.items()}
+            if done > 1:
+                net.load_state_dict(average)
         net.eval()
         self.net_ = net
         self.history_ = history
@@ -282,83 +299,15 @@ class SequentialRecommender(SequenceTraining, Recommender):
         self.history_items_ = left_pad(items, L, np.int64)
         self.history_types_ = left_pad(types, L, np.int64)
         self.history_gaps_ = left_pad(gaps, L, np.float32)
-
-    def _inference_batch(self, items, types, gaps):
-        """Left-padded (items, types, gaps) arrays of width max_len for the last position to
-        predict the next item; bidirectional encoders get a mask token appended."""
-        L = self.max_len
-        if not self.causal_:
-            mask_token = self.n_items_ + 1 if hasattr(self, "n_items_") else None
-            items = [np.r_[s[-(L - 1):], mask_token] for s in items]
-            types = [np.r_[t[-(L - 1):], 0] for t in types]
-            gaps = [np.r_[g[-(L - 1):], 0.0] for g in gaps]
-        return (left_pad(items, L, np.int64), left_pad(types, L, np.int64),
-                left_pad(gaps, L, np.float32))
-
-    def _forward_last(self, net, batch, rows=None) -> np.ndarray:
-        torch = _torch()
-        items, types, gaps = batch if rows is None else (b[rows] for b in batch)
-        cut = max(0, items.shape[1] - int((items > 0).sum(1).max(initial=1)))
-        items, types, gaps = items[:, cut:], types[:, cut:], gaps[:, cut:]
-        with torch.no_grad():
-            h = net.hidden(torch.from_numpy(items), torch.from_numpy(types),
-                           torch.from_numpy(gaps))[:, -1]
-            return net.logits(h).numpy()
-
-    def _validate(self, net, batch, inputs, targets) -> float:
-        net.eval()
-        gains = []
-        step = score_block(self.n_items_)
-        for b in range(0, len(targets), step):
-            rows = np.arange(b, min(b + step, len(targets)))
-            scores = self._forward_last(net, batch, rows)
-            for r, row in enumerate(rows):
-                scores[r, inputs[row][0] - 1] = -np.inf  # the user's history is excluded
-            target_score = scores[np.arange(len(rows)), targets[rows]]
-            rank = (scores > target_score[:, None]).sum(1)
-            gains.append(np.where(rank < 10, 1.0 / np.log2(rank + 2), 0.0))
-        return float(np.concatenate(gains).mean()) if gains else 0.0
-
-    # -- scoring ---------------------------------------------------------------------------
-    def _score(self, user_indices: np.ndarray) -> np.ndarray:
-        hist = (self.history_items_[user_indices], self.history_types_[user_indices],
-                self.history_gaps_[user_indices])
-        if not self.causal_:
-            # drop each row's oldest slot and append the mask token
-            hist = (np.c_[hist[0][:, 1:], np.full(len(user_indices), self.n_items_ + 1)],
-                    np.c_[hist[1][:, 1:], np.zeros(len(user_indices), np.int64)],
-                    np.c_[hist[2][:, 1:], np.zeros(len(user_indices), np.float32)])
-        return self._forward_last(self.net_, hist)
-
-    def score_sequences(self, items: list, types: list | None = None,
-                        times: list | None = None) -> np.ndarray:
-        """Scores (B, n_items) for arbitrary recent-event sequences (item indices, oldest
-        first; behaviour type names or codes; unix times): how a session in progress is
-        served before the next retrain."""
-        self.check_is_fitted()
-        codes = {t: i for i, t in enumerate(EVENT_TYPES)}
-        it, ty, gp = [], [], []
-        for k, seq in enumerate(items):
-            seq = np.asarray(seq, dtype=np.int64)
-            raw_t = types[k] if types is not None else ["view"] * len(seq)
-            t = np.array([codes.get(x, x) if isinstance(x, str) else x for x in raw_t], np.int64)
-            tm = np.asarray(times[k], np.float64) if times is not None else np.zeros(len(seq))
-            seq, t, tm = collapse_repeats(seq, t, tm)
-            it.append(seq + 1)
-            ty.append(t + 1 if self.use_types else np.zeros(len(seq), np.int64))
-            gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
-                      else np.zeros(len(seq)))
-        batch = self._inference_batch(it, ty, gp)
-        step = score_block(self.n_items_)  # bounds each dense (block, n_items) forward pass
-        blocks = [self._forward_last(self.net_, batch, np.arange(b, min(b + step, len(it))))
-                  for b in range(0, len(it), step)]
-        return np.concatenate(blocks) if blocks else np.zeros((0, self.n_items_), np.float32)
+        flags = [tie_flags(collapse_repeats(*tied[u])[2]) if u in tied else np.zeros(0, bool)
+                 for u in range(len(items))]
+        self.history_ties_ = left_pad(flags, L, bool)
 
     # -- persistence --------------------------------------------------------------------
     def _state(self) -> dict:
         state = {f"net.{k}": v.numpy() for k, v in self.net_.state_dict().items()}
         state.update({"history_items_": self.history_items_, "history_types_": self.history_types_,
-                      "history_gaps_": self.history_gaps_,
+                      "history_gaps_": self.history_gaps_, "history_ties_": self.history_ties_,
                       "best_validation_ndcg_": float(self.best_validation_ndcg_),
                       "n_attributes_": int(self.n_attributes_)})
         if self.attributes_ is not None:
@@ -371,6 +320,7 @@ class SequentialRecommender(SequenceTraining, Recommender):
                    if k.startswith("net.")}
         rest = {k: v for k, v in state.items() if not k.startswith("net.")}
         rest.setdefault("attributes_", None)
+        rest.setdefault("history_ties_", None)  # saved before ties were kept: stored order only
         super()._set_state(rest)
         net = self._build_net(self.n_items_, self.attributes_, self.n_attributes_)
         net.load_state_dict(weights)

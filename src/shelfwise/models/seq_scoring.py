@@ -1,0 +1,115 @@
+"""Scoring of a sequential recommender, as a mixin of ``SequentialRecommender``
+(``models.sequential``), which holds the fitted network ``net_``, each shopper's latest
+events (``history_items_``, ``history_types_``, ``history_gaps_``, ``history_ties_``, all
+(n_users, max_len), left-padded) and the settings read here: ``max_len``, ``causal_``,
+``use_types``, ``use_time``, ``tie_orders`` and ``seed``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shelfwise.data.schemas import EVENT_TYPES
+from shelfwise.models.base import score_block
+from shelfwise.models.seq_data import collapse_repeats, left_pad, permute_ties, tie_flags
+
+
+class SequenceScoring:
+    def _inference_batch(self, items, types, gaps):
+        """Left-padded (items, types, gaps) arrays of width max_len for the last position to
+        predict the next item; bidirectional encoders get a mask token appended."""
+        L = self.max_len
+        if not self.causal_:
+            mask_token = self.n_items_ + 1 if hasattr(self, "n_items_") else None
+            items = [np.r_[s[-(L - 1):], mask_token] for s in items]
+            types = [np.r_[t[-(L - 1):], 0] for t in types]
+            gaps = [np.r_[g[-(L - 1):], 0.0] for g in gaps]
+        return (left_pad(items, L, np.int64), left_pad(types, L, np.int64),
+                left_pad(gaps, L, np.float32))
+
+    def _forward_last(self, net, batch, rows=None) -> np.ndarray:
+        import torch
+        items, types, gaps = batch if rows is None else (b[rows] for b in batch)
+        cut = max(0, items.shape[1] - int((items > 0).sum(1).max(initial=1)))
+        items, types, gaps = items[:, cut:], types[:, cut:], gaps[:, cut:]
+        with torch.no_grad():
+            h = net.hidden(torch.from_numpy(items), torch.from_numpy(types),
+                           torch.from_numpy(gaps))[:, -1]
+            return net.logits(h).numpy()
+
+    def _validate(self, net, batch, inputs, targets) -> float:
+        net.eval()
+        gains = []
+        step = score_block(self.n_items_)
+        for b in range(0, len(targets), step):
+            rows = np.arange(b, min(b + step, len(targets)))
+            scores = self._forward_last(net, batch, rows)
+            for r, row in enumerate(rows):
+                scores[r, inputs[row][0] - 1] = -np.inf  # the user's history is excluded
+            target_score = scores[np.arange(len(rows)), targets[rows]]
+            rank = (scores > target_score[:, None]).sum(1)
+            gains.append(np.where(rank < 10, 1.0 / np.log2(rank + 2), 0.0))
+        return float(np.concatenate(gains).mean()) if gains else 0.0
+
+    def _score(self, user_indices: np.ndarray) -> np.ndarray:
+        hist = (self.history_items_[user_indices], self.history_types_[user_indices],
+                self.history_gaps_[user_indices])
+        ties = self.history_ties_[user_indices] if self.history_ties_ is not None else None
+        return self._log_probabilities(hist, ties)
+
+    def _log_probabilities(self, hist, ties) -> np.ndarray:
+        """Log-probabilities (B, n_items) of each row's next item after its (items, types,
+        gaps) ``hist`` (B, max_len). Where events tie in time (``ties`` (B, max_len): tied
+        with the event before), their order is unknown, so the probabilities are averaged over
+        ``tie_orders`` random orders of the tied runs (the stored order first): a basket
+        bought in one go is scored as a set, not as whichever item the file listed last."""
+        import torch
+        logp = torch.log_softmax(torch.from_numpy(self._forward_history(hist)), 1)
+        rows = np.flatnonzero(ties.any(1)) if ties is not None and self.tie_orders > 1 else []
+        if len(rows):
+            rng = np.random.default_rng(self.seed)  # the same orders on every call
+            sub = tuple(a[rows] for a in hist)
+            total = logp[rows]
+            for _ in range(self.tie_orders - 1):
+                order = (*permute_ties(sub[0], sub[1], ties[rows], rng), sub[2])
+                total = torch.logaddexp(
+                    total, torch.log_softmax(torch.from_numpy(self._forward_history(order)), 1))
+            logp[rows] = total - np.log(self.tie_orders)
+        return logp.numpy()
+
+    def _forward_history(self, hist) -> np.ndarray:
+        """Next-item scores (B, n_items) after each row of (items, types, gaps) (B, max_len)."""
+        if not self.causal_:
+            # drop each row's oldest slot and append the mask token
+            n = len(hist[0])
+            hist = (np.c_[hist[0][:, 1:], np.full(n, self.n_items_ + 1)],
+                    np.c_[hist[1][:, 1:], np.zeros(n, np.int64)],
+                    np.c_[hist[2][:, 1:], np.zeros(n, np.float32)])
+        return self._forward_last(self.net_, hist)
+
+    def score_sequences(self, items: list, types: list | None = None,
+                        times: list | None = None) -> np.ndarray:
+        """Next-item log-probabilities (B, n_items) for arbitrary recent-event sequences (item
+        indices, oldest first; behaviour type names or codes; unix times): how a session in
+        progress is served before the next retrain. Without ``times`` the given order is
+        the order; events given the same time are averaged over orders, as in ``_score``."""
+        self.check_is_fitted()
+        codes = {t: i for i, t in enumerate(EVENT_TYPES)}
+        it, ty, gp, tf = [], [], [], []
+        for k, seq in enumerate(items):
+            seq = np.asarray(seq, dtype=np.int64)
+            raw_t = types[k] if types is not None else ["view"] * len(seq)
+            t = np.array([codes.get(x, x) if isinstance(x, str) else x for x in raw_t], np.int64)
+            tm = np.asarray(times[k], np.float64) if times is not None else np.zeros(len(seq))
+            seq, t, tm = collapse_repeats(seq, t, tm)
+            it.append(seq + 1)
+            ty.append(t + 1 if self.use_types else np.zeros(len(seq), np.int64))
+            gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
+                      else np.zeros(len(seq)))
+            tf.append(tie_flags(tm) if times is not None else np.zeros(len(seq), bool))
+        L = self.max_len
+        hist = (left_pad(it, L, np.int64), left_pad(ty, L, np.int64), left_pad(gp, L, np.float32))
+        ties = left_pad(tf, L, bool)
+        step = score_block(self.n_items_)  # bounds each dense (block, n_items) forward pass
+        blocks = [self._log_probabilities(tuple(a[b:b + step] for a in hist), ties[b:b + step])
+                  for b in range(0, len(it), step)]
+        return np.concatenate(blocks) if blocks else np.zeros((0, self.n_items_), np.float32)
