@@ -1,8 +1,9 @@
 """Scoring of a sequential recommender, as a mixin of ``SequentialRecommender``
 (``models.sequential``), which holds the fitted network ``net_``, each shopper's latest
 events (``history_items_``, ``history_types_``, ``history_gaps_``, ``history_ties_``, all
-(n_users, max_len), left-padded) and the settings read here: ``max_len``, ``causal_``,
-``use_types``, ``use_time``, ``tie_orders`` and ``seed``."""
+(n_users, max_len), left-padded), the settings read here (``max_len``, ``causal_``,
+``tie_orders``, ``seed``) and the event encoding ``_encode`` and ``_ties`` that training
+uses too."""
 
 from __future__ import annotations
 
@@ -10,22 +11,10 @@ import numpy as np
 
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.models.base import score_block
-from shelfwise.models.seq_data import collapse_repeats, left_pad, permute_ties, tie_flags
+from shelfwise.models.seq_data import left_pad, permute_ties
 
 
 class SequenceScoring:
-    def _inference_batch(self, items, types, gaps):
-        """Left-padded (items, types, gaps) arrays of width max_len for the last position to
-        predict the next item; bidirectional encoders get a mask token appended."""
-        L = self.max_len
-        if not self.causal_:
-            mask_token = self.n_items_ + 1 if hasattr(self, "n_items_") else None
-            items = [np.r_[s[-(L - 1):], mask_token] for s in items]
-            types = [np.r_[t[-(L - 1):], 0] for t in types]
-            gaps = [np.r_[g[-(L - 1):], 0.0] for g in gaps]
-        return (left_pad(items, L, np.int64), left_pad(types, L, np.int64),
-                left_pad(gaps, L, np.float32))
-
     def _forward_last(self, net, batch, rows=None) -> np.ndarray:
         import torch
         items, types, gaps = batch if rows is None else (b[rows] for b in batch)
@@ -42,7 +31,7 @@ class SequenceScoring:
         step = score_block(self.n_items_)
         for b in range(0, len(targets), step):
             rows = np.arange(b, min(b + step, len(targets)))
-            scores = self._forward_last(net, batch, rows)
+            scores = self._forward_history(tuple(a[rows] for a in batch), net)
             for r, row in enumerate(rows):
                 scores[r, inputs[row][0] - 1] = -np.inf  # the user's history is excluded
             target_score = scores[np.arange(len(rows)), targets[rows]]
@@ -76,15 +65,17 @@ class SequenceScoring:
             logp[rows] = total - np.log(self.tie_orders)
         return logp.numpy()
 
-    def _forward_history(self, hist) -> np.ndarray:
-        """Next-item scores (B, n_items) after each row of (items, types, gaps) (B, max_len)."""
+    def _forward_history(self, hist, net=None) -> np.ndarray:
+        """Next-item scores (B, n_items) after each row of (items, types, gaps) (B, max_len),
+        from ``net`` (default: the fitted ``net_``); bidirectional encoders get a mask token
+        appended."""
         if not self.causal_:
             # drop each row's oldest slot and append the mask token
             n = len(hist[0])
             hist = (np.c_[hist[0][:, 1:], np.full(n, self.n_items_ + 1)],
                     np.c_[hist[1][:, 1:], np.zeros(n, np.int64)],
                     np.c_[hist[2][:, 1:], np.zeros(n, np.float32)])
-        return self._forward_last(self.net_, hist)
+        return self._forward_last(self.net_ if net is None else net, hist)
 
     def score_sequences(self, items: list, types: list | None = None,
                         times: list | None = None) -> np.ndarray:
@@ -100,12 +91,9 @@ class SequenceScoring:
             raw_t = types[k] if types is not None else ["view"] * len(seq)
             t = np.array([codes.get(x, x) if isinstance(x, str) else x for x in raw_t], np.int64)
             tm = np.asarray(times[k], np.float64) if times is not None else np.zeros(len(seq))
-            seq, t, tm = collapse_repeats(seq, t, tm)
-            it.append(seq + 1)
-            ty.append(t + 1 if self.use_types else np.zeros(len(seq), np.int64))
-            gp.append(np.maximum(np.r_[0.0, np.diff(tm)], 0.0) if self.use_time
-                      else np.zeros(len(seq)))
-            tf.append(tie_flags(tm) if times is not None else np.zeros(len(seq), bool))
+            for out, arr in zip((it, ty, gp), self._encode(seq, t, tm), strict=True):
+                out.append(arr)
+            tf.append(self._ties(seq, t, tm) if times is not None else np.zeros(len(it[-1]), bool))
         L = self.max_len
         hist = (left_pad(it, L, np.int64), left_pad(ty, L, np.int64), left_pad(gp, L, np.float32))
         ties = left_pad(tf, L, bool)

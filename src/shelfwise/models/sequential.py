@@ -151,6 +151,11 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         gap = np.r_[0.0, np.diff(tm)] if self.use_time else np.zeros(len(it))
         return it.astype(np.int64) + 1, types, np.maximum(gap, 0.0)
 
+    @staticmethod
+    def _ties(it: np.ndarray, ty: np.ndarray, tm: np.ndarray) -> np.ndarray:
+        """Per event of ``_encode``'s output: whether it has the same time as the one before."""
+        return tie_flags(collapse_repeats(it, ty, tm)[2])
+
     def _sequences(self, interactions: Interactions, ties=None):
         """Per-user (items + 1, type codes + 1, gaps in seconds), repeats collapsed, and per
         user the raw (items, types, times) in the order used if some of them tie in time
@@ -243,8 +248,8 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         tied_train = {u: drop_last_item(raw) for u, raw in tied.items()}
         val_inputs = [train[u] for u in val_users]  # everything before the held-out item
         val_targets = np.array([items[u][-1] - 1 for u in val_users])
-        val_batch = self._inference_batch([v[0] for v in val_inputs], [v[1] for v in val_inputs],
-                                          [v[2] for v in val_inputs])
+        val_batch = tuple(left_pad([v[k] for v in val_inputs], L, dtype)
+                          for k, dtype in enumerate((np.int64, np.int64, np.float32)))
 
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         start = time.perf_counter()
@@ -299,7 +304,7 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         self.history_items_ = left_pad(items, L, np.int64)
         self.history_types_ = left_pad(types, L, np.int64)
         self.history_gaps_ = left_pad(gaps, L, np.float32)
-        flags = [tie_flags(collapse_repeats(*tied[u])[2]) if u in tied else np.zeros(0, bool)
+        flags = [self._ties(*tied[u]) if u in tied else np.zeros(0, bool)
                  for u in range(len(items))]
         self.history_ties_ = left_pad(flags, L, bool)
 
