@@ -27,21 +27,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.ranking.rules import RuleSet
-
-#: Default confidence each behaviour contributes to the user x item matrix. ``review`` uses
-#: the event's rating (``value``) when present, else this fallback.
-DEFAULT_BEHAVIOUR_WEIGHTS: dict[str, float] = {
-    "view": 1.0,
-    "click": 1.0,
-    "favorite": 2.0,
-    "cart": 3.0,
-    "remove_from_cart": 0.0,
-    "purchase": 5.0,
-    "review": 3.0,
-    "search": 0.0,
-}
+from shelfwise.data.rules import RuleSet
+from shelfwise.data.schemas import DEFAULT_BEHAVIOUR_WEIGHTS, EVENT_TYPES
+from shelfwise.registry import check_model_name
 
 ENV_PREFIX = "SHELFWISE_"
 CONFIG_NAME = "shelfwise.toml"
@@ -120,6 +108,10 @@ class Settings(BaseSettings):
     models: list[str] = Field(default_factory=lambda: ["popular", "itemknn", "userknn", "rules"],
                               description="models `train` fits when none are named")
     default_model: str = Field(default="itemknn", description="model that serves when none is named")
+    model_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="constructor parameters per model ([model_params.sasrec] max_minutes = 2); "
+                    "over the shop's tuned parameters, under those a call passes")
     # rows per transaction: large enough that commits and WAL checkpoints stay cheap
     import_chunk_rows: int = Field(default=200_000, ge=1, description="events per import transaction")
     keep_versions: int = Field(default=5, ge=0, description="inactive model versions kept for rollback")
@@ -157,6 +149,13 @@ class Settings(BaseSettings):
             _check_model(name)
         return value
 
+    @field_validator("model_params")
+    @classmethod
+    def _known_param_models(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name in value:
+            _check_model(name)
+        return value
+
     @field_validator("default_model")
     @classmethod
     def _known_default(cls, value: str) -> str:
@@ -181,11 +180,7 @@ class Settings(BaseSettings):
 
 
 def _check_model(name: str) -> str:
-    from shelfwise.models import MODELS
-
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    return name
+    return check_model_name(name)
 
 
 def _config_path(init: dict[str, Any]) -> tuple[Path, bool]:

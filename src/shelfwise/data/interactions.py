@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shelfwise.config import DEFAULT_BEHAVIOUR_WEIGHTS
-from shelfwise.data.schemas import EVENT_TYPES
+from shelfwise.data.schemas import DEFAULT_BEHAVIOUR_WEIGHTS, EVENT_TYPES
 
 TYPE_CODES = {t: i for i, t in enumerate(EVENT_TYPES)}
 

@@ -30,6 +30,19 @@ class EventType(StrEnum):
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
+
+#: Default confidence each behaviour contributes to the user x item matrix. ``review`` uses
+#: the event's rating (``value``) when present, else this fallback.
+DEFAULT_BEHAVIOUR_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 1.0,
+    "favorite": 2.0,
+    "cart": 3.0,
+    "remove_from_cart": 0.0,
+    "purchase": 5.0,
+    "review": 3.0,
+    "search": 0.0,
+}
 #: Canonical event frame columns, in store order.
 EVENT_COLUMNS = (
     "event_id", "user_id", "item_id", "event_type", "timestamp", "session_id", "value", "context",

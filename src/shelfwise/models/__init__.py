@@ -1,72 +1,59 @@
 """Recommenders behind one contract (``shelfwise.models.base.Recommender``).
 
-``MODELS`` maps the names used by the CLI, settings and saved models to classes.
+``MODELS`` maps the names used by the CLI, settings and saved models to classes. It reads
+the name registry (``shelfwise.registry``) and imports a model's module when that model is
+first asked for, so importing this package loads no model's code (nor ``torch``, nor the
+ranking package where the hybrid lives).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
 from shelfwise.models.base import NotFittedError, Recommender
-from shelfwise.models.content import ContentEmbedding, ContentTFIDF
-from shelfwise.models.ease import EASE
-from shelfwise.models.factor import ALS, BPR
-from shelfwise.models.knn import ItemKNN, UserKNN
 from shelfwise.models.params import InvalidParameterError
-from shelfwise.models.popular import MostPopular
-from shelfwise.models.repeat import RepeatThenPopular
-from shelfwise.models.rules import AssociationRules
-from shelfwise.models.seq_models import BERT4Rec, BiLSTMTransformer, GRU4Rec, SASRec
-
-MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (MostPopular, ItemKNN, UserKNN, AssociationRules, EASE, ALS, BPR,
-                              SASRec, BERT4Rec, GRU4Rec, BiLSTMTransformer, ContentTFIDF,
-                              ContentEmbedding, RepeatThenPopular)
-}
+from shelfwise.registry import MODEL_PATHS, model_class
 
 
+class _Models(Mapping):
+    """Read-only {name: Recommender class}, resolved lazily from the registry."""
 
-def _register_pipeline() -> None:
-    """The hybrid pipeline (``shelfwise.ranking``) is a model too, so every command that takes
-    a model name runs it. It lives above ``models`` and builds on ``MODELS`` and ``create``,
-    so it is registered once they exist: from here, or, when the hybrid's own module is the
-    one being imported (and so not finished yet), by that module at its end."""
-    import sys
+    def __getitem__(self, name: str) -> type[Recommender]:
+        if name not in MODEL_PATHS:
+            raise KeyError(name)
+        return model_class(name)
 
-    if "shelfwise.ranking.hybrid" in sys.modules:
-        return
-    from shelfwise.ranking.hybrid import HybridRecommender
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODEL_PATHS)
 
-    MODELS[HybridRecommender.name] = HybridRecommender
+    def __len__(self) -> int:
+        return len(MODEL_PATHS)
+
+
+MODELS: Mapping[str, type[Recommender]] = _Models()
 
 
 def create(name: str, **params) -> Recommender:
     """A new, unfitted model by its registry name."""
-    try:
-        cls = MODELS[name]
-    except KeyError:
-        raise ValueError(f"Unknown model {name!r}. Known: {', '.join(sorted(MODELS))}.") from None
+    if name not in MODEL_PATHS:
+        raise ValueError(f"Unknown model {name!r}. Known: {', '.join(sorted(MODEL_PATHS))}.")
+    cls = MODELS[name]
     cls.check_installed()
     return cls(**params)
 
 
-_register_pipeline()
+_CLASSES = {"ALS": "als", "BPR": "bpr", "EASE": "ease", "AssociationRules": "rules",
+            "BERT4Rec": "bert4rec", "BiLSTMTransformer": "bilstm_transformer",
+            "ContentEmbedding": "content_minilm", "ContentTFIDF": "content", "GRU4Rec": "gru4rec",
+            "ItemKNN": "itemknn", "MostPopular": "popular", "RepeatThenPopular": "repeat",
+            "SASRec": "sasrec", "UserKNN": "userknn"}
 
 
-__all__ = [
-    "ALS",
-    "BPR",
-    "EASE",
-    "MODELS",
-    "AssociationRules",
-    "BERT4Rec",
-    "BiLSTMTransformer",
-    "ContentEmbedding",
-    "ContentTFIDF",
-    "GRU4Rec",
-    "InvalidParameterError",
-    "ItemKNN",
-    "MostPopular",
-    "NotFittedError",
-    "Recommender",
-    "RepeatThenPopular",
-    "SASRec",
-    "UserKNN",
-    "create"
-]
+def __getattr__(attribute: str):
+    """``from shelfwise.models import ItemKNN`` still works, importing only that model."""
+    if attribute in _CLASSES:
+        return model_class(_CLASSES[attribute])
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+
+
+__all__ = ["MODELS", "InvalidParameterError", "NotFittedError", "Recommender", "create", *_CLASSES]

@@ -28,6 +28,7 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.errors import MissingExtra
 from shelfwise.models.params import check_params
+from shelfwise.registry import model_class
 
 FORMAT_VERSION = 1
 #: score cells (users x items) held at once: big catalogues get smaller user blocks (128 MB)
@@ -200,13 +201,11 @@ class Recommender(ABC):
 
     @staticmethod
     def load(path: str | Path) -> Recommender:
-        from shelfwise.models import MODELS
-
         path = Path(path)
         meta = json.loads((path / "model.json").read_text())
         if meta.get("format") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported model format {meta.get('format')!r}")
-        cls = MODELS[meta["model"]]
+        cls = model_class(meta["model"])
         cls.check_installed()
         model = cls(**meta["params"])
         z = np.load(path / "state.npz", allow_pickle=False)

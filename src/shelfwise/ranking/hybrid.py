@@ -379,5 +379,3 @@ def _fusion_parts(fusion: Fusion) -> tuple[dict, dict]:
 
     return fusion_state_json(fusion)
 
-
-MODELS[HybridRecommender.name] = HybridRecommender  # see models._register_pipeline
