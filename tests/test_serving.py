@@ -114,6 +114,6 @@ def test_the_exploration_slot_logs_the_propensity_it_used(engine, small_shop):
     recs = engine.recommend(str(small_shop.user_ids[1]), 8, "hybrid", explore=True)
     slot = recs[-1]
     assert slot.source == "explore" and 0 < slot.propensity <= 1
-    bandit = next(iter(engine._serving_state()["bandits"].values()))
+    bandit = next(iter(engine.pipeline._bandits.values()))[0]
     assert bandit.propensities().sum() == pytest.approx(1.0)
     assert [r.source for r in recs[:-1]] == ["ranked"] * 7

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shelfwise.config import Settings
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_events
+from shelfwise.data.rules import RuleSet
 from shelfwise.data.validation import OnError
 from shelfwise.evaluation.harness import DEFAULT_KS, score_lists, truth_from
 from shelfwise.models import create
-from shelfwise.ranking.exclusion import drop_excluded, exclusion_mask
+from shelfwise.serving import FittedSource, ListRequest, Pipeline
 
 
 def read_user_list(path: str | Path) -> list[str]:
@@ -81,7 +83,8 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
                     k: int, out_path: str | Path, params: dict | None = None,
                     on_error: OnError = "fail", tune_minutes: float | None = None,
                     report=print, items_path: str | Path | None = None,
-                    exclude_seen: bool = True, exclude_types: list[str] | None = None) -> pd.DataFrame:
+                    exclude_seen: bool = True, exclude_types: list[str] | None = None,
+                    reasons: bool = False) -> pd.DataFrame:
     """Train ``model`` on the events CSV (``user_id,item_id[,event_type][,timestamp][,value]``;
     common column spellings are recognised, see ``load_events``) and write
     ``user_id,item_id,rank`` (rank 1 = best) for each listed user, seen items excluded.
@@ -98,7 +101,9 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
     ``exclude_types`` (e.g. ``["purchase"]``) excludes only items the user has an event of
     those behaviours on, so viewed, favourited or carted items stay eligible; on a file
     where every event is a purchase it is the same as the default (everything seen). The
-    hybrid takes it as its own exclusion policy."""
+    hybrid takes it as its own exclusion policy. Lists come from the one serving path, so
+    an item a model has nothing behind (score 0) leaves its place to popular items, as the
+    Engine serves; ``reasons`` adds each item's reason as a column."""
     ds, items, view = read_batch_inputs(events_path, items_path, on_error, report)
     if tune_minutes:
         from shelfwise.tuning import tune
@@ -111,26 +116,28 @@ def recommend_batch(events_path: str | Path, users_path: str | Path, model: str,
         params = {"exclude_types": list(exclude_types) if exclude_types is not None else None,
                   **(params or {})}
     rec = create(model, **(params or {})).fit(view)
-    users = read_user_list(users_path)
-    idx = view.users_to_indices(users)
-    known = idx >= 0
-    lists = np.full((len(users), k), -1, dtype=np.int64)
-    if known.any() and exclude_types is not None and model != "hybrid" and exclude_seen:
-        mask = exclusion_mask(view, exclude_types)
-        extra = int(np.diff(mask.indptr).max(initial=0))
-        items, scores = rec.recommend(idx[known], min(k + extra, view.n_items), exclude_seen=False)
-        lists[known] = drop_excluded(items, scores, idx[known], mask, k)[0]
-    elif known.any():
-        lists[known] = rec.recommend(idx[known], k, exclude_seen=exclude_seen)[0]
-    if (~known).any():
-        fallback = create("popular").fit(view).recommend(np.array([0]), k, exclude_seen=False)
-        lists[~known] = fallback[0][0]
-    rows = [(u, view.item_ids[i], r + 1) for u, row in zip(users, lists, strict=True)
-            for r, i in enumerate(row) if i >= 0]
-    out = pd.DataFrame(rows, columns=["user_id", "item_id", "rank"])
+    lists = batch_lists(rec, view, read_user_list(users_path), k, exclude_seen=exclude_seen,
+                        exclude_types=exclude_types, reasons=reasons)
+    out = pd.DataFrame([(u, r.item_id, rank + 1, *([r.reason] if reasons else [])) for u, served in lists
+                        for rank, r in enumerate(served.items)],
+                       columns=["user_id", "item_id", "rank", *(["reason"] if reasons else [])])
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(out_path, index=False)
     return out
+
+
+def batch_lists(rec, view: Interactions, users: list[str], k: int, *, exclude_seen: bool = True,
+                exclude_types: list[str] | None = None, reasons: bool = False, rules: RuleSet | None = None,
+                out_of_stock: set[str] | None = None) -> list[tuple[str, object]]:
+    """[(user, ServedList)] of a fitted model for each user, through the one serving path
+    (``serving.Pipeline`` over the view's own histories): the same exclusion, rules, fallback
+    and reasons as the Engine serves. ``exclude_types`` None excludes everything seen;
+    ``out_of_stock`` item ids are never shown (default: the view catalogue's ``in_stock``)."""
+    settings = Settings.model_construct(default_model=rec.name, exclude_types=exclude_types, diversity=1.0,
+                                        explore=False, rules=rules or RuleSet())
+    pipeline = Pipeline(settings, FittedSource(rec, view, unstocked=out_of_stock))
+    request = ListRequest(n=k, exclude_seen=exclude_seen, log=False, reasons=reasons)
+    return [(u, pipeline.recommend(u, request)) for u in users]
 
 
 def score_recommendation_file(recs_path: str | Path, test_path: str | Path,

@@ -80,6 +80,16 @@ class OnlineSettings(BaseModel):
         return value
 
 
+class ImpressionSettings(BaseModel):
+    """The impression log: what every answered list showed, for feedback and evaluation."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(default=True, description="log every answered list's items, positions and propensities")
+    retention_days: float = Field(default=90.0, ge=0, description="delete impressions older than this; 0: keep all")
+    flush_seconds: float = Field(default=0.2, gt=0, le=60,
+                                 description="how often queued impressions are written to the store")
+
+
 class CheckSettings(BaseModel):
     """The hold-out check a training run passes before its models serve."""
 
@@ -125,6 +135,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
+    impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

@@ -33,14 +33,25 @@ from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
 from shelfwise.evaluation.report import write_report
 from shelfwise.models import Recommender, create
+from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
-from shelfwise.serving import Recommendation, Serving
+from shelfwise.serving import (
+    Context,
+    Explainer,
+    ImpressionLog,
+    ListRequest,
+    Pipeline,
+    Recommendation,
+    ServedList,
+    ShopSource,
+)
+from shelfwise.serving.feedback import Feedback
 from shelfwise.store import EventStore, open_store
 from shelfwise.store.base import DeletionReport
 from shelfwise.tuning import tuned_params
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-__all__ = ["Engine", "IngestReport", "Recommendation"]
+__all__ = ["Context", "Engine", "IngestReport", "Recommendation", "ServedList"]
 
 
 @dataclass
@@ -55,12 +66,45 @@ class IngestReport:
         return self.received - len(self.rejected) - self.added
 
 
-class Engine(Serving):
-    def __init__(self, settings: Settings | None = None, store: EventStore | None = None):
+class Engine:
+    def __init__(self, settings: Settings | None = None, store: EventStore | None = None,
+                 online: OnlineState | None = None):
         self.settings = settings or Settings.from_env()
         self._store = store
         self._versions: ModelVersions | None = None
-        self.online = None  # an OnlineState (the HTTP API sets one): its counters move popular
+        self._online = online
+        self._parts: tuple | None = None  # (pipeline, explainer, feedback, impressions), built on first use
+
+    # -- the serving path's parts -------------------------------------------------------
+    @property
+    def online(self) -> OnlineState:
+        """The online state events move at once (in this process, or Redis: ``online.url``)."""
+        if self._online is None:
+            self._online = open_state(self.settings.online)
+        return self._online
+
+    @online.setter
+    def online(self, state: OnlineState) -> None:
+        self._online, self._parts = state, None
+
+    def _serving(self) -> tuple[Pipeline, Explainer, Feedback, ImpressionLog | None]:
+        if self._parts is None:
+            imp = self.settings.impressions
+            log = ImpressionLog(self.store, flush_seconds=imp.flush_seconds,
+                                retention_days=imp.retention_days) if imp.enabled else None
+            pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online), log)
+            self._parts = (pipeline, Explainer(pipeline), Feedback(self.settings, self.versions, self.online, log),
+                           log)
+        return self._parts
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The one serving path (``shelfwise.serving.pipeline``)."""
+        return self._serving()[0]
+
+    @property
+    def impressions(self) -> ImpressionLog | None:
+        return self._serving()[3]
 
     # -- storage -------------------------------------------------------------------
     @property
@@ -82,6 +126,8 @@ class Engine(Serving):
         return Path(self.settings.home) / "tuned"
 
     def close(self) -> None:
+        if self._parts is not None and self._parts[3] is not None:
+            self._parts[3].close()  # queued impressions written before the store closes
         if self._store is not None:
             self._store.close()
 
@@ -104,10 +150,22 @@ class Engine(Serving):
                 progress: Progress | None) -> IngestReport:
         step = self.settings.import_chunk_rows
         for start in range(0, len(clean), step):
-            report.added += self.store.append_events(clean.iloc[start:start + step])
+            chunk = clean.iloc[start:start + step]
+            added = self.store.append_events(chunk)
+            report.added += added
+            if added:  # a chunk that was wholly a re-send moves nothing
+                self.accepted(chunk[["user_id", "item_id", "event_type", "timestamp", "context"]]
+                              .to_dict("records"), counted=added == len(chunk))
             if progress:
                 progress("import", min(start + step, len(clean)), len(clean))
         return report
+
+    def accepted(self, rows: list[dict], counted: bool = True) -> None:
+        """Move the online state for event rows now durable in the store (every ingest path
+        calls this): popularity counters, the shoppers' cached lists, live weekly counts and
+        the exploration bandit's feedback. ``counted`` False: a partly re-sent batch, whose
+        new rows are not known, moves no counter."""
+        self._serving()[2].accepted(rows, counted)
 
     def import_dataset(self, dataset: Dataset, progress: Progress | None = None) -> IngestReport:
         """Store a loaded dataset: catalogue and users first, then events."""
@@ -182,6 +240,47 @@ class Engine(Serving):
             out[name] = {"version": version, "trained_at": run["trained_at"], **run["models"][name]}
         return out
 
+    # -- serving --------------------------------------------------------------------
+    def recommend(self, user_id: str, n: int = 10, model: str | None = None, exclude_seen: bool = True,
+                  *, exclude_types: list[str] | None = None, rules=None, diversity: float | None = None,
+                  explore: bool | None = None, context: Context | None = None, log: bool = True) -> ServedList:
+        """Top-``n`` for one shopper from their events as they are in the store now (the last
+        event counts before the next retrain; a new shopper is personalised from their first
+        event; one with nothing to go on gets popular items in ``context``). Options default
+        to the shop's settings: ``exclude_types`` (behaviours whose items are not shown again;
+        ``exclude_seen=False``: none), ``rules`` over ``settings.rules``, ``diversity`` (MMR
+        lambda), ``explore`` (the bandit's slot). The answer is a list of ``Recommendation``
+        with its ``recommendation_id``, written to the impression log unless ``log`` is False."""
+        return self.pipeline.recommend(str(user_id), ListRequest(
+            n=n, model=model, exclude_seen=exclude_seen, exclude_types=exclude_types, rules=rules,
+            diversity=diversity, explore=explore, context=context, log=log))
+
+    def recommend_session(self, item_ids: list[str], types: list[str], times, n: int = 10,
+                          model: str | None = None, **options) -> ServedList:
+        """Top-``n`` for an anonymous shopper given by their events (item ids, behaviour names,
+        Unix times (k,), oldest first), served as a known shopper with those events would be;
+        ``options`` as for ``recommend``."""
+        return self.pipeline.recommend_events(item_ids, types, times, ListRequest(n=n, model=model, **options))
+
+    def popular(self, n: int = 10, rules=None) -> ServedList:
+        """The shop's top-``n`` by the ``popular`` model, under the rules: the cold-start list."""
+        return self.pipeline.popular(n, rules)
+
+    def similar(self, item_id: str, n: int = 10, model: str | None = None, rules=None) -> ServedList:
+        return self.pipeline.similar(item_id, n, model, rules)
+
+    def explain(self, user_id: str, item_id: str, model: str | None = None, **options) -> list[str]:
+        """Why ``item_id`` is, or is not, in the list ``recommend`` serves this shopper now
+        (same events, same model version, same options)."""
+        return self._serving()[1].explain(str(user_id), str(item_id), ListRequest(model=model, **options))
+
+    def upsert_items(self, items) -> int:
+        """Store catalogue entries; stock changes bind the next list any process serves."""
+        n = self.store.upsert_items(items)
+        self.online.catalogue_changed()
+        self.pipeline.source.catalogue_changed()
+        return n
+
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
         """The serving model called ``name`` (default: settings.default_model) and the training
         view it was fitted on. A version activated by another process serves at once."""
@@ -197,6 +296,7 @@ class Engine(Serving):
         which drops them from the models too)."""
         report = self.store.delete_user(str(user_id))
         self.versions.forget_user(str(user_id))
+        self.online.forget(str(user_id))
         return report
 
     # -- evaluation ----------------------------------------------------------------------

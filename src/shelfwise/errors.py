@@ -29,3 +29,12 @@ class NotTrained(ShelfwiseError, RuntimeError):
 class UnknownId(ShelfwiseError, LookupError):
     """A shopper or item id the trained view does not know. Not a ``KeyError``, whose message
     would come out in quotes."""
+
+
+class ModelUnavailable(ShelfwiseError, RuntimeError):
+    """A trained model that cannot be loaded where it should serve (its files unreadable or
+    of another format, or its extra not installed in this process)."""
+
+    def __init__(self, model: str, why: str):
+        self.model = model
+        super().__init__(f"model {model!r} cannot be loaded: {why}")

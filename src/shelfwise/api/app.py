@@ -18,7 +18,7 @@ from shelfwise import __version__
 from shelfwise.api.commit import GroupCommit
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
-from shelfwise.api.online import CachedLists, accepted
+from shelfwise.api.online import CachedLists
 from shelfwise.api.precompute import Precompute
 from shelfwise.api.routes import catalogue, events, health, models, recommendations, session
 from shelfwise.config import Settings
@@ -44,6 +44,8 @@ async def _lifespan(app: FastAPI):
     finally:
         if app.state.precompute is not None:
             app.state.precompute.stop()
+        if app.state.engine.impressions is not None:
+            app.state.engine.impressions.flush()  # what was shown is written before the process ends
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.training = None
     app.state.precompute = None
     app.state.online = engine.online = open_state(engine.settings.online)
-    app.state.commit = GroupCommit(engine.store, lambda rows: accepted(app, rows),
+    app.state.commit = GroupCommit(engine.store, engine.accepted,
                                    window_s=serve.group_commit_ms / 1000)
     _warm(engine)
     for module in (events, catalogue, recommendations, session, models, health):
@@ -133,8 +135,8 @@ def _warm(engine: Engine) -> None:
     second or more at 100k items), before the first request rather than during it."""
     for name in dict.fromkeys([engine.settings.default_model, "popular"]):
         with contextlib.suppress(NotTrained):
-            _, view = engine.versions.load(name)
-            engine._compiled(view, None)
+            _, view, _ = engine.pipeline.source.load(name)
+            engine.pipeline.compiled(view, None)
     one_core_per_request()  # after the models' libraries are loaded, so their pools count
 
 

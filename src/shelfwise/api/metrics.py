@@ -25,6 +25,8 @@ class Metrics:
                               ["model", "version"], registry=self.registry)
         self.fit_seconds = Gauge("shelfwise_model_fit_seconds", "training duration of each serving model",
                                  ["model"], registry=self.registry)
+        self.model_failures = Counter("shelfwise_model_failures", "requests a model could not serve, by model",
+                                      ["model"], registry=self.registry)
         self.cache_hits = Counter("shelfwise_list_cache_hits", "recommendation lists served from the cache",
                                   registry=self.registry)
 

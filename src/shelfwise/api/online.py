@@ -1,9 +1,9 @@
-"""The API's side of the online state: what an accepted event moves, and the list cache.
+"""The API's side of the online state: the list cache.
 
-``accepted(app, rows)`` runs after the events are durable and before the answer, so when a
-client holds the acknowledgement the popularity counters have moved and the shopper's cached
-lists are invalid in every process sharing the state. ``list_key`` names a cached list by
-request and by the model versions serving (an activation anywhere changes it).
+What an accepted event moves is the Engine's (``Engine.accepted``, called by every ingest
+path). ``list_key`` names a cached list by request and by the model versions serving (an
+activation anywhere changes it); ``CachedLists`` answers a plain list request from the cache
+before routing, its store and Redis reads in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -13,28 +13,19 @@ import json
 from types import SimpleNamespace
 from urllib.parse import parse_qs
 
+import anyio
 from starlette.applications import Starlette
 
-from shelfwise.errors import NotTrained
 
-
-def accepted(app: Starlette, rows: list[dict], counted: bool = True) -> None:
-    """Record stored event rows (user_id, item_id, event_type) in the online state; with
-    ``counted`` False (a batch that was partly a re-send) they move no counter."""
-    if not rows:
-        return
-    engine = app.state.engine
-    weights = engine.settings.behaviour_weights
-    counters, once = None, False
-    if counted:
-        try:
-            popular, _ = engine.versions.load("popular")
-            counters = engine.versions.active()["popular"]
-            once = getattr(popular, "count", "users") == "users"  # distinct shoppers per item
-        except NotTrained:
-            pass
-    app.state.online.accept([(str(r["user_id"]), None if r.get("item_id") is None else str(r["item_id"]),
-                              weights.get(str(r["event_type"]), 0.0)) for r in rows], counters, once)
+def served_from_cache(app: Starlette, user_id: str, payload: bytes) -> None:
+    """Count a list answered from the cache, and log it as shown (a precomputed list is
+    logged when first served; a list logged already is not logged twice)."""
+    app.state.metrics.cache_hits.inc()
+    body = json.loads(payload)
+    if body.get("fallback") is not None:
+        app.state.metrics.count_fallback(body["fallback"])
+    if app.state.engine.impressions is not None:
+        app.state.engine.impressions.log_answer(body, user_id)
 
 
 def list_key(engine, route: str, **params) -> str:
@@ -61,22 +52,20 @@ class CachedLists:
         self.app, self.state_app = app, state_app
 
     async def __call__(self, scope, receive, send):
-        payload = self._hit(scope) if scope["type"] == "http" and scope["method"] == "GET" else None
+        payload = None
+        if scope["type"] == "http" and scope["method"] == "GET" and _plain_list_path(scope["path"]):
+            payload = await anyio.to_thread.run_sync(self._hit, scope)
         if payload is None:
             return await self.app(scope, receive, send)
         scope["route"] = ROUTE  # so the metrics name the route as for any answer
-        self.state_app.state.metrics.cache_hits.inc()
-        if b'"fallback":null' not in payload:
-            self.state_app.state.metrics.count_fallback(json.loads(payload)["fallback"])
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
 
     def _hit(self, scope) -> bytes | None:
+        """The cached list for this request, counted and logged as served; None to route it."""
         parts = scope["path"].split("/")
-        if len(parts) != 4 or parts[1] != "users" or parts[3] != "recommendations" or not parts[2]:
-            return None
         engine = self.state_app.state.engine
         if engine.settings.online.cache_seconds <= 0:
             return None
@@ -91,8 +80,16 @@ class CachedLists:
         if key is None or not key.allows("read"):
             return None
         model = query.get("model", [engine.settings.default_model])[0]
-        return self.state_app.state.online.cached(parts[2], list_key(engine, "recommend", n=int(n), model=model,
-                                                                     options=None))[1]
+        payload = self.state_app.state.online.cached(parts[2], list_key(engine, "recommend", n=int(n), model=model,
+                                                                        options=None))[1]
+        if payload is not None:
+            served_from_cache(self.state_app, parts[2], payload)
+        return payload
+
+
+def _plain_list_path(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 4 and parts[1] == "users" and parts[3] == "recommendations" and bool(parts[2])
 
 
 def _presented(headers: list[tuple[bytes, bytes]]) -> str | None:

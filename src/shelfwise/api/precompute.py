@@ -80,7 +80,7 @@ class Precompute:
         version or a stock change, or the lease went to another process)."""
         from shelfwise.api.routes.recommendations import list_payload
 
-        _, view = engine._load(None)
+        _, view, _ = engine.pipeline.source.load(engine.settings.default_model)
         users = [str(u) for u in view.user_ids]
         online, settings = self.app.state.online, engine.settings.online
         self.done, self.total = 0, len(users)
@@ -94,7 +94,8 @@ class Precompute:
                     return False
             generation, payload = online.cached(user, key)
             if payload is None:
-                payload = list_payload(engine, self.app.state.metrics, user, settings.precompute_n, None)
+                # logged as shown when a request first answers it (``served_from_cache``)
+                payload = list_payload(engine, self.app.state.metrics, user, settings.precompute_n, None, log=False)
                 online.cache(user, key, generation, payload, settings.precompute_seconds)
                 time.sleep(0)  # let a request thread take the interpreter between lists
             self.done += 1

@@ -89,9 +89,13 @@ class Scored(BaseModel):
 
 
 class RecommendationsOut(BaseModel):
+    recommendation_id: str | None = Field(
+        default=None, description="names this list in the impression log: send it as the "
+                                  "`recommendation_id` of the context of events that follow it")
     user_id: str | None = None
     item_id: str | None = None
     model: str = Field(description="the model that answered")
+    version: str | None = Field(default=None, description="the model version that answered")
     fallback: str | None = Field(default=None, description="why the fallback answered, if it did")
     items: list[Scored]
 

@@ -7,8 +7,10 @@
 - ``recommend(user_indices, n, exclude_seen=True, candidates=None)`` is batch-first and
   returns ``(items, scores)``, both of shape (n_users, n); rows with fewer than ``n``
   eligible items are padded with item -1 and score -inf.
-- Capabilities are declared in ``capabilities`` ("similar_items", "explain", "sequence");
-  a model only has the optional methods it declares.
+- Capabilities are declared in ``capabilities``: "similar_items", "explain", "sequence"
+  (``score_sequences``), "live" (``score_histories``), "fold_in", "ranking" (the hybrid's
+  ``rank_history``) and "global" (the same scores for every shopper, known or not); a model
+  only has the optional methods it declares, and the serving path reads them, not names.
 - ``save(path)`` / ``load(path)`` use JSON plus ``.npz`` arrays: no pickled code.
 """
 

@@ -22,6 +22,7 @@ from shelfwise.models.params import Interval, Options
 
 class MostPopular(Recommender):
     name = "popular"
+    capabilities = frozenset({"global"})  # the same scores for every shopper, known or not
     _parameter_constraints = {
         "half_life_days": Interval(float, 0, closed="neither", allow_none=True),
         "count": Options(frozenset({"users", "weighted"})),

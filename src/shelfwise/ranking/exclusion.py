@@ -81,21 +81,23 @@ def repurchase_intervals(interactions: Interactions, *, min_repeats: int = 3,
     return out
 
 
-def exclusion_mask(interactions: Interactions, exclude_types: Iterable[str] = ("purchase",), *,
-                   intervals: np.ndarray | None = None, now: float | None = None) -> sp.csr_matrix:
-    """Boolean csr_matrix (n_users, n_items): True where the item must not be shown.
+def excluded_events(users: np.ndarray, items: np.ndarray, types: np.ndarray, times: np.ndarray,
+                    exclude_types: Iterable[str] | None, *, n_items: int,
+                    intervals: np.ndarray | None = None, now: float | None = None) -> np.ndarray:
+    """(E,) bool: the events that exclude their item for their shopper. The one rule of
+    exclusion, used for a whole view (``exclusion_mask``) and for one live history
+    (``blocked_items``).
 
-    A (shopper, item) pair is excluded when the shopper has an event of a type in
-    ``exclude_types`` on it; for ``purchase`` only while ``now`` minus the last purchase is
-    below ``intervals[item]`` (seconds; None = never eligible again, i.e. no repurchase).
-    ``now`` defaults to the latest event time in ``interactions``.
-    """
+    users (E,) row of each event, items (E,) item indices, types (E,) int8 codes, times (E,)
+    Unix seconds. An event excludes when its type is in ``exclude_types`` (None = every
+    type: everything touched); a purchase only while ``now`` minus the shopper's last
+    purchase of the item is below ``intervals[item]`` (seconds; None = never again).
+    ``now`` defaults to the latest time given."""
+    if exclude_types is None:
+        return np.ones(len(items), dtype=bool)
     codes = _type_codes(exclude_types)
-    if intervals is not None and np.shape(intervals) != (interactions.n_items,):
-        raise ValueError(f"intervals must have shape ({interactions.n_items},). "
-                         f"Got {np.shape(intervals)} instead.")
-    users = _user_of_event(interactions)
-    types, items, times = interactions.seq_types, interactions.seq_items, interactions.seq_times
+    if intervals is not None and np.shape(intervals) != (n_items,):
+        raise ValueError(f"intervals must have shape ({n_items},). Got {np.shape(intervals)} instead.")
     hit = np.isin(types, codes)
     purchase = TYPE_CODES["purchase"]
     if intervals is not None and purchase in codes:
@@ -103,15 +105,39 @@ def exclusion_mask(interactions: Interactions, exclude_types: Iterable[str] = ("
             now = float(times.max()) if len(times) else 0.0
         # the last purchase of each (user, item) decides whether a consumable is due again
         buy = np.flatnonzero(types == purchase)
-        key = users[buy].astype(np.int64) * interactions.n_items + items[buy]
+        key = np.asarray(users, dtype=np.int64)[buy] * n_items + items[buy]
         last = pd.Series(times[buy]).groupby(key).transform("max").to_numpy()
         due = (now - last) >= np.asarray(intervals, dtype=np.float64)[items[buy]]
         hit[buy[due]] = False
+    return hit
+
+
+def exclusion_mask(interactions: Interactions, exclude_types: Iterable[str] | None = ("purchase",), *,
+                   intervals: np.ndarray | None = None, now: float | None = None) -> sp.csr_matrix:
+    """Boolean csr_matrix (n_users, n_items): True where the item must not be shown, by the
+    rule of ``excluded_events`` (``now`` defaults to the latest event time in ``interactions``)."""
+    users = _user_of_event(interactions)
+    items = interactions.seq_items
+    hit = excluded_events(users, items, interactions.seq_types, interactions.seq_times, exclude_types,
+                          n_items=interactions.n_items, intervals=intervals, now=now)
     mask = sp.csr_matrix((np.ones(int(hit.sum()), dtype=bool), (users[hit], items[hit])),
                          shape=(interactions.n_users, interactions.n_items))
     mask.sum_duplicates()
     mask.data[:] = True
     return mask
+
+
+def blocked_items(items: np.ndarray, types: np.ndarray, times: np.ndarray, exclude_types: Iterable[str] | None,
+                  *, n_items: int, intervals: np.ndarray | None = None, now: float | None = None) -> np.ndarray:
+    """Sorted unique item indices one shopper must not be shown, from their events (items (E,),
+    type codes (E,), times (E,)), by the rule of ``excluded_events``."""
+    items = np.asarray(items, dtype=np.int64)
+    if len(items) == 0:
+        return np.zeros(0, dtype=np.int64)
+    hit = excluded_events(np.zeros(len(items), np.int64), items, np.asarray(types, dtype=np.int8),
+                          np.asarray(times, dtype=np.float64), exclude_types, n_items=n_items,
+                          intervals=intervals, now=now)
+    return np.unique(items[hit])
 
 
 def drop_excluded(items: np.ndarray, scores: np.ndarray, user_indices: np.ndarray,

@@ -53,7 +53,7 @@ from shelfwise.models import MODELS, create
 from shelfwise.models.base import Recommender, top_n
 from shelfwise.models.params import Interval, Options
 from shelfwise.ranking.candidates import Candidates, merge_lists, retrieve
-from shelfwise.ranking.exclusion import exclusion_mask, repurchase_intervals
+from shelfwise.ranking.exclusion import blocked_items, exclusion_mask, repurchase_intervals
 from shelfwise.ranking.features import FeatureContext, Histories, build_features
 from shelfwise.ranking.fusion import FUSIONS, Fusion, restore_fusion
 from shelfwise.ranking.holdout import holdout
@@ -242,17 +242,20 @@ class HybridRecommender(Recommender):
         return out_i, out_s
 
     def rank_history(self, items, types, times, n: int, *, user_index: int | None = None,
-                     exclude_types: list[str] | str | None = "default") -> Ranked:
+                     exclude_types: list[str] | str | None = "default",
+                     blocked: np.ndarray | None = None) -> Ranked:
         """One shopper's fused top ``n`` from their events as they are now (item indices,
         type names, unix times, oldest first): how the Engine serves a shopper between
         retrains. ``user_index`` (the shopper's row in the trained view, if any) lets models
         without a live path (``userknn``) take part; ``exclude_types`` overrides the policy
-        ("default" = the model's own, None = exclude everything touched)."""
+        ("default" = the model's own, None = exclude everything touched); ``blocked`` (item
+        indices), when given, is the exclusion the caller already worked out, used instead."""
         self.check_is_fitted()
         items = np.asarray(items, dtype=np.int64)
         hist = Histories.single(items, list(types), times)
         policy = self.exclude_types if exclude_types == "default" else exclude_types
-        blocked = self._blocked(hist, policy)
+        if blocked is None:
+            blocked = self._blocked(hist, policy)
         lists, n_items, profiles = [], self.n_items_, {}
         for _, model, budget in self.retrievers_:
             scores = self._history_scores(model, hist, user_index, profiles)
@@ -275,21 +278,9 @@ class HybridRecommender(Recommender):
 
     def _blocked(self, hist: Histories, policy) -> np.ndarray:
         """Item indices the shopper must not be shown under ``policy`` (see exclusion)."""
-        if len(hist.items) == 0:
-            return np.zeros(0, dtype=np.int64)
-        if policy is None:
-            return np.unique(hist.items)
-        codes = np.array([TYPE_CODES[t] for t in policy], dtype=np.int8)
-        hit = np.isin(hist.types, codes)
-        if self.intervals_ is not None and TYPE_CODES["purchase"] in codes:
-            now = max(self.context_.now, float(hist.times.max()))
-            buy = np.flatnonzero(hist.types == TYPE_CODES["purchase"])
-            bought, inv = np.unique(hist.items[buy], return_inverse=True)
-            last = np.full(len(bought), -np.inf)
-            np.maximum.at(last, inv, hist.times[buy])
-            due = bought[(now - last) >= self.intervals_[bought]]
-            hit[buy[np.isin(hist.items[buy], due)]] = False
-        return np.unique(hist.items[hit])
+        now = max(self.context_.now, float(hist.times.max())) if len(hist.times) else None
+        return blocked_items(hist.items, hist.types, hist.times, policy, n_items=self.n_items_,
+                             intervals=self.intervals_, now=now)
 
     def _history_scores(self, model: Recommender, hist: Histories, user_index: int | None,
                         profiles: dict | None = None):
@@ -304,7 +295,7 @@ class HybridRecommender(Recommender):
                 return None
             return np.array(model.score_histories(items, types, [hist.times], cache=profiles)[0],
                             dtype=np.float32)
-        if model.name == "popular":
+        if "global" in model.capabilities:
             return np.array(model.score(np.array([0]))[0], dtype=np.float32)
         if user_index is not None:
             return np.array(model.score(np.array([user_index]))[0], dtype=np.float32)

@@ -9,7 +9,6 @@ from starlette.concurrency import run_in_threadpool
 
 from shelfwise.api.commit import plain_row
 from shelfwise.api.deps import Write
-from shelfwise.api.online import accepted
 from shelfwise.api.schemas import EventBatch, EventsBody, IngestOut, now
 
 router = APIRouter(tags=["events"])
@@ -37,7 +36,7 @@ async def post_events(body: EventsBody, request: Request) -> IngestOut:
             report = app.state.engine.ingest(rows, on_error="fail")
             added = report.added
         # which rows of a partly re-sent batch were new is not known: those move no counter
-        accepted(app, rows, counted=added == len(rows))
+        app.state.engine.accepted(rows, counted=added == len(rows))
         return len(rows), added
 
     received, added = await run_in_threadpool(ingest)

@@ -1,72 +1,78 @@
-"""Recommendations, similar items, popular lists and explanations.
+"""Recommendations, similar items, popular lists and explanations, all from the Engine's one
+serving path.
 
-When the asked-for model cannot answer (not trained, or it fails) the popular list answers
-instead; the response says so in ``fallback`` and ``/metrics`` counts it.
+When the asked-for model cannot answer (not trained, or its files cannot be loaded here) the
+popular list answers instead; the response says why in ``fallback``, the failure is logged
+and ``/metrics`` counts it. Any other error of a model is a server error, not hidden.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import StringConstraints, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from shelfwise.api.deps import EngineDep, Read
-from shelfwise.api.online import list_key
+from shelfwise.api.online import list_key, served_from_cache
 from shelfwise.api.schemas import ExplanationOut, RecommendationsOut, Scored
+from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.engine import Engine, Recommendation
-from shelfwise.errors import NotTrained
-from shelfwise.models import MODELS
-from shelfwise.ranking.rules import RuleSet
-from shelfwise.serving import Context
+from shelfwise.engine import Engine
+from shelfwise.errors import ModelUnavailable, NotTrained
+from shelfwise.registry import model_names
+from shelfwise.serving import Context, ServedList
 
 router = APIRouter(tags=["recommendations"])
 log = logging.getLogger("shelfwise.api")
 IdPath = Annotated[str, Path(min_length=1, max_length=255)]
 N = Annotated[int, Query(ge=1, le=1000, description="list length")]
-ModelName = Annotated[str | None, Query(max_length=64, description="model; default: the configured one")]
+ModelChoice = enum.StrEnum("ModelChoice", {name: name for name in model_names()})
+ModelName = Annotated[ModelChoice | None, Query(description="model; default: the configured one")]
 
 
-def _check_model(model: str | None) -> None:
-    if model is not None and model not in MODELS:
-        raise HTTPException(422, f"model: unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
+def _name(model: ModelChoice | None) -> str | None:
+    return None if model is None else model.value
 
 
-def _answer(recs: list[Recommendation], model: str, fallback: str | None = None, **ids) -> RecommendationsOut:
-    return RecommendationsOut(model=model, fallback=fallback, items=[
+def _answer(served: ServedList, fallback: str | None = None, **ids) -> RecommendationsOut:
+    return RecommendationsOut(recommendation_id=served.recommendation_id, model=served.model,
+                              version=served.version, fallback=fallback or served.fallback, items=[
         Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason, source=r.source,
-               sources=r.sources, propensity=r.propensity) for r in recs], **ids)
+               sources=r.sources, propensity=r.propensity) for r in served.items], **ids)
 
 
-def _with_fallback(engine: Engine, wanted: str, n: int, call) -> tuple[list, str | None]:
-    """Run ``call``; if the model cannot answer, the popular list and the reason."""
+def with_fallback(engine: Engine, metrics, wanted: str, n: int, call) -> tuple[ServedList, str | None]:
+    """Run ``call``; when the model cannot answer (not trained, or not loadable here), the
+    popular list and why, logged and counted."""
     try:
         return call(), None
     except NotTrained:
         reason = f"model {wanted!r} is not trained"
-    except Exception:  # a model failing must not take the shop's page down with it
-        log.exception("model %s failed; serving the popular list", wanted)
-        reason = f"model {wanted!r} failed"
+    except ModelUnavailable as exc:
+        log.error("%s; serving the popular list", exc)
+        metrics.model_failures.labels(model=wanted).inc()
+        reason = str(exc)
     try:
         return engine.popular(n), reason
-    except NotTrained:
+    except (NotTrained, ModelUnavailable):
         raise HTTPException(503, "no trained models yet: train first (POST /models/train)") from None
 
 
-def list_payload(engine: Engine, metrics, user_id: str, n: int, model: str | None, **options) -> bytes:
+def list_payload(engine: Engine, metrics, user_id: str, n: int, model: str | None, log: bool = True,
+                 **options) -> bytes:
     """The JSON body of ``GET /users/{user_id}/recommendations`` (also what the cache
     warmer stores, so a warmed list is byte for byte what the route would answer)."""
     wanted = model or engine.settings.default_model
-    recs, reason = _with_fallback(engine, wanted, n, lambda: engine.recommend(user_id, n, model, **options))
-    if reason is None and recs and all(r.source == "fallback" for r in recs):  # the whole list
-        reason = recs[0].reason
+    served, reason = with_fallback(engine, metrics, wanted, n,
+                                   lambda: engine.recommend(user_id, n, model, log=log, **options))
+    reason = reason or served.fallback
     if reason is not None:
         metrics.count_fallback(reason)
-    return _answer(recs, wanted, reason, user_id=user_id).model_dump_json().encode()
+    return _answer(served, reason, user_id=user_id).model_dump_json().encode()
 
 
 IdList = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None,
@@ -127,46 +133,37 @@ class ListOptions:
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[Read],
             summary="Top-n items for a shopper")
-async def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions, Depends()],
-                    n: N = 10, model: ModelName = None):
+def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions, Depends()],
+              n: N = 10, model: ModelName = None):
     """The shopper's list from their events as they are now. Shoppers with no events (new,
     or forgotten) get popular items (in the ``category`` or matching the ``query`` when
     given), with ``fallback`` saying so. Out-of-stock and hidden items are never listed.
     Lists are cached in the online state (``online.cache_seconds``) until the shopper's next
     event, a model activation, or the end of that time; lists with an exploration slot are
-    not cached (each request draws its own)."""
-    _check_model(model)
+    not cached (each request draws its own). Every list is written to the impression log
+    under its ``recommendation_id``."""
     app = request.app
     engine: Engine = app.state.engine
-    wanted = model or engine.settings.default_model
+    name = _name(model)
+    wanted = name or engine.settings.default_model
     explore = engine.settings.explore if options.kwargs["explore"] is None else options.kwargs["explore"]
     seconds = 0 if explore else engine.settings.online.cache_seconds
     if seconds > 0:
         key = list_key(engine, "recommend", n=n, model=wanted, options=options.cache_key())
         generation, payload = app.state.online.cached(user_id, key)
         if payload is not None:
-            app.state.metrics.cache_hits.inc()
-            if b'"fallback":null' not in payload:
-                _count_fallback(request, json.loads(payload)["fallback"])
+            served_from_cache(app, user_id, payload)
             return Response(payload, media_type="application/json")
-    def compute() -> bytes:
-        return list_payload(engine, app.state.metrics, user_id, n, model, **options.kwargs)
-
-    payload = await run_in_threadpool(compute)
+    payload = list_payload(engine, app.state.metrics, user_id, n, name, **options.kwargs)
     if seconds > 0:
         app.state.online.cache(user_id, key, generation, payload, seconds)
     return Response(payload, media_type="application/json")
 
 
-def _count_fallback(request: Request, reason: str) -> None:
-    request.app.state.metrics.count_fallback(reason)
-
-
 @router.get("/items/{item_id}/similar", response_model=RecommendationsOut, dependencies=[Read],
             summary="Items similar to an item")
 def similar(item_id: IdPath, engine: EngineDep, n: N = 10, model: ModelName = None):
-    _check_model(model)
-    return _similar(engine, item_id, n, model or engine.settings.default_model)
+    return _similar(engine, item_id, n, _name(model) or engine.settings.default_model)
 
 
 @router.get("/items/{item_id}/bought-together", response_model=RecommendationsOut, dependencies=[Read],
@@ -181,21 +178,24 @@ def _similar(engine: Engine, item_id: str, n: int, model: str) -> Recommendation
         recs = engine.similar(item_id, n, model)
     except ValueError as exc:  # the model answers no similar-item queries
         raise HTTPException(422, f"model: {exc}") from None
-    return _answer(recs, model, item_id=item_id)
+    return _answer(recs, item_id=item_id)
 
 
 @router.get("/recommendations/popular", response_model=RecommendationsOut, dependencies=[Read],
             summary="The shop's most popular items")
 def popular(engine: EngineDep, n: N = 10):
     try:
-        return _answer(engine.popular(n), "popular")
+        return _answer(engine.popular(n))
     except NotTrained:
         raise HTTPException(503, "no trained models yet: train first (POST /models/train)") from None
 
 
 @router.get("/users/{user_id}/recommendations/{item_id}/explain", response_model=ExplanationOut,
             dependencies=[Read], summary="Why an item is recommended to a shopper")
-def explain(user_id: IdPath, item_id: IdPath, engine: EngineDep, model: ModelName = None):
-    _check_model(model)
-    reasons = engine.explain(user_id, item_id, model)
+def explain(user_id: IdPath, item_id: IdPath, engine: EngineDep, options: Annotated[ListOptions, Depends()],
+            model: ModelName = None):
+    """Why the item is, or is not, in the list this shopper is served now under the same
+    options (same events, same model version), with the reason that list gives it."""
+    kwargs = {k: v for k, v in options.kwargs.items() if k != "explore"}
+    reasons = engine.explain(user_id, item_id, _name(model), **kwargs)
     return ExplanationOut(user_id=user_id, item_id=item_id, reasons=reasons)

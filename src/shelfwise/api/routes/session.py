@@ -8,10 +8,9 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from shelfwise.api.deps import Read
-from shelfwise.api.routes.recommendations import _answer, _check_model, _count_fallback
+from shelfwise.api.routes.recommendations import ModelChoice, _answer, _name, with_fallback
 from shelfwise.api.schemas import MAX_TIME, Id, RecommendationsOut, now
 from shelfwise.data.schemas import EventType
 
@@ -32,28 +31,29 @@ class SessionIn(BaseModel):
     events: list[SessionEvent] = Field(min_length=1, max_length=MAX_SESSION,
                                        description="what the shopper did, oldest first")
     n: int = Field(default=10, ge=1, le=1000, description="list length")
-    model: str | None = Field(default=None, max_length=64, description="model; default: the configured one")
+    model: ModelChoice | None = Field(default=None, description="model; default: the configured one")
 
 
 @router.post("/session/recommendations", response_model=RecommendationsOut, dependencies=[Read],
              summary="Top-n items for an anonymous shopper's events")
-async def session_recommendations(body: SessionIn, request: Request):
-    """Nothing is stored. The list is served as for a known shopper with these events (the
-    shop's exclude_types, rules and diversity apply); a session with no event on a trained
-    item is served as an unknown shopper (popular items), with ``fallback`` saying so."""
-    _check_model(body.model)
+def session_recommendations(body: SessionIn, request: Request):
+    """Nothing is stored but the impression log's record of the list. The list is served as
+    for a known shopper with these events (the shop's exclude_types, rules and diversity
+    apply); a session with no event on a trained item is served as an unknown shopper
+    (popular items), with ``fallback`` saying so."""
     engine = request.app.state.engine
-    wanted = body.model or engine.settings.default_model
+    name = _name(body.model)
+    wanted = name or engine.settings.default_model
     end = now()
     times = np.array([e.timestamp if e.timestamp is not None else end - (len(body.events) - k) * 1e-3
                       for k, e in enumerate(body.events)])
 
     def compute():
         return engine.recommend_session([e.item_id for e in body.events],
-                                        [e.event_type.value for e in body.events], times, body.n, body.model)
+                                        [e.event_type.value for e in body.events], times, body.n, name)
 
-    recs = await run_in_threadpool(compute)  # NotTrained: the app's 409
-    reason = recs[0].reason if recs and all(r.source == "fallback" for r in recs) else None
+    served, reason = with_fallback(engine, request.app.state.metrics, wanted, body.n, compute)
+    reason = reason or served.fallback
     if reason is not None:
-        _count_fallback(request, reason)
-    return _answer(recs, wanted, reason)
+        request.app.state.metrics.count_fallback(reason)
+    return _answer(served, reason)

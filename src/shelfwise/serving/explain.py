@@ -1,0 +1,85 @@
+"""Why an item is, or is not, in a shopper's list: the list the pipeline serves them now
+(same live history, same model version), explained item by item with the same reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from shelfwise.explanations import ordinal, popularity_statement
+from shelfwise.serving.pipeline import Pipeline
+from shelfwise.serving.types import ListRequest
+
+
+class Explainer:
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+
+    def explain(self, user_id: str, item_id: str, request: ListRequest | None = None) -> list[str]:
+        """Plain-language statements about ``item_id`` for this shopper, each true of what
+        ``Pipeline.recommend`` serves them under ``request`` (no exploration slot):
+
+        - an item in the served list: the reason the list gives it, then its place;
+        - an item below the list: the reason it would carry, then its rank;
+        - an item the shopper is not shown again, one the shop's rules hide, or one the model
+          cannot rank, is said to be so; a shopper with nothing to go on gets where the item
+          stands in the shop's popularity;
+        - for the hybrid, the ranker's largest feature contributions to the item's score."""
+        p = self.pipeline
+        request = dataclasses.replace(request or ListRequest(), explore=False, log=False)
+        name = request.model or p.settings.default_model
+        rec, view, version = p.source.load(name)
+        i = view.item_index.get(str(item_id))
+        if i is None:
+            return [f"{item_id} is not in the trained catalogue, so no model recommends it"]
+        label = p.views.labels(view)[i]
+        live = p.live(view, str(user_id))
+        policy = p.policy(request)
+        blocked = p.blocked(view, live, policy)
+        if i in set(blocked.tolist()):
+            said = ", ".join(policy) if policy else "any behaviour"
+            return [f"you have already interacted with {label} ({said}), so it is not recommended to you again"]
+        rules = p.compiled(view, request.rules)
+        if not rules.shown[i]:
+            return [f"{label} is out of stock or hidden by the shop, so it is not shown"]
+        served = p._serve(str(user_id), live, rec, view, version, name, request)
+        for k, r in enumerate(served.items):
+            if r.item_id == str(item_id):
+                out = [r.reason or "", f"{ordinal(k + 1)} in your list, placed by the {r.model} model ({r.source})"]
+                return [s for s in out if s] + self._contributions(rec, view, live, i, blocked, request)
+        if live.empty and live.user_index is None:
+            prec, pview, _ = p.source.load("popular")
+            j = pview.item_index.get(str(item_id))
+            if j is None:
+                return [f"no shopper had interacted with {label} when the popular model was trained"]
+            return [popularity_statement(prec, j, label)]
+        if not rules.eligible[i]:
+            return [f"{label} is left out by the shop's rules for this list (category, price or brand)"]
+        items, _, _, reasons, why = p.candidates(rec, view, live, view.n_items, blocked, request.context)
+        where = np.flatnonzero(items == i)
+        if why is not None or reasons is None or len(where) == 0:
+            return [f"the {rec.name} model does not rank {label} for you"]
+        reason = reasons.of([i]).get(i)
+        out = [reason] if reason else []
+        out.append(f"ranked {ordinal(int(where[0]) + 1)} for you by the {rec.name} model, "
+                   f"below the {len(served.items)} items of your list")
+        return out + self._contributions(rec, view, live, i, blocked, request)
+
+    def _contributions(self, rec, view, live, i: int, blocked, request) -> list[str]:
+        """The hybrid ranker's largest feature contributions to item ``i``'s score."""
+        if "ranking" not in rec.capabilities:
+            return []
+        ranked = rec.rank_history(live.items, live.types, live.times, view.n_items,
+                                  user_index=live.user_index, blocked=blocked)
+        where = np.flatnonzero(ranked.items == i)
+        if len(where) == 0:
+            return []
+        contrib = rec.contributions(dataclasses.replace(ranked, items=ranked.items[where],
+                                                        scores=ranked.scores[where], rows=ranked.rows[where]))
+        if contrib is None:
+            return []
+        row = contrib.drop(columns=["bias"]).iloc[0]
+        top = row.abs().sort_values(ascending=False).index[:5]
+        parts = ", ".join(f"{c} {row[c]:+.3f}" for c in top)
+        return [f"largest feature contributions to its score ({rec.fusion} ranker): {parts}"]
