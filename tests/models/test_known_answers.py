@@ -231,3 +231,78 @@ def test_repeat_puts_the_shoppers_own_items_first_then_popular_ones():
     assert list(items[0]) == [idx["C"], idx["D"]]
     live = m.score_histories([np.array([idx["D"]])], [["favorite"]], [np.array([5.0])])[0]
     assert np.argmax(live) == idx["D"] and live[idx["D"]] == pytest.approx(1 + w["favorite"])
+
+
+def _basket_log():
+    """A and B are only ever viewed in one session together (three shoppers), never bought
+    together; C and D are bought together twice; the log has purchases."""
+    rows = [("a", "A", "view", 0), ("a", "B", "view", 1), ("b", "A", "view", 0), ("b", "B", "view", 1),
+            ("c", "A", "view", 0), ("c", "B", "view", 1), ("c", "B", "purchase", 2),
+            ("d", "C", "purchase", 0), ("d", "D", "purchase", 1),
+            ("e", "C", "purchase", 0), ("e", "D", "purchase", 1), ("e", "A", "view", 2)]
+    return _view(rows, sessions=["s1", "s1", "s2", "s2", "s3", "s3", "s3", "s4", "s4", "s5", "s5", "s5"])
+
+
+def test_rules_mine_purchase_baskets_when_the_log_has_purchases():
+    v = _basket_log()
+    a, b, c, d = (v.item_index[k] for k in "ABCD")
+    m = AssociationRules(min_count=2).fit(v)
+    assert m.basket_types_ == ("purchase",) and m.phrase_ == "often bought with"
+    assert m.similarity_[a, b] == 0 and m.similarity_[b, a] == 0  # viewed together only: no rule
+    assert m.similarity_[c, d] == pytest.approx(1.0)  # both purchase baskets with C hold D
+    assert m.n_baskets_ == 3  # s3 {B}, s4 {C, D}, s5 {C, D}: the view-only sessions hold no basket
+    # the shop may count views too: then A and B co-occur in three baskets
+    both = AssociationRules(min_count=2, basket_types=("view", "purchase")).fit(v)
+    assert both.similarity_[a, b] == pytest.approx(3 / 4) and both.phrase_ == "often chosen together with"
+
+
+def test_rules_on_a_log_of_one_behaviour_keep_every_event_and_say_so():
+    from shelfwise.models.rules import basket_matrix
+
+    rows = [("a", "x", "view", 0), ("a", "y", "view", 1), ("b", "x", "view", 0), ("b", "y", "view", 1),
+            ("b", "z", "view", 2), ("c", "y", "view", 0), ("c", "z", "view", 1)]
+    v = _view(rows)
+    m = AssociationRules(min_count=1).fit(v)
+    assert m.basket_types_ == ("view",) and m.phrase_ == "often viewed with"
+    # the same baskets, and so the same rules and scores, as mining every event
+    assert (basket_matrix(v, True, None) != basket_matrix(v, True, m.basket_types_)).nnz == 0
+    x, y = v.item_index["x"], v.item_index["y"]
+    assert m.similarity_[x, y] == pytest.approx(1.0) and m.similarity_[y, x] == pytest.approx(2 / 3)
+    carts = _view([("a", "x", "cart", 0), ("a", "y", "cart", 1)])
+    assert AssociationRules(min_count=1).fit(carts).phrase_ == "often carted with"
+    clicks = _view([("a", "x", "click", 0), ("a", "y", "view", 1)])
+    assert AssociationRules(min_count=1).fit(clicks).phrase_ == "often viewed with"
+
+
+def test_rules_basket_types_are_checked_saved_and_default_to_every_behaviour_when_absent(tmp_path):
+    import json
+
+    from shelfwise.data.schemas import EVENT_TYPES
+    from shelfwise.models import InvalidParameterError, Recommender
+
+    v = _basket_log()
+    with pytest.raises(InvalidParameterError, match="The 'basket_types' parameter of AssociationRules "
+                                                    "must be 'auto' or a non-empty tuple of behaviours"):
+        AssociationRules(basket_types=("views",)).fit(v)
+    with pytest.raises(InvalidParameterError):
+        AssociationRules(basket_types="purchase").fit(v)  # a name, not a tuple of names
+    m = AssociationRules(min_count=1, basket_types=("purchase", "cart")).fit(v)
+    assert m.basket_types_ == ("purchase",)  # the log has no cart events: purchases were used
+    back = Recommender.load(m.save(tmp_path / "rules"))
+    assert back.get_params() == m.get_params() and back.basket_types_ == ("purchase",)
+    assert back.phrase_ == "often bought with"
+    # a model saved before the setting existed mined baskets of every behaviour
+    meta = json.loads((tmp_path / "rules" / "model.json").read_text())
+    del meta["params"]["basket_types"], meta["state"]["basket_types_"]
+    (tmp_path / "rules" / "model.json").write_text(json.dumps(meta))
+    old = Recommender.load(tmp_path / "rules")
+    assert old.basket_types == "auto" and old.basket_types_ == EVENT_TYPES
+    assert old.phrase_ == "often chosen together with"
+
+
+def test_rules_basket_types_stay_out_of_the_tuners_search_space():
+    optuna = pytest.importorskip("optuna")
+    from shelfwise.tuning import SPACES
+
+    assert "basket_types" not in SPACES["rules"](optuna.trial.FixedTrial(
+        {"min_count": 2, "max_rules": 100, "metric": "confidence", "recency_decay": 0.7}))
