@@ -7,7 +7,9 @@ import dataclasses
 
 import numpy as np
 
-from shelfwise.explanations import ordinal, popularity_statement
+from shelfwise.explanations import ordinal, popularity_statement_for
+from shelfwise.ranking.features import Histories
+from shelfwise.ranking.model_reasons import ModelReasons
 from shelfwise.serving.pipeline import Pipeline
 from shelfwise.serving.types import ListRequest
 
@@ -47,13 +49,12 @@ class Explainer:
         for k, r in enumerate(served.items):
             if r.item_id == str(item_id):
                 out = [r.reason or "", f"{ordinal(k + 1)} in your list, placed by the {r.model} model ({r.source})"]
-                return [s for s in out if s] + self._contributions(rec, view, live, i, blocked, request)
+                if r.source in ("ranked", "promoted") and r.model == rec.name:
+                    out += self._details(rec, view, live, i, blocked, request, r.reason)
+                return [s for s in out if s]
         if live.empty and live.user_index is None:
             prec, pview, _ = p.source.load("popular")
-            j = pview.item_index.get(str(item_id))
-            if j is None:
-                return [f"no shopper had interacted with {label} when the popular model was trained"]
-            return [popularity_statement(prec, j, label)]
+            return [popularity_statement_for(prec, pview, str(item_id), label)]
         if not rules.eligible[i]:
             return [f"{label} is left out by the shop's rules for this list (category, price or brand)"]
         items, _, _, reasons, why = p.candidates(rec, view, live, view.n_items, blocked, request.context)
@@ -64,7 +65,18 @@ class Explainer:
         out = [reason] if reason else []
         out.append(f"ranked {ordinal(int(where[0]) + 1)} for you by the {rec.name} model, "
                    f"below the {len(served.items)} items of your list")
-        return out + self._contributions(rec, view, live, i, blocked, request)
+        return out + self._details(rec, view, live, i, blocked, request, reason)
+
+    def _details(self, rec, view, live, i: int, blocked, request, said: str | None) -> list[str]:
+        """What lies behind the item's score: the hybrid ranker's feature contributions, or a
+        single model's live anchors with their weights (``ModelReasons.explain``)."""
+        if "ranking" in rec.capabilities:
+            return self._contributions(rec, view, live, i, blocked, request)
+        p = self.pipeline
+        hist = Histories.single(live.items, live.types, live.times)
+        lines = ModelReasons(rec, view, hist, p.views.paths(view), p.views.labels(view),
+                             week_counts=p._week_counts(view)).explain(i)
+        return [line for line in lines if line != said]
 
     def _contributions(self, rec, view, live, i: int, blocked, request) -> list[str]:
         """The hybrid ranker's largest feature contributions to item ``i``'s score."""
