@@ -1,25 +1,12 @@
 """The online state contract, on both backends: the in-process one and a real Redis server
-(127.0.0.1:6379), each test in its own namespace."""
+(127.0.0.1:6379), each test in its own namespace (the ``state`` fixture: conftest.py)."""
 
 import re
 import uuid
 
 import pytest
 
-from shelfwise.online.state import MemoryState, RedisState
-
-
-@pytest.fixture(params=["memory", "redis"])
-def state(request):
-    if request.param == "memory":
-        yield MemoryState(recent_items=3)
-        return
-    s = RedisState("redis://127.0.0.1:6379/0", namespace=f"test-{uuid.uuid4().hex}", recent_items=3)
-    yield s
-    keys = list(s.client.scan_iter(f"{s.prefix}*"))
-    if keys:
-        s.client.delete(*keys)
-    s.close()
+from shelfwise.online.state import RedisState
 
 
 def test_counters_count_distinct_shoppers_or_weights(state):

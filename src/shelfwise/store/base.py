@@ -1,14 +1,16 @@
-"""The EventStore interface and the URL registry that picks a backend.
+"""The EventStore interface (backends: ``store.sql``; choosing one by URL: ``store.registry``).
 
 A store keeps the shop's raw log: events (append-only, idempotent on (user, ``event_id``)), the item
-catalogue and users (upserted). Training never reads the store row by row: it takes one
+catalogue and users (upserted), and the impression log (what each served list showed, idempotent
+on (``recommendation_id``, ``position``)). Training never reads the store row by row: it takes one
 ``snapshot()`` and builds ``Interactions`` from it.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +18,24 @@ import pandas as pd
 
 from shelfwise.data.schemas import Event, Item, User
 
+#: Impression log columns, in store order: what ``EventStore.impressions`` returns.
+IMPRESSION_COLUMNS = ("recommendation_id", "position", "item_id", "user_id", "created_at",
+                      "model", "version", "policy", "source", "propensity", "arm")
+#: Where a shown item came from (``ranking.final.Slot.source``).
+IMPRESSION_SOURCES = ("ranked", "fallback", "promoted", "pinned", "explore")
+# Text columns and their widths. Checked here so that SQLite (which would store any length)
+# refuses what PostgreSQL refuses: one contract on every backend.
+_TEXT = {"recommendation_id": 64, "item_id": 255, "user_id": 255, "model": 64, "version": 64,
+         "policy": 64, "source": 16, "arm": 255}
+_OPTIONAL = ("propensity", "arm")
+
 
 @dataclass(frozen=True)
 class DeletionReport:
     user_id: str
     events: int
     user_rows: int
+    impressions: int = 0
 
 
 class EventStore(ABC):
@@ -84,8 +98,37 @@ class EventStore(ABC):
     def users(self) -> pd.DataFrame: ...
 
     @abstractmethod
+    def events_since(self, timestamp: float) -> pd.DataFrame:
+        """Events with ``timestamp`` >= the given Unix time, oldest first (ties in insertion
+        order): columns user_id, item_id, event_type, timestamp (float64). Reads only those
+        rows (the timestamp index), so a live consumer can poll the tail of a large log."""
+
+    # -- impressions -------------------------------------------------------------
+    @abstractmethod
+    def log_impressions(self, rows: list[dict]) -> int:
+        """Store what served lists showed, one dict per shown item with the keys of
+        ``IMPRESSION_COLUMNS`` (``propensity`` and ``arm`` may be left out: None), in one
+        transaction; returns how many rows were new. A row whose (recommendation_id, position)
+        is already stored is skipped, so re-sending is safe. Backends check rows with
+        ``check_impressions`` first: a bad row raises ValueError and stores nothing."""
+
+    @abstractmethod
+    def impressions(self, recommendation_id: str | None = None, *, user_id: str | None = None,
+                    since: float | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Stored impressions matching every filter given (one list; one shopper, "" for
+        anonymous sessions; created_at >= ``since``), ordered by created_at, then
+        recommendation_id, then position (a list's rows stay together), at most ``limit``
+        rows from the oldest. Columns ``IMPRESSION_COLUMNS``: position int64, created_at and
+        propensity float64 (NaN where None), the rest str (arm None where unset)."""
+
+    @abstractmethod
+    def prune_impressions(self, before: float) -> int:
+        """Delete impressions created before ``before`` (Unix seconds); returns how many
+        (the retention setting's chore)."""
+
+    @abstractmethod
     def delete_user(self, user_id: str) -> DeletionReport:
-        """Remove every event and the profile of one user, atomically."""
+        """Remove every event, every impression and the profile of one user, atomically."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -97,21 +140,46 @@ class EventStore(ABC):
         self.close()
 
 
-_BACKENDS: dict[str, Callable[[str], EventStore]] = {}
+
+def check_impressions(rows: list[dict]) -> list[dict]:
+    """Impression rows checked and normalised: every key of ``IMPRESSION_COLUMNS`` (the
+    optional ones filled with None), ids and labels str within their column width,
+    position an int >= 1, created_at a finite float, propensity None or in [0, 1], source
+    one of ``IMPRESSION_SOURCES``. Raises ValueError naming the row and field."""
+    out = []
+    for k, row in enumerate(rows):
+        unknown = set(row) - set(IMPRESSION_COLUMNS)
+        missing = set(IMPRESSION_COLUMNS) - set(row) - set(_OPTIONAL)
+        if unknown or missing:
+            raise ValueError(f"impression row {k}: unknown field(s) {sorted(unknown)}, "
+                             f"missing field(s) {sorted(missing)}")
+        clean = {c: row.get(c) for c in IMPRESSION_COLUMNS}
+        for name, width in _TEXT.items():
+            value = clean[name]
+            if value is None and name in _OPTIONAL:
+                continue
+            if not isinstance(value, str) or len(value) > width:
+                raise ValueError(f"impression row {k}: {name} must be a str of at most {width} "
+                                 f"characters, got {value!r}")
+        if not clean["recommendation_id"] or not clean["item_id"]:
+            raise ValueError(f"impression row {k}: recommendation_id and item_id must not be empty")
+        if clean["source"] not in IMPRESSION_SOURCES:
+            raise ValueError(f"impression row {k}: source must be one of {IMPRESSION_SOURCES}, "
+                             f"got {clean['source']!r}")
+        position = clean["position"]
+        if isinstance(position, bool) or not isinstance(position, int | np.integer) or position < 1:
+            raise ValueError(f"impression row {k}: position must be an int >= 1, got {position!r}")
+        clean["position"] = int(position)
+        clean["created_at"] = _finite(k, "created_at", clean["created_at"])
+        if clean["propensity"] is not None:
+            p = clean["propensity"] = _finite(k, "propensity", clean["propensity"])
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"impression row {k}: propensity must be in [0, 1], got {p!r}")
+        out.append(clean)
+    return out
 
 
-def register_backend(prefix: str, factory: Callable[[str], EventStore]) -> None:
-    """Make ``open_store`` hand URLs starting with ``prefix`` (e.g. "sqlite") to ``factory``."""
-    _BACKENDS[prefix] = factory
-
-
-def open_store(url: str) -> EventStore:
-    """Open the store a URL names: ``sqlite:///path.db``, ``sqlite://`` (memory) or
-    ``postgresql://user@host/db`` (any ``postgresql+driver://`` form too)."""
-    import shelfwise.store.sql  # noqa: F401 - registers the built-in backends
-
-    scheme = url.split(":", 1)[0].split("+", 1)[0]
-    if scheme not in _BACKENDS:
-        known = ", ".join(sorted(_BACKENDS))
-        raise ValueError(f"No event store for URL scheme {scheme!r} (known: {known}).")
-    return _BACKENDS[scheme](url)
+def _finite(k: int, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not math.isfinite(value):
+        raise ValueError(f"impression row {k}: {name} must be a finite number, got {value!r}")
+    return float(value)

@@ -1,7 +1,8 @@
 """SQLAlchemy Core backends: SQLite (default, one file) and PostgreSQL (production).
 
-Both share one schema and one implementation; they differ only in how a connection is set
-up and how "insert, skipping ids already stored" is spelled.
+Both share one schema (``store.tables``) and one implementation; they differ only in how a
+connection is set up and how "insert, skipping ids already stored" is spelled. ``open_store``
+(``store.registry``) picks one by URL.
 """
 
 from __future__ import annotations
@@ -14,42 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
-from shelfwise.store.base import DeletionReport, EventStore, register_backend
-
-metadata = sa.MetaData()
-BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # sqlite rowid alias
-
-events_table = sa.Table(
-    "events", metadata,
-    sa.Column("seq", BigInt, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False),
-    sa.Column("user_id", sa.String(255), nullable=False),
-    sa.Column("item_id", sa.String(255)),
-    sa.Column("event_type", sa.String(32), nullable=False),
-    sa.Column("timestamp", sa.Float(precision=53), nullable=False),
-    sa.Column("session_id", sa.String(255)),
-    sa.Column("value", sa.Float(precision=53)),
-    sa.Column("context", sa.Text),
-    # One index does both jobs: it makes appends idempotent (an event id is unique per
-    # user; derived ids include the user) and serves per-user reads and deletes. A second
-    # index on event_id alone would halve bulk-import speed (random B-tree inserts).
-    sa.UniqueConstraint("user_id", "event_id", name="uq_events_user_event"),
-)
-items_table = sa.Table(
-    "items", metadata,
-    sa.Column("item_id", sa.String(255), primary_key=True),
-    sa.Column("title", sa.Text), sa.Column("description", sa.Text),
-    sa.Column("category", sa.Text),  # JSON list, root first
-    sa.Column("brand", sa.String(255)), sa.Column("price", sa.Float(precision=53)),
-    sa.Column("attributes", sa.Text),  # JSON object
-    sa.Column("in_stock", sa.Boolean, nullable=False, default=True),
-)
-users_table = sa.Table(
-    "users", metadata,
-    sa.Column("user_id", sa.String(255), primary_key=True),
-    sa.Column("attributes", sa.Text),
-    sa.Column("consent", sa.Boolean, nullable=False, default=True),
-)
+from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
+from shelfwise.store.tables import create_schema, events_table, impressions_table, items_table, users_table
 
 POOL = {"pool_size": 32, "max_overflow": 16}  # see SqliteEventStore.__init__
 ITEM_COLUMNS = [c.name for c in items_table.columns]
@@ -79,12 +46,13 @@ class SqlEventStore(EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
+    binary_collation: str | None = None  # orders text by code point, as SQLite does by default
 
     def __init__(self, url: str, **engine_kwargs):
         self.url = url
         self.engine = sa.create_engine(url, **engine_kwargs)
         self._configure()
-        metadata.create_all(self.engine)
+        create_schema(self.engine)
 
     def _configure(self) -> None:
         pass
@@ -181,6 +149,13 @@ class SqlEventStore(EventStore):
         items, types, times = zip(*rows, strict=True)
         return list(items), list(types), np.asarray(times, dtype=np.float64)
 
+    def events_since(self, timestamp: float) -> pd.DataFrame:
+        t = events_table.c
+        frame = self._read(sa.select(t.user_id, t.item_id, t.event_type, t.timestamp)
+                           .where(t.timestamp >= float(timestamp)).order_by(t.timestamp, t.seq))
+        frame["timestamp"] = frame["timestamp"].astype("float64")
+        return frame
+
     def count_events(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(events_table)).scalar())
@@ -227,7 +202,51 @@ class SqlEventStore(EventStore):
                 sa.delete(events_table).where(events_table.c.user_id == user_id)).rowcount
             n_users = conn.execute(
                 sa.delete(users_table).where(users_table.c.user_id == user_id)).rowcount
-        return DeletionReport(user_id, int(n_events), int(n_users))
+            n_shown = conn.execute(
+                sa.delete(impressions_table).where(impressions_table.c.user_id == user_id)).rowcount
+        return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
+
+    # -- impressions -------------------------------------------------------------
+    def log_impressions(self, rows: list[dict]) -> int:
+        clean = check_impressions(rows)
+        if not clean:
+            return 0
+        added = 0
+        with self.engine.begin() as conn:
+            # One multi-row INSERT per chunk: its rowcount is exact on both drivers, where an
+            # executemany's is not (SQLAlchemy batches it for psycopg and reports -1). 1,000
+            # rows x 11 columns stay under SQLite's and PostgreSQL's bound-parameter limits.
+            for start in range(0, len(clean), 1000):
+                stmt = self.dialect_insert(impressions_table).values(clean[start:start + 1000])
+                stmt = stmt.on_conflict_do_nothing(index_elements=["recommendation_id", "position"])
+                # SQLAlchemy keeps an INSERT's rowcount only when asked to
+                added += conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+        return added
+
+    def impressions(self, recommendation_id: str | None = None, *, user_id: str | None = None,
+                    since: float | None = None, limit: int | None = None) -> pd.DataFrame:
+        t = impressions_table.c
+        query = sa.select(*[t[c] for c in IMPRESSION_COLUMNS])
+        if recommendation_id is not None:
+            query = query.where(t.recommendation_id == recommendation_id)
+        if user_id is not None:
+            query = query.where(t.user_id == user_id)
+        if since is not None:
+            query = query.where(t.created_at >= float(since))
+        rec = t.recommendation_id.collate(self.binary_collation) if self.binary_collation else t.recommendation_id
+        query = query.order_by(t.created_at, rec, t.position)
+        if limit is not None:
+            query = query.limit(int(limit))
+        frame = self._read(query)
+        frame["position"] = frame["position"].astype("int64")
+        frame["created_at"] = frame["created_at"].astype("float64")
+        frame["propensity"] = pd.to_numeric(frame["propensity"]).astype("float64")
+        return frame
+
+    def prune_impressions(self, before: float) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa.delete(impressions_table)
+                                    .where(impressions_table.c.created_at < float(before))).rowcount)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -305,6 +324,7 @@ class SqliteEventStore(SqlEventStore):
 
 class PostgresEventStore(SqlEventStore):
     dialect_insert = staticmethod(postgresql.insert)
+    binary_collation = "C"  # the database's own collation may order "b" before "C"
 
     def __init__(self, url: str):
         # psycopg 3 is the driver we install; accept the plain postgresql:// spelling too.
@@ -333,9 +353,5 @@ class PostgresEventStore(SqlEventStore):
             f"ORDER BY s.ord ON CONFLICT (user_id, event_id) DO NOTHING")
         return cursor.rowcount
 
-
-register_backend("sqlite", SqliteEventStore)
-register_backend("postgresql", PostgresEventStore)
-register_backend("postgres", PostgresEventStore)
 
 __all__ = ["PostgresEventStore", "SqlEventStore", "SqliteEventStore"]

@@ -1,0 +1,79 @@
+"""The store's schema (SQLAlchemy Core), shared by every SQL backend.
+
+``metadata.create_all`` creates what is missing at open: a table added after a database was
+made (``impressions``) appears in it then. It does not add an index to a table that already
+exists, so indexes added later are also listed in ``LATE_INDEXES`` and created with
+``CREATE INDEX IF NOT EXISTS`` at open.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # sqlite rowid alias
+Float64 = sa.Float(precision=53)
+
+events_table = sa.Table(
+    "events", metadata,
+    sa.Column("seq", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("item_id", sa.String(255)),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("timestamp", Float64, nullable=False),
+    sa.Column("session_id", sa.String(255)),
+    sa.Column("value", Float64),
+    sa.Column("context", sa.Text),
+    # One index does both jobs: it makes appends idempotent (an event id is unique per
+    # user; derived ids include the user) and serves per-user reads and deletes. A second
+    # index on event_id alone would halve bulk-import speed (random B-tree inserts).
+    sa.UniqueConstraint("user_id", "event_id", name="uq_events_user_event"),
+    # events_since reads the recent tail; live events arrive in time order, so this index
+    # grows at its right edge and costs appends little.
+    sa.Index("ix_events_timestamp", "timestamp"),
+)
+items_table = sa.Table(
+    "items", metadata,
+    sa.Column("item_id", sa.String(255), primary_key=True),
+    sa.Column("title", sa.Text), sa.Column("description", sa.Text),
+    sa.Column("category", sa.Text),  # JSON list, root first
+    sa.Column("brand", sa.String(255)), sa.Column("price", Float64),
+    sa.Column("attributes", sa.Text),  # JSON object
+    sa.Column("in_stock", sa.Boolean, nullable=False, default=True),
+)
+users_table = sa.Table(
+    "users", metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("attributes", sa.Text),
+    sa.Column("consent", sa.Boolean, nullable=False, default=True),
+)
+# One row per item a served list showed (see EventStore.log_impressions).
+impressions_table = sa.Table(
+    "impressions", metadata,
+    sa.Column("recommendation_id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),  # 1-based
+    sa.Column("item_id", sa.String(255), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),  # "" for an anonymous session
+    sa.Column("created_at", Float64, nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("policy", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("propensity", Float64),  # None: the policy showed the item deterministically
+    sa.Column("arm", sa.String(255)),
+    sa.Index("ix_impressions_created_at", "created_at"),  # retention prunes by age
+    sa.Index("ix_impressions_user_id", "user_id"),  # forgetting a shopper
+)
+
+#: Indexes added to tables that databases made before them already have.
+LATE_INDEXES = (("ix_events_timestamp", "events", "timestamp"),)
+
+
+def create_schema(engine: sa.Engine) -> None:
+    """Create missing tables and indexes (idempotent; safe on a database of any earlier
+    version of this schema)."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        for name, table, column in LATE_INDEXES:
+            conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {name} ON {table} ("{column}")')
