@@ -4,6 +4,7 @@ import pytest
 from shelfwise.config import Settings
 from shelfwise.data.schemas import EVENT_TYPES, Event
 from shelfwise.engine import Engine
+from shelfwise.ranking.exclusion import repurchase_intervals
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +25,16 @@ def test_trains_requested_models_plus_fallback(engine):
 def test_recommend_excludes_history_and_is_served_by_a_fresh_engine(engine, small_shop):
     user = str(small_shop.user_ids[5])
     history = engine.store.user_history(user)
-    bought = set(history[history["event_type"] == "purchase"]["item_id"])
-    recs = engine.recommend(user, 10)  # the default excludes purchases only
-    assert len(recs) == 10 and not {r.item_id for r in recs} & bought
+    buys = history[history["event_type"] == "purchase"]
+    # the default excludes purchases only, and a consumable only until its learned repurchase
+    # interval has passed since the shopper's last purchase of it (every model alike)
+    view = engine._load("itemknn")[1]
+    intervals = repurchase_intervals(view)
+    now = max(float(view.seq_times.max()), float(history["timestamp"].max()))
+    last = buys.groupby("item_id")["timestamp"].max()
+    due = {i for i, t in last.items() if now - t >= intervals[view.item_index[i]]}
+    recs = engine.recommend(user, 10)
+    assert len(recs) == 10 and not {r.item_id for r in recs} & (set(last.index) - due)
     everything = engine.recommend(user, 10, exclude_types=list(EVENT_TYPES))
     assert len(everything) == 10 and not {r.item_id for r in everything} & set(history["item_id"])
     fresh = Engine(engine.settings)  # loads the saved models, no retraining

@@ -93,7 +93,7 @@ def test_hybrid_reasons_are_true_of_the_shopper_and_item(engine, small_shop):
     if b in by_id:
         assert by_id[b].reason == f"{titles[b]} is in your cart" or "cart" not in by_id[b].reason
     lines = engine.explain(user, recs[0].item_id, "hybrid")
-    assert lines[0] == recs[0].reason and lines[1].startswith("ranked 1st for you by the hybrid")
+    assert lines[0] == recs[0].reason and lines[1].startswith("1st in your list, placed by the hybrid")
 
 
 def test_a_new_shopper_gets_popular_items_in_context_then_is_personalised(engine, small_shop):

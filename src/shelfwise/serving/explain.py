@@ -46,15 +46,19 @@ class Explainer:
         if not rules.shown[i]:
             return [f"{label} is out of stock or hidden by the shop, so it is not shown"]
         served = p._serve(str(user_id), live, rec, view, version, name, request)
+        if live.empty and live.user_index is None:  # the popular fallback: where the item stands
+            prec, pview, _ = p.source.load("popular")
+            out = [popularity_statement_for(prec, pview, str(item_id), label)]
+            for k, r in enumerate(served.items):
+                if r.item_id == str(item_id):
+                    out = [r.reason or "", *out, f"{ordinal(k + 1)} in your list ({r.source})"]
+            return [s for s in out if s]
         for k, r in enumerate(served.items):
             if r.item_id == str(item_id):
                 out = [r.reason or "", f"{ordinal(k + 1)} in your list, placed by the {r.model} model ({r.source})"]
                 if r.source in ("ranked", "promoted") and r.model == rec.name:
                     out += self._details(rec, view, live, i, blocked, request, r.reason)
                 return [s for s in out if s]
-        if live.empty and live.user_index is None:
-            prec, pview, _ = p.source.load("popular")
-            return [popularity_statement_for(prec, pview, str(item_id), label)]
         if not rules.eligible[i]:
             return [f"{label} is left out by the shop's rules for this list (category, price or brand)"]
         items, _, _, reasons, why = p.candidates(rec, view, live, view.n_items, blocked, request.context)

@@ -32,7 +32,8 @@ from shelfwise.ranking.exclusion import blocked_items, repurchase_intervals
 from shelfwise.ranking.exploration import CategoryThompson
 from shelfwise.ranking.features import Histories
 from shelfwise.ranking.final import final_list
-from shelfwise.ranking.reasons import ListReasons, ModelReasons
+from shelfwise.ranking.model_reasons import ModelReasons
+from shelfwise.ranking.reasons import ListReasons
 from shelfwise.ranking.rules import CompiledRules, compile_rules
 from shelfwise.serving.impressions import ImpressionLog
 from shelfwise.serving.types import Context, ListRequest, Live, Recommendation, ServedList
