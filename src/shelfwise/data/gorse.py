@@ -39,6 +39,7 @@ META_KEYS = frozenset({TIMESTAMP_KEY, COMMENT_KEY})
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"  # what Go writes for a time never set
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_S = datetime(1, 1, 1, tzinfo=UTC).timestamp()  # Go's zero time in Unix seconds
+_MAX_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 _NUMERIC = re.compile(r"\d+(\.\d+)?")
 
 
@@ -114,15 +115,17 @@ def parse_time(value: Any) -> float | None:
 
     Accepts RFC 3339 / ISO 8601 with or without a zone (UTC when none), dates, the formats
     ``dateutil`` reads ("Feb 24 2022 10:00") and Unix times of 10, 13, 16 or 19 digits
-    (seconds to nanoseconds), as ``dateparse.ParseAny``. Raises ValueError otherwise."""
+    (seconds to nanoseconds), as ``dateparse.ParseAny``. Raises ValueError otherwise, and for
+    a time outside the years 1 to 9999."""
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return _in_range(float(value), value)
     text = str(value).strip()
     if _NUMERIC.fullmatch(text):
         digits = len(text.split(".")[0])
-        return float(text) / (1 if digits <= 10 else 1e3 if digits <= 13 else 1e6 if digits <= 16 else 1e9)
+        scale = 1 if digits <= 10 else 1e3 if digits <= 13 else 1e6 if digits <= 16 else 1e9
+        return _in_range(float(text) / scale, text)
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
@@ -136,6 +139,12 @@ def parse_time(value: Any) -> float | None:
         dt = dt.replace(tzinfo=UTC)
     seconds = dt.timestamp()
     return None if seconds == _ZERO_S else seconds
+
+
+def _in_range(seconds: float, given: Any) -> float:
+    if not _ZERO_S <= seconds <= _MAX_S:  # NaN fails too
+        raise ValueError(f"time {given!r} is not between the years 1 and 9999")
+    return seconds
 
 
 def format_time(seconds: float | None) -> str:

@@ -20,7 +20,7 @@ from fastapi import Request
 from shelfwise.ranking.catalogue import SEP
 from shelfwise.ranking.rules import RuleSet
 
-from .common import cached, catalogue_key, engine_of
+from .common import GorseError, cached, catalogue_key, engine_of
 from .store import category_paths
 
 
@@ -39,6 +39,14 @@ def category_rules(request: Request, categories: list[str]) -> RuleSet | bool | 
     paths = cached(catalogue_key(request, "paths"), lambda: category_paths(engine_of(request)))
     found = prefixes(paths, categories)
     return RuleSet(include_categories=found) if found else False
+
+
+def request_categories(request: Request, category: str | None) -> list[str]:
+    """Gorse's categories of a request: every ``?category=``, else the path's."""
+    given = [c for c in request.query_params.getlist("category") or [category or ""] if c]
+    if any(len(c) > 255 for c in given):
+        raise GorseError(400, "category: at most 255 characters")
+    return given
 
 
 def in_categories(path: tuple[str, ...], categories: list[str]) -> bool:

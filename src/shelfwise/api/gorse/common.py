@@ -16,19 +16,33 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, StrictStr, StringConstraints, ValidationError
 
 from shelfwise.api.deps import RequireScope
 from shelfwise.data.gorse import GorseSettings, settings_of
+from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
+from shelfwise.errors import NotTrained
 
 MAX_N = 10_000  # longest list or page one request may ask for
+
+
+def _trimmed(text: str) -> str:
+    if text != text.strip():  # shelfwise stores ids trimmed: " a" and "a" would be one shopper
+        raise ValueError("must not start or end with white space")
+    return text
+
+
+#: an id or name in a body: text of at most 255 characters (the store's column), not padded
+BodyId = Annotated[StrictStr, StringConstraints(max_length=255), AfterValidator(_trimmed)]
+#: an id or name in a path
+PathId = Annotated[str, Path(min_length=1, max_length=255)]
 
 
 class GorseError(Exception):
@@ -53,9 +67,12 @@ class GorseRoute(APIRoute):
             except HTTPException as exc:  # the key check: Gorse says only "unauthorized"
                 text = "unauthorized" if exc.status_code == 401 else str(exc.detail)
                 return PlainTextResponse(text, status_code=exc.status_code)
-            except RequestValidationError as exc:  # a body that is not JSON
+            except RequestValidationError as exc:  # a body that is not JSON, a path id too long
                 first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
-                return PlainTextResponse(str(first.get("msg")), status_code=400)
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                return PlainTextResponse(f"{where}: {first.get('msg')}", status_code=400)
+            except MalformedInput as exc:  # what the event store refused, by row
+                return PlainTextResponse(str(exc).splitlines()[-1].strip(), status_code=400)
 
         return answer
 
@@ -105,15 +122,22 @@ def success(rows: int) -> JSONResponse:
     return JSONResponse({"RowAffected": int(rows)})
 
 
-def scored(recs, key: str = "item_id") -> list[dict[str, Any]]:
+def scored(recs) -> list[dict[str, Any]]:
     """``[{Id, Score}]`` (Gorse's cache.Score) from recommendations; a score that is not a
     finite number (a filler's) is 0."""
-    return [{"Id": getattr(r, key), "Score": float(r.score) if math.isfinite(r.score) else 0.0}
-            for r in recs]
+    return [{"Id": r.item_id, "Score": float(r.score) if math.isfinite(r.score) else 0.0} for r in recs]
+
+
+def popular_or_none(engine: Engine, n: int, rules) -> list:
+    """The shop's popular list, or none before anything is trained (as Gorse's empty cache)."""
+    try:
+        return engine.popular(n=n, rules=rules)
+    except NotTrained:
+        return []
 
 
 # -- parameters -------------------------------------------------------------------------
-def query_int(request: Request, name: str, default: int, low: int = 0) -> int:
+def query_int(request: Request, name: PathId, default: int, low: int = 0) -> int:
     """An integer query parameter as Gorse's ``ParseInt`` reads it: absent or empty is
     ``default``, anything else not an integer is a 400."""
     text = request.query_params.get(name, "")
@@ -136,10 +160,23 @@ def n_offset(request: Request) -> tuple[int, int]:
     return query_int(request, "n", gorse_settings(request).default_n, low=1), query_int(request, "offset", 0)
 
 
+def _finite(value: Any) -> bool:
+    """False if a number in the JSON is NaN or infinite (Python's JSON reader takes them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def parse_body(body: Any, model: type[BaseModel], many: bool) -> list[BaseModel]:
     """The body as ``model`` (a list of them when ``many``); a 400 naming what is wrong."""
     if many and not isinstance(body, list):
         raise GorseError(400, f"json: cannot unmarshal {type(body).__name__} into a list")
+    if not _finite(body):
+        raise GorseError(400, "json: a number is NaN or infinite")
     try:
         return [model.model_validate(b) for b in (body if many else [body])]
     except ValidationError as exc:
@@ -190,6 +227,6 @@ def cached(key: Any, compute: Callable[[], Any], seconds: float = CATALOGUE_TTL_
     return value
 
 
-def catalogue_key(request: Request, name: str) -> tuple:
+def catalogue_key(request: Request, name: PathId) -> tuple:
     engine = engine_of(request)
     return name, engine.store.url, request.app.state.online.catalogue_generation()

@@ -22,6 +22,7 @@ from .common import (
     WRITE,
     GorseError,
     GorseRoute,
+    PathId,
     cursor_of,
     engine_of,
     gorse_settings,
@@ -76,13 +77,13 @@ def get_feedback(request: Request):
 
 
 @route(router, "GET", "/feedback/{feedback_type}", scope=READ, summary="Get feedback of a type, a page at a time")
-def get_typed_feedback(feedback_type: str, request: Request):
+def get_typed_feedback(feedback_type: PathId, request: Request):
     return _page(request, feedback_type)
 
 
 @route(router, "GET", "/feedback/{user_id}/{item_id}", scope=READ,
        summary="Get the feedback between a user and an item")
-def get_user_item_feedback(user_id: str, item_id: str, request: Request):
+def get_user_item_feedback(user_id: PathId, item_id: PathId, request: Request):
     return ok([r.feedback for r in feedback_of(engine_of(request), user_id, item_id)])
 
 
@@ -95,13 +96,13 @@ def _deleted(request: Request, user_id: str, item_id: str, feedback_type: str | 
 
 @route(router, "DELETE", "/feedback/{user_id}/{item_id}", scope=WRITE,
        summary="Delete the feedback between a user and an item")
-def delete_user_item_feedback(user_id: str, item_id: str, request: Request):
+def delete_user_item_feedback(user_id: PathId, item_id: PathId, request: Request):
     return _deleted(request, user_id, item_id, None)
 
 
 @route(router, "GET", "/feedback/{feedback_type}/{user_id}/{item_id}", scope=READ,
        summary="Get the feedback of a type between a user and an item")
-def get_typed_user_item_feedback(feedback_type: str, user_id: str, item_id: str, request: Request):
+def get_typed_user_item_feedback(feedback_type: PathId, user_id: PathId, item_id: PathId, request: Request):
     rows = [r for r in feedback_of(engine_of(request), user_id, item_id) if r.key[2] == feedback_type]
     if not rows:
         raise GorseError(404, f"feedback {feedback_type} of user {user_id} on item {item_id} not found")
@@ -110,7 +111,7 @@ def get_typed_user_item_feedback(feedback_type: str, user_id: str, item_id: str,
 
 @route(router, "DELETE", "/feedback/{feedback_type}/{user_id}/{item_id}", scope=WRITE,
        summary="Delete the feedback of a type between a user and an item")
-def delete_typed_user_item_feedback(feedback_type: str, user_id: str, item_id: str, request: Request):
+def delete_typed_user_item_feedback(feedback_type: PathId, user_id: PathId, item_id: PathId, request: Request):
     return _deleted(request, user_id, item_id, feedback_type)
 
 
@@ -122,21 +123,21 @@ def _listed(request: Request, feedback_type: str | None, **who: str):
 
 
 @route(router, "GET", "/user/{user_id}/feedback", scope=READ, summary="Get a user's feedback")
-def get_user_feedback(user_id: str, request: Request):
+def get_user_feedback(user_id: PathId, request: Request):
     return _listed(request, None, user_id=user_id)
 
 
 @route(router, "GET", "/user/{user_id}/feedback/{feedback_type}", scope=READ, summary="Get a user's feedback of a type")
-def get_typed_user_feedback(user_id: str, feedback_type: str, request: Request):
+def get_typed_user_feedback(user_id: PathId, feedback_type: PathId, request: Request):
     return _listed(request, feedback_type, user_id=user_id)
 
 
 @route(router, "GET", "/item/{item_id}/feedback", scope=READ, summary="Get the feedback on an item")
-def get_item_feedback(item_id: str, request: Request):
+def get_item_feedback(item_id: PathId, request: Request):
     return _listed(request, None, item_id=item_id)
 
 
 @route(router, "GET", "/item/{item_id}/feedback/{feedback_type}", scope=READ,
        summary="Get the feedback of a type on an item")
-def get_typed_item_feedback(item_id: str, feedback_type: str, request: Request):
+def get_typed_item_feedback(item_id: PathId, feedback_type: PathId, request: Request):
     return _listed(request, feedback_type, item_id=item_id)

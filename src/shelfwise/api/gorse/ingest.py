@@ -16,7 +16,7 @@ from shelfwise.api.online import accepted
 from shelfwise.data.gorse import GorseSettings, feedback_context, feedback_event_id, parse_time
 from shelfwise.engine import Engine
 
-from .common import GorseError, engine_of, gorse_settings
+from .common import BodyId, GorseError, engine_of, gorse_settings
 from .feedback_store import delete_events, existing_events, upsert_side
 from .store import item_rows, user_rows
 
@@ -25,9 +25,9 @@ class FeedbackIn(BaseModel):
     """Gorse's Feedback as clients send it (fields not sent are Go's zero values)."""
 
     model_config = ConfigDict(extra="ignore")
-    FeedbackType: StrictStr = ""
-    UserId: StrictStr = ""
-    ItemId: StrictStr = ""
+    FeedbackType: BodyId = ""
+    UserId: BodyId = ""
+    ItemId: BodyId = ""
     Value: float = 0.0
     Timestamp: StrictStr | float | None = ""
     Comment: StrictStr | None = ""
@@ -73,7 +73,7 @@ def _existing_only(engine: Engine, settings: GorseSettings, feedback: list[dict]
         engine.store.upsert_users([{"user_id": u} for u in new_users])
         have_users.update(new_users)
     if new_items and insert_items:
-        engine.upsert_items([{"item_id": i} for i in new_items])
+        engine.store.upsert_items([{"item_id": i} for i in new_items])
         request.app.state.online.catalogue_changed()
         have_items.update(new_items)
     return [f for f in feedback if f["UserId"] in have_users and f["ItemId"] in have_items]

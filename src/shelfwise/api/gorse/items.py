@@ -16,9 +16,22 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from shelfwise.data.gorse import gorse_item, item_row, item_timestamp, parse_time
 from shelfwise.store.sql import items_table
 
-from .common import READ, WRITE, GorseError, GorseRoute, cursor_of, engine_of, make_cursor, ok, page_size, route
-from .common import parse_body as _parse
-from .common import success as _success
+from .common import (
+    READ,
+    WRITE,
+    BodyId,
+    GorseError,
+    GorseRoute,
+    PathId,
+    cursor_of,
+    engine_of,
+    make_cursor,
+    ok,
+    page_size,
+    parse_body,
+    route,
+    success,
+)
 from .store import delete_item, item_rows, page
 
 router = APIRouter(route_class=GorseRoute, tags=["gorse: items"])
@@ -26,9 +39,9 @@ router = APIRouter(route_class=GorseRoute, tags=["gorse: items"])
 
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    ItemId: StrictStr = ""
+    ItemId: BodyId = ""
     IsHidden: StrictBool = False
-    Categories: list[StrictStr] | None = None
+    Categories: list[BodyId] | None = None
     Timestamp: StrictStr | float | None = ""
     Labels: Any = None
     Comment: StrictStr | None = ""
@@ -39,7 +52,7 @@ class ItemPatch(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     IsHidden: StrictBool | None = None
-    Categories: list[StrictStr] | None = None
+    Categories: list[BodyId] | None = None
     Timestamp: StrictStr | float | None = None
     Labels: Any = None
     Comment: StrictStr | None = None
@@ -59,7 +72,7 @@ def _editable(row: dict[str, Any]) -> dict[str, Any]:
 
 def _store(request: Request, rows: list[dict[str, Any]]) -> None:
     """Upsert catalogue rows, binding the next list in every process at once."""
-    engine_of(request).upsert_items(rows)
+    engine_of(request).store.upsert_items(rows)
     request.app.state.online.catalogue_changed()
 
 
@@ -75,16 +88,16 @@ def _insert(request: Request, items: list[ItemIn]) -> int:
 
 @route(router, "POST", "/item", scope=WRITE, summary="Insert an item; overwrite it if it exists")
 def insert_item(request: Request, body: Any = Body(None)):
-    return _success(_insert(request, _parse(body, ItemIn, many=False)))
+    return success(_insert(request, parse_body(body, ItemIn, many=False)))
 
 
 @route(router, "POST", "/items", scope=WRITE, summary="Insert items; overwrite those that exist")
 def insert_items(request: Request, body: Any = Body(None)):
-    return _success(_insert(request, _parse(body, ItemIn, many=True)))
+    return success(_insert(request, parse_body(body, ItemIn, many=True)))
 
 
 @route(router, "GET", "/item/{item_id}", scope=READ, summary="Get an item")
-def get_item(item_id: str, request: Request):
+def get_item(item_id: PathId, request: Request):
     row = item_rows(engine_of(request), [item_id]).get(item_id)
     if row is None:
         raise GorseError(404, f"item {item_id} not found")
@@ -92,24 +105,24 @@ def get_item(item_id: str, request: Request):
 
 
 @route(router, "PATCH", "/item/{item_id}", scope=WRITE, summary="Modify an item")
-def modify_item(item_id: str, request: Request, body: Any = Body(None)):
+def modify_item(item_id: PathId, request: Request, body: Any = Body(None)):
     """As Gorse: fields not given keep their value, and a missing item is not an error
     (nothing is changed)."""
-    patch = _parse(body, ItemPatch, many=False)[0]
+    patch = parse_body(body, ItemPatch, many=False)[0]
     row = item_rows(engine_of(request), [item_id]).get(item_id)
     if row is not None:
         item = {**_editable(row), **patch.model_dump(exclude_none=True)}
         if patch.Timestamp is not None:
             item["Timestamp"] = _time(patch.Timestamp)
         _store(request, [item_row(item, row)])
-    return _success(1)
+    return success(1)
 
 
 @route(router, "DELETE", "/item/{item_id}", scope=WRITE, summary="Delete an item and its feedback")
-def remove_item(item_id: str, request: Request):
+def remove_item(item_id: PathId, request: Request):
     delete_item(engine_of(request), item_id)
     request.app.state.online.catalogue_changed()
-    return _success(1)
+    return success(1)
 
 
 def _category(request: Request, item_id: str, change) -> Any:
@@ -119,17 +132,17 @@ def _category(request: Request, item_id: str, change) -> Any:
     item = _editable(row)
     item["Categories"] = change(item["Categories"])
     _store(request, [item_row(item, row)])
-    return _success(1)
+    return success(1)
 
 
 @route(router, "PUT", "/item/{item_id}/category/{category}", scope=WRITE, summary="Add a category to an item")
-def insert_item_category(item_id: str, category: str, request: Request):
+def insert_item_category(item_id: PathId, category: PathId, request: Request):
     return _category(request, item_id, lambda cats: cats if category in cats else [*cats, category])
 
 
 @route(router, "DELETE", "/item/{item_id}/category/{category}", scope=WRITE,
        summary="Remove a category from an item")
-def delete_item_category(item_id: str, category: str, request: Request):
+def delete_item_category(item_id: PathId, category: PathId, request: Request):
     return _category(request, item_id, lambda cats: [c for c in cats if c != category])
 
 

@@ -15,10 +15,21 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .categories import category_rules, in_categories
-from .common import READ, GorseRoute, cached, catalogue_key, engine_of, n_offset, ok, route, scored
+from .categories import category_rules, in_categories, request_categories
+from .common import (
+    READ,
+    GorseRoute,
+    PathId,
+    cached,
+    catalogue_key,
+    engine_of,
+    n_offset,
+    ok,
+    popular_or_none,
+    route,
+    scored,
+)
 from .feedback_store import seen_items
-from .recommend import _categories, _popular
 from .store import latest, ping
 
 router = APIRouter(route_class=GorseRoute, tags=["gorse: recommendation"])
@@ -31,7 +42,7 @@ def _seen(request: Request) -> set[str]:
 
 def _latest(request: Request, category: str | None):
     n, offset = n_offset(request)
-    categories, seen = _categories(request, category), _seen(request)
+    categories, seen = request_categories(request, category), _seen(request)
     rows = cached(catalogue_key(request, "latest"), lambda: latest(engine_of(request)))
     picked = [(item, ts) for item, ts, path in rows
               if item not in seen and (not categories or in_categories(path, categories))]
@@ -40,11 +51,11 @@ def _latest(request: Request, category: str | None):
 
 def _popular_list(request: Request, category: str | None):
     n, offset = n_offset(request)
-    rules = category_rules(request, _categories(request, category))
+    rules = category_rules(request, request_categories(request, category))
     if rules is False:
         return ok([])
     seen = _seen(request)
-    recs = [r for r in _popular(engine_of(request), offset + n + len(seen), rules) if r.item_id not in seen]
+    recs = [r for r in popular_or_none(engine_of(request), offset + n + len(seen), rules) if r.item_id not in seen]
     return ok(scored(recs[offset:offset + n]))
 
 
@@ -59,7 +70,7 @@ def get_popular(request: Request, category: str | None = None):
 
 
 @route(router, "GET", "/non-personalized/{name}", scope=READ, summary="A non-personalized list: latest or popular")
-def get_non_personalized(name: str, request: Request):
+def get_non_personalized(name: PathId, request: Request):
     if name == "latest":
         return _latest(request, None)
     if name == "popular":

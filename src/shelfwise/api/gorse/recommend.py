@@ -9,6 +9,7 @@ category keeps the items that have it (several ``?category=``: all of them).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -18,13 +19,27 @@ from fastapi import APIRouter, Body, Request
 
 from shelfwise.errors import NotTrained, UnknownId
 
-from .categories import category_rules
-from .common import READ, GorseError, GorseRoute, engine_of, gorse_settings, n_offset, ok, parse_body, route, scored
+from .categories import category_rules, request_categories
+from .common import (
+    READ,
+    GorseError,
+    GorseRoute,
+    PathId,
+    engine_of,
+    gorse_settings,
+    n_offset,
+    ok,
+    parse_body,
+    popular_or_none,
+    route,
+    scored,
+)
 from .feedback_store import seen_items
 from .ingest import FeedbackIn, parsed_feedback, store_feedback
 from .store import user_neighbours
 
 router = APIRouter(route_class=GorseRoute, tags=["gorse: recommendation"])
+log = logging.getLogger("shelfwise.api")
 _DURATION = re.compile(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -40,15 +55,21 @@ def go_duration(text: str) -> float:
     return -seconds if match[1] == "-" else seconds
 
 
-def _categories(request: Request, category: str | None) -> list[str]:
-    """Gorse's categories of a request: every ``?category=``, else the path's."""
-    given = request.query_params.getlist("category") or [category or ""]
-    return [c for c in given if c]
+def _or_popular(compute, engine, n: int, rules) -> list:
+    """``compute()``, or the popular list when the model is not trained or fails (as
+    shelfwise's own routes: a failing model must not take the shop's page down with it)."""
+    try:
+        return compute()
+    except NotTrained:
+        return popular_or_none(engine, n, rules)
+    except Exception:
+        log.exception("the serving model failed; answering /api with the popular list")
+        return popular_or_none(engine, n, rules)
 
 
 @route(router, "GET", "/recommend/{user_id}", "/recommend/{user_id}/{category}", scope=READ,
        summary="Recommend items to a user")
-def recommend(user_id: str, request: Request, category: str | None = None):
+def recommend(user_id: PathId, request: Request, category: str | None = None):
     """A list of item ids, or ``[{Id, Score}]`` when the request says ``X-API-Version: 2``.
     ``write-back-type`` stores each item returned as feedback of that type, dated
     ``write-back-delay`` (a Go duration) from now; it hides the items once that time has come."""
@@ -56,15 +77,14 @@ def recommend(user_id: str, request: Request, category: str | None = None):
     write_back = request.query_params.get("write-back-type", "")
     delay = go_duration(request.query_params.get("write-back-delay", ""))
     engine, settings, now = engine_of(request), gorse_settings(request), time.time()
-    rules = category_rules(request, _categories(request, category))
+    rules = category_rules(request, request_categories(request, category))
     recs = []
     if rules is not False:
         seen = set() if settings.enable_replacement else seen_items(engine, user_id, now)
-        try:  # exclusion is Gorse's (all feedback up to now), so the shop's exclude_types are off
-            recs = engine.recommend(user_id, n=offset + n + len(seen), rules=rules,
-                                    exclude_types=None if settings.enable_replacement else [])
-        except NotTrained:
-            recs = _popular(engine, offset + n + len(seen), rules)
+        # exclusion is Gorse's (all feedback up to now), so the shop's exclude_types are off
+        exclude, want = (None if settings.enable_replacement else []), offset + n + len(seen)
+        recs = _or_popular(lambda: engine.recommend(user_id, n=want, rules=rules, exclude_types=exclude),
+                           engine, want, rules)
         recs = [r for r in recs if r.item_id not in seen][offset:offset + n]
     if write_back:
         store_feedback(request, [{"FeedbackType": write_back, "UserId": user_id, "ItemId": r.item_id,
@@ -73,13 +93,6 @@ def recommend(user_id: str, request: Request, category: str | None = None):
     if request.headers.get("x-api-version") == "2":
         return ok(scored(recs))
     return ok([r.item_id for r in recs])
-
-
-def _popular(engine, n: int, rules) -> list:
-    try:
-        return engine.popular(n=n, rules=rules)
-    except NotTrained:  # nothing trained yet: Gorse's empty cache answers an empty list
-        return []
 
 
 @route(router, "POST", "/session/recommend", "/session/recommend/{category}", scope=READ,
@@ -91,7 +104,7 @@ def session_recommend(request: Request, category: str | None = None, body: Any =
     n, offset = n_offset(request)
     feedback = parsed_feedback(parse_body(body, FeedbackIn, many=True))
     engine, settings, now = engine_of(request), gorse_settings(request), time.time()
-    rules = category_rules(request, _categories(request, category))
+    rules = category_rules(request, request_categories(request, category))
     if rules is False:
         return ok([])
     # undated feedback keeps the order given, ending now (as shelfwise's session route)
@@ -100,24 +113,22 @@ def session_recommend(request: Request, category: str | None = None, body: Any =
     order = sorted(range(len(feedback)), key=lambda k: times[k])
     history = [k for k in order if settings.behaviour(feedback[k]["FeedbackType"]) is not None]
     seen = {f["ItemId"] for f in feedback}
-    try:
-        recs = engine.recommend_session([feedback[k]["ItemId"] for k in history],
-                                        [settings.behaviour(feedback[k]["FeedbackType"]) for k in history],
-                                        np.array([times[k] for k in history], dtype=np.float64),
-                                        n=offset + n + len(seen), rules=rules, exclude_types=[])
-    except NotTrained:
-        recs = _popular(engine, offset + n + len(seen), rules)
+    items = [feedback[k]["ItemId"] for k in history]
+    types = [settings.behaviour(feedback[k]["FeedbackType"]) for k in history]
+    when, want = np.array([times[k] for k in history], dtype=np.float64), offset + n + len(seen)
+    recs = _or_popular(lambda: engine.recommend_session(items, types, when, n=want, rules=rules, exclude_types=[]),
+                       engine, want, rules)
     return ok(scored([r for r in recs if r.item_id not in seen][offset:offset + n]))
 
 
 @route(router, "GET", "/item/{item_id}/neighbors", "/item/{item_id}/neighbors/{category}", scope=READ,
        summary="Items similar to an item")
-def item_neighbors(item_id: str, request: Request, category: str | None = None):
+def item_neighbors(item_id: PathId, request: Request, category: str | None = None):
     """``[{Id, Score}]`` from the item model (``gorse.neighbors_model``); an item the model
     does not know has none (an empty list, as Gorse's empty cache)."""
     n, offset = n_offset(request)
     engine, settings = engine_of(request), gorse_settings(request)
-    rules = category_rules(request, _categories(request, category))
+    rules = category_rules(request, request_categories(request, category))
     if rules is False:
         return ok([])
     models = [settings.neighbors_model] if settings.neighbors_model else [None, "itemknn"]
@@ -133,7 +144,7 @@ def item_neighbors(item_id: str, request: Request, category: str | None = None):
 
 
 @route(router, "GET", "/user/{user_id}/neighbors", scope=READ, summary="Users similar to a user")
-def user_neighbors(user_id: str, request: Request):
+def user_neighbors(user_id: PathId, request: Request):
     """``[{Id, Score}]``: the users sharing the most positive items with this one (cosine of
     their item sets), from the store as it is now."""
     n, offset = n_offset(request)

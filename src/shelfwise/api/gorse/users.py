@@ -15,9 +15,23 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from shelfwise.data.gorse import gorse_user, user_row
 from shelfwise.store.sql import users_table
 
-from .common import ADMIN, READ, WRITE, GorseError, GorseRoute, cursor_of, engine_of, make_cursor, ok, page_size, route
-from .common import parse_body as _parse
-from .common import success as _success
+from .common import (
+    ADMIN,
+    READ,
+    WRITE,
+    BodyId,
+    GorseError,
+    GorseRoute,
+    PathId,
+    cursor_of,
+    engine_of,
+    make_cursor,
+    ok,
+    page_size,
+    parse_body,
+    route,
+    success,
+)
 from .store import delete_side_user, page, user_rows
 
 router = APIRouter(route_class=GorseRoute, tags=["gorse: users"])
@@ -25,7 +39,7 @@ router = APIRouter(route_class=GorseRoute, tags=["gorse: users"])
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="ignore")  # Subscribe (Gorse before 0.5) is accepted, not kept
-    UserId: StrictStr = ""
+    UserId: BodyId = ""
     Labels: Any = None
     Comment: StrictStr | None = ""
 
@@ -49,16 +63,16 @@ def _insert(request: Request, users: list[UserIn]) -> int:
 
 @route(router, "POST", "/user", scope=WRITE, summary="Insert a user; overwrite it if it exists")
 def insert_user(request: Request, body: Any = Body(None)):
-    return _success(_insert(request, _parse(body, UserIn, many=False)))
+    return success(_insert(request, parse_body(body, UserIn, many=False)))
 
 
 @route(router, "POST", "/users", scope=WRITE, summary="Insert users; overwrite those that exist")
 def insert_users(request: Request, body: Any = Body(None)):
-    return _success(_insert(request, _parse(body, UserIn, many=True)))
+    return success(_insert(request, parse_body(body, UserIn, many=True)))
 
 
 @route(router, "GET", "/user/{user_id}", scope=READ, summary="Get a user")
-def get_user(user_id: str, request: Request):
+def get_user(user_id: PathId, request: Request):
     row = user_rows(engine_of(request), [user_id]).get(user_id)
     if row is None:
         raise GorseError(404, f"user {user_id} not found")
@@ -66,24 +80,24 @@ def get_user(user_id: str, request: Request):
 
 
 @route(router, "PATCH", "/user/{user_id}", scope=WRITE, summary="Modify a user")
-def modify_user(user_id: str, request: Request, body: Any = Body(None)):
+def modify_user(user_id: PathId, request: Request, body: Any = Body(None)):
     """As Gorse: fields not given keep their value; a missing user is not an error."""
-    patch = _parse(body, UserPatch, many=False)[0]
+    patch = parse_body(body, UserPatch, many=False)[0]
     engine = engine_of(request)
     row = user_rows(engine, [user_id]).get(user_id)
     if row is not None:
         user = {**gorse_user(row), **patch.model_dump(exclude_none=True)}
         engine.store.upsert_users([user_row(user, row)])
-    return _success(1)
+    return success(1)
 
 
 @route(router, "DELETE", "/user/{user_id}", scope=ADMIN, summary="Delete a user and all their feedback")
-def delete_user(user_id: str, request: Request):
+def delete_user(user_id: PathId, request: Request):
     engine = engine_of(request)
     engine.forget_user(user_id)
     delete_side_user(engine, user_id)
     request.app.state.online.forget(user_id)  # recent items and cached lists, in every process
-    return _success(1)
+    return success(1)
 
 
 @route(router, "GET", "/users", scope=READ, summary="Get users by id, a page at a time")
