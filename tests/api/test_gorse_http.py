@@ -62,6 +62,16 @@ def test_paths_cursors_and_headers(gorse):
         upper = c.get("/api/users", params={"n": 5, "Cursor": first["Cursor"]}).json()
         assert lower == upper and lower["Users"][0]["UserId"] > first["Users"][-1]["UserId"]
         assert c.get("/api/users", params={"cursor": "%%%"}).status_code == 400
+        # typed feedback pages walk every row of the type once (event rows and side rows alike)
+        for kind in ("read", "review"):  # a behaviour's, and a type stored aside
+            keys, cursor = [], ""
+            while True:
+                page = c.get(f"/api/feedback/{kind}", params={"n": 997, "cursor": cursor}).json()
+                keys += [(f["FeedbackType"], f["UserId"], f["ItemId"]) for f in page["Feedback"]]
+                if not (cursor := page["Cursor"]):
+                    break
+            assert len(keys) == len(set(keys)) and {k for k in gorse.feedback_keys if k[0] == kind} <= set(keys)
+            assert {k[0] for k in keys} == {kind}
         # the same category as a path segment or a query parameter
         assert c.get("/api/recommend/probe/planted").json() == ["K2", "K3"]
         assert c.get("/api/recommend/probe", params={"category": "planted"}).json() == ["K2", "K3"]
