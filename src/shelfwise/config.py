@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shelfwise.data.gorse import GorseSettings
 from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import DEFAULT_BEHAVIOUR_WEIGHTS, EVENT_TYPES
 from shelfwise.registry import check_model_name
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
     impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
+    gorse: GorseSettings = Field(default_factory=GorseSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

@@ -184,6 +184,8 @@ class Engine:
         if fmt not in LOADERS:
             raise ValueError(f"Unknown format {fmt!r}. Known: {', '.join(sorted(LOADERS))}.")
         accepted = inspect.signature(LOADERS[fmt]).parameters
+        if fmt == "gorse":  # Gorse's feedback types map to behaviours by the shop's settings
+            loader_kwargs.setdefault("settings", self.settings.gorse)
         extra = sorted(set(loader_kwargs) - set(accepted))
         if extra:
             raise ValueError(f"The {fmt!r} format takes no {', '.join(extra)} option "

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shelfwise import __version__
+from shelfwise.api import gorse
 from shelfwise.api.commit import GroupCommit
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _warm(engine)
     for module in (events, catalogue, recommendations, session, models, health):
         app.include_router(module.router)
+    app.include_router(gorse.router)  # Gorse's REST API under /api, over the same Engine
     _errors(app)
     app.add_middleware(CachedLists, state_app=app)
     app.add_middleware(Observe, metrics=app.state.metrics)

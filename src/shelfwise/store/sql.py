@@ -16,7 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
-from shelfwise.store.tables import create_schema, events_table, impressions_table, items_table, users_table
+from shelfwise.store.tables import (
+    create_schema,
+    events_table,
+    impressions_table,
+    items_table,
+    side_feedback_table,
+    users_table,
+)
 
 POOL = {"pool_size": 32, "max_overflow": 16}  # see SqliteEventStore.__init__
 ITEM_COLUMNS = [c.name for c in items_table.columns]
@@ -204,6 +211,7 @@ class SqlEventStore(EventStore):
                 sa.delete(users_table).where(users_table.c.user_id == user_id)).rowcount
             n_shown = conn.execute(
                 sa.delete(impressions_table).where(impressions_table.c.user_id == user_id)).rowcount
+            conn.execute(sa.delete(side_feedback_table).where(side_feedback_table.c.user_id == user_id))
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
 
     # -- impressions -------------------------------------------------------------

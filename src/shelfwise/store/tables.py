@@ -77,3 +77,18 @@ def create_schema(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         for name, table, column in LATE_INDEXES:
             conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {name} ON {table} ("{column}")')
+
+#: Feedback the event log does not hold (Gorse's negative and unknown feedback types, sent to
+#: its API under /api): one row per (user, item, type). A store table so forgetting a
+#: shopper removes these rows too.
+side_feedback_table = sa.Table(
+    "gorse_feedback", metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("item_id", sa.String(255), primary_key=True),
+    sa.Column("feedback_type", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("timestamp", sa.Float(precision=53), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Index("ix_gorse_feedback_item", "item_id"),
+)
+

@@ -6,6 +6,7 @@
 from shelfwise.data.loaders.amazon import load_amazon_grocery
 from shelfwise.data.loaders.base import Dataset, read_delimited
 from shelfwise.data.loaders.generic import load_events
+from shelfwise.data.loaders.gorse import load_gorse
 from shelfwise.data.loaders.recbole import load_recbole
 from shelfwise.data.loaders.retail import load_online_retail
 from shelfwise.data.loaders.sequences import load_amazon, load_sequences
@@ -24,6 +25,7 @@ LOADERS = {
     "otto": load_otto,
     "online-retail": load_online_retail,
     "amazon-grocery": load_amazon_grocery,
+    "gorse": load_gorse,
 }
 
 __all__ = ["LOADERS", "Dataset", "load_amazon", "load_amazon_grocery", "load_events",
