@@ -103,7 +103,7 @@ def test_every_path_serves_the_same_items_and_reasons(shop, model):
         assert again.json()["recommendation_id"] == first.json()["recommendation_id"]  # the cached list
 
         [(_, batch)] = batch_lists(rec, view, [user], N, exclude_types=["purchase"], reasons=True,
-                                   rules=engine.settings.rules, out_of_stock={oos})
+                                   rules=engine.settings.rules)  # stock: the view catalogue's, as trained
         assert _pairs(batch) == expected
 
         for item_id, reason in expected:

@@ -12,7 +12,6 @@ import pandas as pd
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from shelfwise.api.online import accepted
 from shelfwise.data.gorse import GorseSettings, feedback_context, feedback_event_id, parse_time
 from shelfwise.engine import Engine
 
@@ -106,11 +105,7 @@ def store_feedback(request: Request, feedback: list[dict[str, Any]], overwrite: 
         stored = existing_events(engine, keys)
         if overwrite and stored:
             delete_events(engine, sorted(stored))
-        engine.ingest(pd.DataFrame(events), on_error="fail")
-        fresh = [r for r, k in zip(events, keys, strict=True) if k not in stored]
-        replaced = [r for r, k in zip(events, keys, strict=True) if k in stored and overwrite]
-        accepted(request.app, fresh)  # new rows move the popularity counters
-        accepted(request.app, replaced, counted=False)  # replaced ones only void cached lists
+        engine.ingest(pd.DataFrame(events), on_error="fail")  # moves the online state for what it stored
     if side:
         upsert_side(engine, side, overwrite)
         request.app.state.online.accept([(r["user_id"], None, 0.0) for r in side], None, False)
