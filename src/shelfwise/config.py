@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     diversity: float = Field(default=1.0, ge=0, le=1,
                              description="MMR lambda: 1 = relevance order, lower = more varied lists")
     explore: bool = Field(default=False, description="fill the last slot from the category bandit")
+    explore_seed: int | None = Field(default=None, ge=0,
+                                     description="seed of the exploration draws (a reproducible simulation); "
+                                                 "none: fresh randomness")
     rules: RuleSet = Field(default_factory=RuleSet, description="the shop's business rules for every list")
     serve: ServeSettings = Field(default_factory=ServeSettings)
     online: OnlineSettings = Field(default_factory=OnlineSettings)

@@ -51,6 +51,8 @@ class Pipeline:
         self.views = ViewCache(source)
         self._bandits: dict[int, tuple[CategoryThompson, np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
+        # each request draws from its own generator, spawned in turn from one seed sequence
+        self._seeds = np.random.SeedSequence(getattr(settings, "explore_seed", None))
 
     # -- entry points ------------------------------------------------------------------
     def recommend(self, user_id: str, request: ListRequest | None = None) -> ServedList:
@@ -286,8 +288,8 @@ class Pipeline:
             bandit = hit[0]
             bandit.alpha_ = 1.0 + clicked
             bandit.beta_ = 1.0 + np.maximum(shown - clicked, 0.0)
-        return {"bandit": bandit, "item_category": codes, "rng": np.random.default_rng(),
-                "names": [str(c) for c in names]}
+            rng = np.random.default_rng(self._seeds.spawn(1)[0])
+        return {"bandit": bandit, "item_category": codes, "rng": rng, "names": [str(c) for c in names]}
 
 
 def overlay(shop: RuleSet, request: RuleSet | None) -> RuleSet:
