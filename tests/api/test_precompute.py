@@ -36,6 +36,8 @@ def test_every_trained_shopper_is_answered_from_the_cache_with_the_routes_own_li
             served = c.get(f"/users/{user}/recommendations").json()
             # an option set to the shop's own value bypasses the cache: computed now
             computed = c.get(f"/users/{user}/recommendations", params={"diversity": 1.0}).json()
+            # the same list, each answer under its own recommendation id
+            assert served.pop("recommendation_id") != computed.pop("recommendation_id")
             assert served == computed
         assert hits(c) - before == 20  # every plain request was a hit, none was scored
 

@@ -3,8 +3,9 @@
 A basket is one session's items (or one user's, when events carry no session), counting only
 the events of the behaviours in ``basket_types``: by default (``"auto"``) purchases when the
 log has any, so a rule read as "often bought with" comes from baskets of purchases and not
-from items merely viewed in one session; a log without purchases (views only, reviews only)
-uses every behaviour, as before. ``basket_types_`` records the behaviours the fit used
+from items merely viewed in one session; a log without purchases (views only, reviews only),
+or whose purchase baskets give no rule (one purchase per basket), uses every behaviour, as
+before, and is worded so. ``basket_types_`` records the behaviours the fit used
 (those of the setting that occur in the log) and ``basket_phrase`` words them. For each pair
 of items the model counts co-occurring baskets and derives, per rule ``i -> j``,
 
@@ -101,11 +102,11 @@ class AssociationRules(ItemSimilarityRecommender):
         # choice of what a basket means, and it changes the wording of the rules
         self.basket_types = basket_types
 
-    def _basket_types(self, interactions: Interactions) -> tuple[str, ...]:
+    def _basket_types(self, interactions: Interactions, everything: bool = False) -> tuple[str, ...]:
         """The behaviours the baskets are made of: those of the setting that occur in the log,
         in ``EVENT_TYPES`` order."""
         present = {EVENT_TYPES[c] for c in np.unique(interactions.seq_types)}
-        wanted = self.basket_types
+        wanted = EVENT_TYPES if everything else self.basket_types
         if wanted == "auto":
             wanted = ("purchase",) if "purchase" in present else EVENT_TYPES
         return tuple(t for t in EVENT_TYPES if t in wanted and t in present)
@@ -117,6 +118,15 @@ class AssociationRules(ItemSimilarityRecommender):
 
     def _build_similarity(self, interactions: Interactions) -> sp.spmatrix:
         self.basket_types_ = self._basket_types(interactions)
+        rules = self._rules(interactions)
+        if rules.nnz == 0 and self.basket_types == "auto" and self.basket_types_ == ("purchase",):
+            # no pair is bought together often enough (one purchase per basket, say): mine
+            # baskets of every behaviour instead, worded as such ("often chosen together with")
+            self.basket_types_ = self._basket_types(interactions, everything=True)
+            rules = self._rules(interactions)
+        return rules
+
+    def _rules(self, interactions: Interactions) -> sp.csr_matrix:
         baskets = basket_matrix(interactions, self.use_sessions, self.basket_types_)
         n_baskets = max(baskets.shape[0], 1)
         item_count = np.asarray(baskets.sum(axis=0)).ravel()  # baskets(i)

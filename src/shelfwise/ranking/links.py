@@ -51,8 +51,11 @@ class HistoryLinks:
         """(k,) each history item's term of item ``i``'s live score (``self.items`` order)."""
         if not len(self.items):
             return np.zeros(0)
-        if self._vectors is None:
-            link = self._rows[:, i].toarray().ravel()
+        if self._vectors is None:  # column i of the CSC rows, read from its arrays (no new matrix)
+            rows = self._rows
+            a, b = rows.indptr[i], rows.indptr[i + 1]
+            link = np.zeros(len(self.items))
+            link[rows.indices[a:b]] = rows.data[a:b]
         else:
             link = self._rows @ self._vectors[i].T
             link = link.toarray().ravel() if sp.issparse(link) else np.asarray(link).ravel()
