@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 from typer.testing import CliRunner
 
-from shelfwise.cli import app
+from shelfwise.cli.main import app
 from shelfwise.store import open_store
 
 runner = CliRunner()

@@ -1,5 +1,5 @@
 """``shelfwise demo``: a synthetic shop generated, imported, trained, evaluated, one shopper's
-lists shown side by side, then served. Registered on the same app as ``shelfwise.cli``."""
+lists shown side by side, then served. Registered on the app of ``shelfwise.cli.common``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from shelfwise.cli import _fail, _progress, command, console, err
+from shelfwise.cli.common import _check_port, _fail, _progress, command, console, err
 from shelfwise.config import Settings
 from shelfwise.models import MODELS
 
@@ -86,8 +86,6 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     shopper = str(shop.user_ids[0])
     _show_lists(engine, shopper, [m for m in ("hybrid", "itemknn", "ease") if m in models])
     if serve:
-        from shelfwise.cli_service import serve_demo
-
         serve_demo(engine, shopper, port)
 
 
@@ -125,3 +123,27 @@ def _show_lists(engine, shopper: str, models: list[str], n: int = 6) -> None:
     for m in models:
         cats = {path_of.get(r.item_id, ())[:2] for r in lists[m]}
         console.print(f"{m}: {len(cats)} distinct categories in the top {n}")
+
+
+def serve_demo(engine, shopper: str, port: int) -> None:
+    """The end of ``shelfwise demo``: a demo key, a sample request, and the API until Ctrl-C."""
+    from shelfwise.api.keys import KeyStore
+    from shelfwise.errors import MissingExtra
+
+    try:
+        import uvicorn
+
+        from shelfwise.api.app import create_app
+    except ImportError as exc:
+        err.print(f"not serving: {MissingExtra('the HTTP API', 'serve', [exc.name or 'fastapi'])}",
+                  highlight=False)
+        return
+    _check_port("127.0.0.1", port, hint="pass --port, or --no-serve")
+    _, key = KeyStore(engine.store.engine).create("demo", ["read", "write"])
+    url = f"http://127.0.0.1:{port}"
+    console.rule("serving the demo shop")
+    console.print(f"API: {url}   docs: {url}/docs   (Ctrl-C to stop)", highlight=False)
+    console.print(f"demo key (read, write): {key}", highlight=False)
+    console.print(f'curl -s "{url}/users/{shopper}/recommendations?n=5" -H "Authorization: Bearer {key}"',
+                  highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(engine=engine), host="127.0.0.1", port=port, log_level="warning")
