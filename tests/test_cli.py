@@ -140,3 +140,16 @@ def test_recommend_batch_content_model_with_a_catalogue(tmp_path):
     no_catalogue = runner.invoke(app, ["recommend-batch", "--events", str(events), "--users",
                                        str(users), "--model", "content", "--out", str(out)])
     assert no_catalogue.exit_code == 2 and "needs a catalogue" in no_catalogue.output
+
+
+def test_config_shows_the_store_in_use_with_any_password_masked(tmp_path):
+    env = {**{k: None for k in os.environ if k.startswith("SHELFWISE_")}, "COLUMNS": "200"}
+    res = runner.invoke(app, ["config", "--home", str(tmp_path)], env=env)
+    assert res.exit_code == 0, res.output
+    value, origin = next(line for line in res.output.splitlines() if line.startswith("store_url")).split("#")
+    assert value.strip() == f'store_url = "sqlite:///{tmp_path / "events.db"}"'
+    assert origin.strip() == "default: SQLite in home"
+    pg = runner.invoke(app, ["config", "--home", str(tmp_path), "--store-url",
+                             "postgresql://shop:s3c@r/et@db.example/shop"], env=env)
+    assert 'store_url = "postgresql://shop:***@db.example/shop"' in pg.output
+    assert "s3c" not in pg.output and "et@" not in pg.output
