@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     models: list[str] = Field(default_factory=lambda: ["popular", "itemknn", "userknn", "rules"],
                               description="models `train` fits when none are named")
     default_model: str = Field(default="itemknn", description="model that serves when none is named")
+    model_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="constructor parameters per model ([model_params.sasrec] max_minutes = 2); "
+                    "over the shop's tuned parameters, under those a call passes")
     # rows per transaction: large enough that commits and WAL checkpoints stay cheap
     import_chunk_rows: int = Field(default=200_000, ge=1, description="events per import transaction")
     keep_versions: int = Field(default=5, ge=0, description="inactive model versions kept for rollback")
@@ -153,6 +157,13 @@ class Settings(BaseSettings):
     @field_validator("models")
     @classmethod
     def _known_models(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _check_model(name)
+        return value
+
+    @field_validator("model_params")
+    @classmethod
+    def _known_param_models(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name in value:
             _check_model(name)
         return value

@@ -158,7 +158,7 @@ class Engine(Serving):
             for done, name in enumerate(names):
                 if progress:
                     progress("train", done, len(names))
-                chosen = {**tuned_params(self.tuned_dir, name), **(params or {}).get(name, {})}
+                chosen = self._params(name, params)
                 model = create(name, **chosen)
                 with measure() as cost:
                     model.fit(view)
@@ -237,7 +237,12 @@ class Engine(Serving):
             write_report(report_dir, results, evaluation_truth(split.test, train))
         return results_frame(results)
 
+    def _params(self, name: str, params: dict[str, dict] | None) -> dict:
+        """The parameters ``train`` gives model ``name``: the shop's tuned ones, then
+        ``settings.model_params``, then the call's own (each over the one before)."""
+        return {**tuned_params(self.tuned_dir, name), **self.settings.model_params.get(name, {}),
+                **(params or {}).get(name, {})}
+
     def _served_model(self, name: str, params: dict[str, dict] | None) -> Recommender:
-        """An unfitted model with the parameters ``train`` gives it: tuned, then explicit."""
-        return create(name, **{**tuned_params(self.tuned_dir, name),
-                               **(params or {}).get(name, {})})
+        """An unfitted model with the parameters ``train`` gives it."""
+        return create(name, **self._params(name, params))
