@@ -1,3 +1,4 @@
+import json
 import os
 import sqlite3
 import subprocess
@@ -7,7 +8,9 @@ import textwrap
 import pandas as pd
 from typer.testing import CliRunner
 
-from shelfwise.cli import app
+from shelfwise.cli.demo import DEMO_MODELS
+from shelfwise.cli.main import app
+from shelfwise.config import Settings
 from shelfwise.store import open_store
 
 runner = CliRunner()
@@ -109,16 +112,30 @@ def test_recommend_batch_with_arbitrary_string_ids(tmp_path):
     assert bad.exit_code == 2 and "The 'k' parameter of ItemKNN" in bad.output
 
 
-def test_demo_command_prints_the_table(tmp_path):
-    res = runner.invoke(app, ["demo", "--home", str(tmp_path / "d"), "--users", "300",
-                              "--items", "200", "--no-serve", "--seq-minutes", "0.05"],
-                        env={**os.environ, "COLUMNS": "200"})
-    assert res.exit_code == 0, res.output
-    assert "NDCG@10" in res.output and "itemknn" in res.output
+def test_demo_command_prints_the_table(tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("SHELFWISE_")]:
+        monkeypatch.delenv(name)
+    home = tmp_path / "d"
+    # a process of its own: the demo sets one thread per OpenMP / BLAS pool for its process
+    res = subprocess.run([sys.executable, "-m", "shelfwise.cli", "demo", "--home", str(home),
+                          "--users", "300", "--items", "200", "--no-serve", "--seq-minutes", "0.05"],
+                         env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "NDCG@10" in out and "itemknn" in out
+    assert "popular, itemknn, rules, ease, hybrid refitted and scored on one split" in out
     # the hybrid's list beside the single models', each hybrid item with its reason
-    assert "the hybrid (MMR lambda 0.7) beside single models" in res.output
-    assert "distinct categories in the top 6" in res.output
-    assert (tmp_path / "d" / "report" / "f1_by_k.png").exists()
+    assert "the hybrid (MMR lambda 0.7) beside single models" in out
+    assert "distinct categories in the top 6" in out
+    assert (home / "report" / "f1_by_k.png").exists()
+    # its shelfwise.toml reads back as what it trained (and so what it serves and retrains)
+    settings = Settings(home=home)
+    trained = json.loads(next((home / "versions").glob("*/run.json")).read_text())["models"]
+    assert settings.models == list(trained) == DEMO_MODELS
+    assert settings.default_model == "hybrid"
+    seq = {"max_minutes": 0.05}
+    assert settings.model_params == {"sasrec": seq, "hybrid": {"retriever_params": {"sasrec": seq}}}
+    assert {name: run["params"] for name, run in trained.items() if run["params"]} == settings.model_params
 
 
 def test_recommend_batch_content_model_with_a_catalogue(tmp_path):
@@ -140,3 +157,16 @@ def test_recommend_batch_content_model_with_a_catalogue(tmp_path):
     no_catalogue = runner.invoke(app, ["recommend-batch", "--events", str(events), "--users",
                                        str(users), "--model", "content", "--out", str(out)])
     assert no_catalogue.exit_code == 2 and "needs a catalogue" in no_catalogue.output
+
+
+def test_config_shows_the_store_in_use_with_any_password_masked(tmp_path):
+    env = {**{k: None for k in os.environ if k.startswith("SHELFWISE_")}, "COLUMNS": "200"}
+    res = runner.invoke(app, ["config", "--home", str(tmp_path)], env=env)
+    assert res.exit_code == 0, res.output
+    value, origin = next(line for line in res.output.splitlines() if line.startswith("store_url")).split("#")
+    assert value.strip() == f'store_url = "sqlite:///{tmp_path / "events.db"}"'
+    assert origin.strip() == "default: SQLite in home"
+    pg = runner.invoke(app, ["config", "--home", str(tmp_path), "--store-url",
+                             "postgresql://shop:s3c@r/et@db.example/shop"], env=env)
+    assert 'store_url = "postgresql://shop:***@db.example/shop"' in pg.output
+    assert "s3c" not in pg.output and "et@" not in pg.output

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from shelfwise.cli import app
+from shelfwise.cli.main import app
 
 runner = CliRunner(env={"COLUMNS": "300"})  # the parser's messages unwrapped
 

@@ -17,7 +17,7 @@ def test_the_printed_curl_answers(tmp_path):
                              "--seq-minutes", "0.05"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 600  # trains and evaluates nine models first
+        deadline = time.monotonic() + 600  # trains nine models, evaluates five first
         line = ""
         while not line.startswith("curl "):
             assert time.monotonic() < deadline and proc.poll() is None, "the demo did not start serving"

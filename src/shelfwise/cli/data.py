@@ -1,133 +1,37 @@
-"""The ``shelfwise`` command. It parses arguments, calls the Engine or a batch job, and
-prints; nothing more."""
+"""The store, training, evaluation and list commands of ``shelfwise``, and ``config``.
+
+Each parses its options, calls the Engine or a batch job, and prints; nothing more."""
 
 from __future__ import annotations
 
-import enum
-import functools
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import pydantic
-import sqlalchemy.exc
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shelfwise.config import Settings
-from shelfwise.data.loaders import LOADERS
-from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.data.validation import MalformedInput
-from shelfwise.errors import ShelfwiseError
-from shelfwise.models import MODELS
-from shelfwise.models.params import InvalidParameterError
-
-app = typer.Typer(help="shelfwise: personalised recommendations for online shops.",
-                  no_args_is_help=True, add_completion=False)
-# Wide enough for the evaluation table when output goes to a file or CI log.
-console = Console(width=None if Console().is_terminal else 150)
-err = Console(stderr=True, soft_wrap=True)  # an error stays on one line, however long
-
-# Options with a fixed set of values are checked by the parser, which lists the valid ones.
-ModelName = enum.StrEnum("ModelName", {n: n for n in sorted(MODELS)})
-FormatName = enum.StrEnum("FormatName", {n: n for n in sorted(LOADERS)})
-OnErrorMode = enum.StrEnum("OnErrorMode", {"fail": "fail", "skip": "skip"})
-Protocol = enum.StrEnum("Protocol", {n: n for n in ("loo-item", "loo", "temporal")})
-Behaviour = enum.StrEnum("Behaviour", {n: n for n in EVENT_TYPES})
-
-Home = Annotated[Path | None, typer.Option(help="Folder for the store, models and reports.")]
-StoreUrl = Annotated[str | None, typer.Option(help="Event store URL (sqlite:///x.db, postgresql://...).")]
-Config = Annotated[Path | None, typer.Option("--config", help="TOML settings file "
-                                             "(default: <home>/shelfwise.toml if present).")]
-ModelOpt = Annotated[ModelName | None, typer.Option("--model", "-m", help="Model name.")]
-ModelsOpt = Annotated[list[ModelName] | None, typer.Option("--model", "-m", help="Model name (repeatable).")]
-OnError = Annotated[OnErrorMode, typer.Option(help="fail or skip malformed rows.")]
-ParamsOpt = Annotated[str | None, typer.Option(help='Model hyper-parameters as JSON, e.g. \'{"k": 50}\'.')]
-
-# Errors a user can act on: printed as one line with exit status 2, never a traceback.
-EXPECTED = (ShelfwiseError, MalformedInput, InvalidParameterError, pydantic.ValidationError,
-            ValueError, OSError, sqlalchemy.exc.OperationalError)
-
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, pydantic.ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or exc.title
-        message = first["msg"].removeprefix("Value error, ")
-        return f"setting {where}: {message} (got {first.get('input')!r})"
-    if isinstance(exc, sqlalchemy.exc.OperationalError):
-        first = str(exc.orig or exc).strip().splitlines()[0]
-        return f"cannot use the event store: {first}"
-    if isinstance(exc, MalformedInput):
-        return str(exc)  # its first line counts the bad rows, one line each follows
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def command(*args, group: typer.Typer | None = None, **kwargs):
-    """``app.command`` (or ``group.command``) whose function reports expected errors as one
-    line and exits 2."""
-    def register(func):
-        @functools.wraps(func)
-        def run(*a, **kw):
-            kw = {k: _plain(v) for k, v in kw.items()}
-            try:
-                return func(*a, **kw)
-            except EXPECTED as exc:
-                _fail(_one_line(exc))
-        return (group or app).command(*args, **kwargs)(run)
-    return register
-
-
-def _plain(value):
-    """Enum choices back to the plain strings the Engine takes."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _settings(home: Path | None, store_url: str | None, config: Path | None = None) -> Settings:
-    return Settings.from_env(home=home, store_url=store_url, config=config)
-
-
-def _engine(home: Path | None, store_url: str | None, config: Path | None = None):
-    from shelfwise.engine import Engine
-
-    return Engine(_settings(home, store_url, config))
-
-
-@contextmanager
-def _progress():
-    bars: dict[str, int] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=False) as prog:
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in bars:
-                bars[stage] = prog.add_task(stage, total=total)
-            prog.update(bars[stage], completed=done, total=total)
-        yield update
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(2)
-
-
-def _params(text: str | None) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        _fail(f"--params is not JSON: {exc}")
-    if not isinstance(value, dict):
-        _fail("--params must be a JSON object")
-    return value
+from shelfwise.cli.common import (
+    Behaviour,
+    Config,
+    FormatName,
+    Home,
+    ModelName,
+    ModelOpt,
+    ModelsOpt,
+    OnError,
+    ParamsOpt,
+    Protocol,
+    StoreUrl,
+    _engine,
+    _fail,
+    _params,
+    _progress,
+    _settings,
+    command,
+    console,
+    err,
+)
 
 
 @command("import")
@@ -302,33 +206,37 @@ def tune(model: Annotated[ModelName, typer.Argument()],
     console.print(f"saved to {path}")
 
 
-# Models that train in seconds on the demo shop; the sequence models take minutes.
 @command("config")
 def show_config(home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Print the effective settings, each with where it came from.
 
-    Sources: an option, a SHELFWISE_* variable, the TOML file, or the default."""
+    Sources: an option, a SHELFWISE_* variable, the TOML file, or the default. The event
+    store is the URL in use (store_url "" is the SQLite file in home); passwords in URLs
+    are masked."""
     from shelfwise.config import describe
 
-    rows = describe(home=home, store_url=store_url, config=config)
+    rows = []
+    for name, value, origin in describe(home=home, store_url=store_url, config=config):
+        if name == "store_url" and not value:  # "" stands for a file the user should see
+            value = _settings(home, store_url, config).resolved_store_url
+            origin = ("default" if origin == "default" else f'{origin} sets ""') + ": SQLite in home"
+        rows.append((name, _masked(value), origin))
     width = max(len(f"{name} = {json.dumps(value, default=str)}") for name, value, _ in rows)
     for name, value, origin in rows:
         line = f"{name} = {json.dumps(value, default=str)}"
         console.print(f"{line:<{width}}  # {origin}", soft_wrap=True, highlight=False, markup=False)
 
 
-# the demo and the service commands (serve, keys) live in their own modules; importing them
-# registers them
-from shelfwise import cli_demo, cli_service  # noqa: E402, F401
-
-
-def main() -> None:  # pragma: no cover
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    # `python -m shelfwise.cli` runs this file as __main__: call the app of the imported
-    # module, the one the service commands registered on
-    from shelfwise.cli import main as registered_main
-
-    registered_main()
+def _masked(value):
+    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``); any
+    other value as it is."""
+    if not isinstance(value, str) or "://" not in value:
+        return value
+    scheme, _, rest = value.partition("://")
+    # the user info ends at the last '@' before any query: a password may hold '@' or '/'
+    head = rest.split("?", 1)[0].split("#", 1)[0]
+    at = head.rfind("@")
+    user, colon, _ = head[:max(at, 0)].partition(":")
+    if at < 0 or not colon:
+        return value
+    return f"{scheme}://{user}:***@{rest[at + 1:]}"

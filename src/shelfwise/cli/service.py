@@ -1,5 +1,5 @@
 """The service commands of ``shelfwise``: ``serve`` (the HTTP API) and ``keys`` (its API
-keys). Registered on the same app as the rest of ``shelfwise.cli``."""
+keys). Registered on the app of ``shelfwise.cli.common``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shelfwise.cli import Config, Home, StoreUrl, _engine, _fail, _settings, app, command, console, err
+from shelfwise.cli.common import (
+    Config,
+    Home,
+    StoreUrl,
+    _check_port,
+    _engine,
+    _fail,
+    _settings,
+    app,
+    command,
+    console,
+    err,
+)
 
 
 @command()
@@ -105,38 +117,3 @@ def _stamp(epoch: float) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _check_port(host: str, port: int, hint: str = "pass another --port") -> None:
-    import socket
-
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            _fail(f"cannot listen on {host}:{port} ({exc.strerror}): {hint}")
-
-
-def serve_demo(engine, shopper: str, port: int) -> None:
-    """The end of ``shelfwise demo``: a demo key, a sample request, and the API until Ctrl-C."""
-    from shelfwise.api.keys import KeyStore
-    from shelfwise.errors import MissingExtra
-
-    try:
-        import uvicorn
-
-        from shelfwise.api.app import create_app
-    except ImportError as exc:
-        err.print(f"not serving: {MissingExtra('the HTTP API', 'serve', [exc.name or 'fastapi'])}",
-                  highlight=False)
-        return
-    _check_port("127.0.0.1", port, hint="pass --port, or --no-serve")
-    _, key = KeyStore(engine.store.engine).create("demo", ["read", "write"])
-    url = f"http://127.0.0.1:{port}"
-    console.rule("serving the demo shop")
-    console.print(f"API: {url}   docs: {url}/docs   (Ctrl-C to stop)", highlight=False)
-    console.print(f"demo key (read, write): {key}", highlight=False)
-    console.print(f'curl -s "{url}/users/{shopper}/recommendations?n=5" -H "Authorization: Bearer {key}"',
-                  highlight=False, soft_wrap=True)
-    uvicorn.run(create_app(engine=engine), host="127.0.0.1", port=port, log_level="warning")
