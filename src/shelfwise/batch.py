@@ -137,7 +137,7 @@ def batch_lists(rec, view: Interactions, users: list[str], k: int, *, exclude_se
                                         explore=False, rules=rules or RuleSet())
     pipeline = Pipeline(settings, FittedSource(rec, view, unstocked=out_of_stock))
     request = ListRequest(n=k, exclude_seen=exclude_seen, log=False, reasons=reasons)
-    return [(u, pipeline.recommend(u, request)) for u in users]
+    return list(zip(users, pipeline.recommend_many(users, request), strict=True))
 
 
 def score_recommendation_file(recs_path: str | Path, test_path: str | Path,

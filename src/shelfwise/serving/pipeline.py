@@ -131,9 +131,11 @@ class Pipeline:
                              intervals=self.views.intervals(view, repurchase_intervals), now=now)
 
     def candidates(self, rec: Recommender, view: Interactions, live: Live, pool_n: int, blocked: np.ndarray,
-                   context: Context | None):
+                   context: Context | None, *, scores: np.ndarray | None = None, reasons: bool = True):
         """(items (L,), scores (L,), provenance {item: {retriever: rank}}, reasons, why) of
-        the ranked pool, best first; ``why`` is set when the pool is the popular fallback."""
+        the ranked pool, best first; ``why`` is set when the pool is the popular fallback.
+        ``scores`` (n_items,): a single model's scores of this shopper worked out already
+        (``recommend_many`` scores shoppers in blocks); ``reasons`` False words none."""
         hist = Histories.single(live.items, live.types, live.times)
         paths, labels = self.views.paths(view), self.views.labels(view)
         weeks = self._week_counts(view)
@@ -143,9 +145,9 @@ class Pipeline:
         if "ranking" in rec.capabilities:
             ranked = rec.rank_history(live.items, live.types, live.times, pool_n,
                                       user_index=live.user_index, blocked=blocked)
-            reasons = ListReasons(rec, view, hist, ranked, paths, labels, week_counts=weeks)
-            return ranked.items, ranked.scores.astype(np.float32), Provenance(ranked), reasons, None
-        scores = self._scores(rec, live)
+            words = ListReasons(rec, view, hist, ranked, paths, labels, week_counts=weeks) if reasons else None
+            return ranked.items, ranked.scores.astype(np.float32), Provenance(ranked), words, None
+        scores = self._scores(rec, live) if scores is None else scores.astype(np.float32, copy=True)
         if scores is None:  # no live path and not in training: nothing personal to go on
             items, scores = self._in_context(view, context, pool_n)
             return items, scores, {}, None, f"the {rec.name} model knows this shopper only from training"
@@ -154,8 +156,8 @@ class Pipeline:
             scores[scores == 0] = -np.inf  # nothing behind the item: leave the place to fallback
         items, top = top_n(scores[None, :], pool_n)
         ok = items[0] >= 0
-        reasons = ModelReasons(rec, view, hist, paths, labels, week_counts=weeks)
-        return items[0][ok], top[0][ok], {}, reasons, None
+        words = ModelReasons(rec, view, hist, paths, labels, week_counts=weeks) if reasons else None
+        return items[0][ok], top[0][ok], {}, words, None
 
     def _scores(self, rec: Recommender, live: Live) -> np.ndarray | None:
         """(n_items,) float32 scores of one shopper, from their live events where the model
@@ -169,14 +171,53 @@ class Pipeline:
             return rec.score(np.array([live.user_index]))[0].astype(np.float32, copy=True)
         return None
 
+    def recommend_many(self, user_ids: list[str], request: ListRequest | None = None,
+                       block: int = 256) -> list[ServedList]:
+        """``recommend`` for many shoppers (a batch job): a single model scores them in blocks
+        of ``block`` histories, then each list takes the same steps as ``recommend``."""
+        request = request or ListRequest()
+        name = request.model or self.settings.default_model
+        rec, view, version = self.source.load(name)
+        lives = [self.live(view, str(u)) for u in user_ids]
+        scored: dict[int, np.ndarray] = {}
+        if "ranking" not in rec.capabilities:
+            ready = [k for k, live in enumerate(lives) if not live.empty or live.user_index is not None]
+            for start in range(0, len(ready), block):
+                part = ready[start:start + block]
+                scored.update(zip(part, self._scores_block(rec, [lives[k] for k in part]), strict=True))
+        return [self._serve(str(u), lives[k], rec, view, version, name, request, scores=scored.get(k))
+                for k, u in enumerate(user_ids)]
+
+    def _scores_block(self, rec: Recommender, lives: list[Live]) -> list[np.ndarray | None]:
+        """``_scores`` of several shoppers with one call of the model per kind of shopper."""
+        out: list[np.ndarray | None] = [None] * len(lives)
+        if "global" in rec.capabilities:
+            row = rec.score(np.array([0]))[0].astype(np.float32)
+            return [row] * len(lives)
+        live_path = {"live", "sequence"} & rec.capabilities
+        by_history = [k for k, live in enumerate(lives) if live_path and not live.empty]
+        if by_history:
+            score = rec.score_sequences if "sequence" in rec.capabilities else rec.score_histories
+            rows = score([lives[k].items for k in by_history], [lives[k].types for k in by_history],
+                         [lives[k].times for k in by_history])
+            for k, row in zip(by_history, np.asarray(rows, dtype=np.float32), strict=True):
+                out[k] = row
+        by_row = [k for k, live in enumerate(lives) if out[k] is None and live.user_index is not None]
+        if by_row:
+            rows = rec.score(np.array([lives[k].user_index for k in by_row]))
+            for k, row in zip(by_row, rows, strict=True):
+                out[k] = np.asarray(row, dtype=np.float32)
+        return out
+
     def _serve(self, user_id: str, live: Live, rec: Recommender, view: Interactions, version: str,
-               name: str, request: ListRequest) -> ServedList:
+               name: str, request: ListRequest, scores: np.ndarray | None = None) -> ServedList:
         n = request.n
         policy = self.policy(request)
         lam = self.settings.diversity if request.diversity is None else request.diversity
         pool_n = min(view.n_items, max(3 * n, n + 30))
         blocked = self.blocked(view, live, policy)
-        items, scores, sources, reasons, why = self.candidates(rec, view, live, pool_n, blocked, request.context)
+        items, scores, sources, reasons, why = self.candidates(rec, view, live, pool_n, blocked, request.context,
+                                                               scores=scores, reasons=request.reasons)
         cold = why is not None
         why = why or f"the {rec.name} model has nothing more for this shopper"
         taken = set(blocked.tolist()) | set(items.tolist())
