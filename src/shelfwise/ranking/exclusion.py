@@ -106,7 +106,10 @@ def excluded_events(users: np.ndarray, items: np.ndarray, types: np.ndarray, tim
         # the last purchase of each (user, item) decides whether a consumable is due again
         buy = np.flatnonzero(types == purchase)
         key = np.asarray(users, dtype=np.int64)[buy] * n_items + items[buy]
-        last = pd.Series(times[buy]).groupby(key).transform("max").to_numpy()
+        pairs, at = np.unique(key, return_inverse=True)  # numpy, not a pandas groupby: one
+        last = np.full(len(pairs), -np.inf)  # shopper's history is served in microseconds
+        np.maximum.at(last, at, times[buy])
+        last = last[at]
         due = (now - last) >= np.asarray(intervals, dtype=np.float64)[items[buy]]
         hit[buy[due]] = False
     return hit

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.explanations import item_label
 from shelfwise.models.base import top_n
 from shelfwise.ranking.catalogue import category_paths
 
@@ -23,6 +22,7 @@ class ViewCache:
         self._lock = threading.Lock()
         self._per_view: dict[int, dict] = {}
         self._popular: list | None = None  # [key, scores, counter log entries applied]
+        self._order: tuple | None = None  # (the _popular it was worked out from, item order)
 
     def _slot(self, view: Interactions) -> dict:
         slot = self._per_view.get(id(view))
@@ -42,8 +42,13 @@ class ViewCache:
     def labels(self, view: Interactions) -> np.ndarray:
         """(n_items,) object: each item's title, else its id."""
         slot = self._slot(view)
-        if "labels" not in slot:
-            slot["labels"] = np.array([item_label(view, j) for j in range(view.n_items)], dtype=object)
+        if "labels" not in slot:  # item_label's rule, over the whole catalogue at once
+            ids = view.item_ids.astype(str).astype(object)
+            if view.items is not None and "title" in view.items:
+                titles = view.items["title"].astype(object).to_numpy()
+                ok = pd.notna(titles)
+                ids[ok] = titles[ok].astype(str)
+            slot["labels"] = ids
         return slot["labels"]
 
     def newest(self, view: Interactions) -> float:
@@ -105,9 +110,16 @@ class ViewCache:
                     known = at >= 0
                     np.add.at(hit[1], at[known], np.array([w for _, w in new], np.float32)[known])
                     hit[2] += len(new)
+                    self._order = None
             return hit[1].copy()
 
     def popular_order(self, view: Interactions, n: int) -> list[int]:
-        """Item indices (of ``view``) of the shop's top ``n``."""
-        items, _ = top_n(self.popular_scores(view)[None, :], min(n, view.n_items))
-        return [int(i) for i in items[0] if i >= 0]
+        """Item indices (of ``view``) of the shop's top ``n``, best first (the order is worked
+        out once per state of the counters, not once per list)."""
+        scores = self.popular_scores(view)
+        with self._lock:
+            order = getattr(self, "_order", None)
+            if order is None or order[0] is not self._popular:
+                items, _ = top_n(scores[None, :], view.n_items)
+                order = self._order = (self._popular, [int(i) for i in items[0] if i >= 0])
+        return order[1][:n]
