@@ -78,8 +78,8 @@ def _installed(names: list[str]) -> list[str]:
 
 @command()
 def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] = Path(".shelfwise/demo"),
-         users: Annotated[int, typer.Option(min=10, help="Shoppers in the synthetic shop.")] = 2000,
-         items: Annotated[int, typer.Option(min=10, help="Items in its catalogue.")] = 1000,
+         users: Annotated[int, typer.Option(min=10, help="Shoppers in the synthetic shop.")] = 1500,
+         items: Annotated[int, typer.Option(min=10, help="Items in its catalogue.")] = 800,
          seed: int = 7,
          serve: Annotated[bool, typer.Option("--serve/--no-serve",
                                              help="Serve the demo shop over HTTP at the end.")] = True,
