@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from shelfwise.evaluation.harness import Result, results_frame
-from shelfwise.evaluation.metrics import per_user
+from shelfwise.evaluation.metrics import hit_matrix
 
 TABLE_COLUMNS = ("precision@10", "recall@10", "f1@10", "hr@10", "ndcg@10", "map@10", "mrr@10",
                  "coverage", "novelty", "diversity", "arp", "fit_s", "fit_peak_mb",
@@ -60,7 +60,13 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def f1_curve(recs: np.ndarray, truth: list[np.ndarray], k_max: int = 50) -> np.ndarray:
     """Mean F1@K for K = 1..k_max, shape (k_max,)."""
     k_max = min(k_max, recs.shape[1])
-    return np.array([per_user(recs, truth, k)["f1"].mean() for k in range(1, k_max + 1)])
+    # per_user's F1 at every K at once: hits at the first K ranks are a prefix sum
+    n_hit = hit_matrix(recs[:, :k_max], truth).cumsum(axis=1).astype(np.float64)  # (n_users, k_max)
+    n_rel = np.maximum(np.array([len(np.unique(t)) for t in truth], dtype=np.float64), 1)[:, None]
+    precision, recall = n_hit / np.arange(1, k_max + 1), n_hit / n_rel
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
+                   where=(precision + recall) > 0)
+    return f1.mean(axis=0)
 
 
 def write_report(folder: str | Path, results: list[Result], truth: list[np.ndarray],
