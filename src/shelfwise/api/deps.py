@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 
 from shelfwise.api.keys import ApiKey, KeyStore
@@ -36,13 +37,20 @@ class RequireScope:
         self.scope = scope
 
     async def __call__(self, request: Request, keys: Annotated[KeyStore, Depends(get_keys)]) -> ApiKey:
-        # on the event loop: the answer is cached in memory (KeyStore.cache_seconds), and the
-        # database is asked at most once per key in that time
-        return self.check(request, keys)
+        # a key checked within KeyStore.cache_seconds is answered from memory on the event
+        # loop; otherwise the database is asked from a worker thread, never on the loop
+        presented = _presented_key(request)
+        known, key = keys.cached(presented) if presented else (True, None)
+        if not known:
+            key = await anyio.to_thread.run_sync(keys.check, presented)
+        return self._allow(key)
 
     def check(self, request: Request, keys: KeyStore) -> ApiKey:
+        """The blocking form (for callers already off the event loop)."""
         presented = _presented_key(request)
-        key = keys.check(presented) if presented else None
+        return self._allow(keys.check(presented) if presented else None)
+
+    def _allow(self, key: ApiKey | None) -> ApiKey:
         if key is None:
             raise HTTPException(401, "a valid API key is needed (Authorization: Bearer <key>)",
                                 headers={"WWW-Authenticate": "Bearer"})

@@ -78,6 +78,17 @@ class KeyStore:
                 created=record.created))
         return record, key
 
+    def cached(self, key: str) -> tuple[bool, ApiKey | None]:
+        """(known, record) from memory alone: ``known`` False means ``check`` must ask the
+        database (it is not called on the event loop then)."""
+        parts = key.split("_")
+        if len(parts) < 3 or parts[0] != "sw":
+            return True, None
+        hit = self._checked.get(_hash(key))
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
     def check(self, key: str) -> ApiKey | None:
         """The key's record if it exists and is not revoked, else None."""
         parts = key.split("_")

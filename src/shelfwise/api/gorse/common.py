@@ -84,7 +84,7 @@ def need(scope: str):
     check = RequireScope(scope)
 
     async def dependency(request: Request) -> None:
-        check.check(request, request.app.state.keys)
+        await check(request, request.app.state.keys)  # the database only off the event loop
 
     return Depends(dependency)
 
