@@ -130,7 +130,8 @@ def recommend(user_id: str, n: Annotated[int, typer.Option("--n", "-n", min=1, m
               model: ModelOpt = None, home: Home = None, store_url: StoreUrl = None,
               config: Config = None):
     """Top-N items for one shopper."""
-    recs = _engine(home, store_url, config).recommend(user_id, n, model)
+    # an operator's look-up, not a list shown to the shopper: kept out of the impression log
+    recs = _engine(home, store_url, config).recommend(user_id, n, model, log=False)
     for rank, r in enumerate(recs, 1):
         console.print(f"{rank:3d}. {r.item_id}  {r.score:.4f}  ({r.model})")
 
