@@ -241,3 +241,18 @@ def describe(**overrides: Any) -> list[tuple[str, Any, str]]:
                     break
             rows.append((name if key is None else f"{name}.{key}", leaf, origin))
     return rows
+
+
+def masked_url(value):
+    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``); any
+    other value as it is."""
+    if not isinstance(value, str) or "://" not in value:
+        return value
+    scheme, _, rest = value.partition("://")
+    # the user info ends at the last '@' before any query: a password may hold '@' or '/'
+    head = rest.split("?", 1)[0].split("#", 1)[0]
+    at = head.rfind("@")
+    user, colon, _ = head[:max(at, 0)].partition(":")
+    if at < 0 or not colon:
+        return value
+    return f"{scheme}://{user}:***@{rest[at + 1:]}"

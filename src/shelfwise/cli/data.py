@@ -32,6 +32,7 @@ from shelfwise.cli.common import (
     console,
     err,
 )
+from shelfwise.config import masked_url
 
 
 @command("import")
@@ -221,23 +222,8 @@ def show_config(home: Home = None, store_url: StoreUrl = None, config: Config = 
         if name == "store_url" and not value:  # "" stands for a file the user should see
             value = _settings(home, store_url, config).resolved_store_url
             origin = ("default" if origin == "default" else f'{origin} sets ""') + ": SQLite in home"
-        rows.append((name, _masked(value), origin))
+        rows.append((name, masked_url(value), origin))
     width = max(len(f"{name} = {json.dumps(value, default=str)}") for name, value, _ in rows)
     for name, value, origin in rows:
         line = f"{name} = {json.dumps(value, default=str)}"
         console.print(f"{line:<{width}}  # {origin}", soft_wrap=True, highlight=False, markup=False)
-
-
-def _masked(value):
-    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``); any
-    other value as it is."""
-    if not isinstance(value, str) or "://" not in value:
-        return value
-    scheme, _, rest = value.partition("://")
-    # the user info ends at the last '@' before any query: a password may hold '@' or '/'
-    head = rest.split("?", 1)[0].split("#", 1)[0]
-    at = head.rfind("@")
-    user, colon, _ = head[:max(at, 0)].partition(":")
-    if at < 0 or not colon:
-        return value
-    return f"{scheme}://{user}:***@{rest[at + 1:]}"

@@ -22,6 +22,7 @@ from shelfwise.cli.common import (
     console,
     err,
 )
+from shelfwise.config import masked_url
 
 
 @command()
@@ -55,8 +56,8 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
         from shelfwise.online.training import Schedule
 
         schedule = Schedule(settings, settings.serve.retrain_every_minutes).start()
-    console.print(f"serving {settings.resolved_store_url} on http://{host}:{port} (docs: /docs), "
-                  f"{workers} worker(s), online state {settings.online.url or 'in process'}"
+    console.print(f"serving {masked_url(settings.resolved_store_url)} on http://{host}:{port} (docs: /docs), "
+                  f"{workers} worker(s), online state {masked_url(settings.online.url) or 'in process'}"
                   + (f", training every {settings.serve.retrain_every_minutes:g} min" if schedule else ""),
                   highlight=False)
     try:

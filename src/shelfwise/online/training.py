@@ -22,8 +22,7 @@ log = logging.getLogger("shelfwise.training")
 
 def start_training(settings, models: list[str] | None = None) -> tuple[subprocess.Popen, Path]:
     """Start ``shelfwise train`` for ``models`` (default: settings.models); (process, log)."""
-    args = [sys.executable, "-m", "shelfwise.cli", "train", "--home", str(settings.home),
-            "--store-url", settings.resolved_store_url]
+    args = [sys.executable, "-m", "shelfwise.cli", "train", "--home", str(settings.home)]
     if settings.config is not None:
         args += ["--config", str(settings.config)]
     for name in models or []:
@@ -31,7 +30,10 @@ def start_training(settings, models: list[str] | None = None) -> tuple[subproces
     log_dir = Path(settings.home) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / f"train-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
-    env = {**os.environ, "SHELFWISE_CHECK": settings.check.model_dump_json()}
+    # The store URL goes by environment, not on the command line, where `ps` shows any
+    # password in it to every user of the machine.
+    env = {**os.environ, "SHELFWISE_CHECK": settings.check.model_dump_json(),
+           "SHELFWISE_STORE_URL": settings.resolved_store_url}
     with path.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
     return proc, path
