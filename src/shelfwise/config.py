@@ -54,6 +54,8 @@ class ServeSettings(BaseModel):
     group_commit_ms: float = Field(default=2.0, ge=0, le=1000,
                                    description="single events arriving within this share one commit")
     retrain_every_minutes: float = Field(default=0.0, ge=0, description="scheduled training runs; 0: off")
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
+                                        description="a request body not received within this is a 408")
 
 
 class OnlineSettings(BaseModel):
@@ -89,6 +91,14 @@ class ImpressionSettings(BaseModel):
     retention_days: float = Field(default=90.0, ge=0, description="delete impressions older than this; 0: keep all")
     flush_seconds: float = Field(default=0.2, gt=0, le=60,
                                  description="how often queued impressions are written to the store")
+
+
+class PrivacySettings(BaseModel):
+    """What the engine does with shoppers' data."""
+
+    model_config = ConfigDict(extra="forbid")
+    consent_default: bool = Field(
+        default=True, description="personalisation consent of a shopper with no profile (PUT /users sets it)")
 
 
 class CheckSettings(BaseModel):
@@ -140,6 +150,7 @@ class Settings(BaseSettings):
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
     impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     gorse: GorseSettings = Field(default_factory=GorseSettings)
 
     @field_validator("behaviour_weights")

@@ -92,7 +92,8 @@ class Engine:
             imp = self.settings.impressions
             log = ImpressionLog(self.store, flush_seconds=imp.flush_seconds,
                                 retention_days=imp.retention_days) if imp.enabled else None
-            pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online), log)
+            pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online,
+                                                         consent_default=self.settings.privacy.consent_default), log)
             self._parts = (pipeline, Explainer(pipeline), Feedback(self.settings, self.versions, self.online, log),
                            log)
         return self._parts
@@ -172,7 +173,7 @@ class Engine:
         if dataset.items is not None and len(dataset.items):
             self.store.upsert_items(dataset.items)
         if dataset.users is not None and len(dataset.users):
-            self.store.upsert_users(dataset.users)
+            self.upsert_users(dataset.users)
         report = IngestReport(received=len(dataset.events) + len(dataset.errors),
                               rejected=list(dataset.errors), notes=list(dataset.notes))
         return self._append(dataset.events, report, progress)
@@ -195,8 +196,13 @@ class Engine:
 
     # -- training ----------------------------------------------------------------------
     def training_view(self) -> Interactions:
+        """Every stored event but those of shoppers who withhold personalisation consent."""
         items = self.store.items()
-        return Interactions.from_events(self.store.snapshot(),
+        events = self.store.snapshot()
+        withheld = self.store.without_consent()
+        if withheld:
+            events = events[~events["user_id"].isin(withheld)]
+        return Interactions.from_events(events,
                                         items=items if len(items) else None,
                                         weights=self.settings.behaviour_weights)
 
@@ -281,6 +287,16 @@ class Engine:
         n = self.store.upsert_items(items)
         self.online.catalogue_changed()
         self.pipeline.source.catalogue_changed()
+        return n
+
+    def upsert_users(self, users) -> int:
+        """Store shoppers' profiles; a consent change binds their next list in every process
+        sharing the online state (their cached lists are voided)."""
+        users = list(users) if not isinstance(users, pd.DataFrame) else users
+        n = self.store.upsert_users(users)
+        ids = (users["user_id"].astype(str).tolist() if isinstance(users, pd.DataFrame)
+               else [str(u["user_id"] if isinstance(u, dict) else u.user_id) for u in users])
+        self.online.accept([(u, None, 0.0) for u in ids], None, False)  # new generation: no cached list
         return n
 
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:

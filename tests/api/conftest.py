@@ -93,7 +93,7 @@ def start_shop_server(home: Path, shop, env: dict[str, str] | None = None) -> Se
 def shop_server(tmp_path_factory, small_shop):
     """The small synthetic shop served from SQLite (itemknn, rules); keys trusted for 1 s."""
     srv = start_shop_server(tmp_path_factory.mktemp("api"), small_shop,
-                            {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
+                            {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1", "SHELFWISE_SERVE__BODY_TIMEOUT_SECONDS": "2"})
     yield srv
     srv.proc.terminate()
     srv.proc.wait(timeout=10)

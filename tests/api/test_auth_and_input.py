@@ -1,6 +1,8 @@
 """Scoped keys and bad input against a real server: 401 / 403 / 4xx, never data, never a 500."""
 
+import socket
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -69,6 +71,14 @@ def test_a_revoked_key_stops_working_within_the_key_cache_time(shop_server):
     ("POST", "/events", {"events": [{"user_id": "u", "item_id": "i", "event_type": "view"}] * 10_001},
      "events"),
     ("PUT", "/items/x", {"price": -1}, "price"),
+    # text times out of range, or past pandas' datetimes, are refused like numbers out of range
+    *[("POST", "/events", {"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": t}, "timestamp")
+      for t in ("9999-12-31T23:59:59", "1600-01-01", "2200-01-01", "1e10")],
+    ("POST", "/events", {"events": [{"user_id": "u", "item_id": "i", "event_type": "view",
+                                     "timestamp": "9999-12-31T23:59:59"}]}, "timestamp"),
+    # a NUL, which PostgreSQL's text cannot hold, in a body's id or a path's
+    ("POST", "/events", {"user_id": "A\u0000B", "item_id": "i", "event_type": "view"}, "user_id"),
+    ("PUT", "/users/A%00B", {"attributes": {}}, "user_id"),
 ])
 def test_bad_input_is_a_422_naming_the_field(shop_server, method, path, body, field):
     before = _count(shop_server)
@@ -164,3 +174,42 @@ def test_items_a_model_cannot_score_are_filled_from_popular_and_say_so(shop_serv
     assert all(i["score"] != 0 or i["model"] == "popular" for i in body["items"])
     assert [i["item_id"] for i in body["items"]] == popular
     assert {i["reason"] for i in body["items"]} == {"unknown shopper"}
+
+
+def test_a_declared_body_that_never_comes_does_not_hold_the_connection(shop_server):
+    """Content-Length: 5,000,000 with nothing sent is a 413 at once (over the limit); a body
+    under the limit that stops arriving is a 408 within ``serve.body_timeout_seconds``."""
+    host, port = shop_server.url.removeprefix("http://").split(":")
+    key = shop_server.keys["write"]
+    for declared, status in ((5_000_000, 413), (100, 408)):
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(f"POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{{".encode())
+            start = time.monotonic()
+            answer = sock.recv(4096).decode()
+        assert answer.startswith(f"HTTP/1.1 {status}"), answer
+        assert time.monotonic() - start < 8  # this server waits 2 s for a body (the default is 10)
+
+
+def test_a_shopper_whose_id_holds_a_slash_is_served_changed_and_forgotten(shop_server):
+    """``guest/42`` and ``a?b#c%d`` are addressed by their encoded ids on every /users route
+    (and Gorse's), and forgetting one leaves nothing of them."""
+    items = ["P000001", "P000002", "P000003"]
+    for user in ("guest/42", "a?b#c%d/e"):
+        path = "/users/" + quote(user, safe="")
+        events = [{"user_id": user, "item_id": i, "event_type": "purchase", "timestamp": 1000.0 + k}
+                  for k, i in enumerate(items)]
+        with shop_server.client("admin") as c:
+            assert c.post("/events", json={"events": events}).json()["added"] == 3
+            listed = c.get(f"{path}/recommendations", params={"n": 5})
+            assert listed.status_code == 200, listed.text
+            shown = [i["item_id"] for i in listed.json()["items"]]
+            assert shown and not set(shown) & set(items)  # their own purchases excluded: it is them
+            explained = c.get(f"{path}/recommendations/{shown[0]}/explain")
+            assert explained.status_code == 200 and explained.json()["user_id"] == user
+            assert c.put(path, json={"attributes": {"tier": "gold"}}).json()["user_id"] == user
+            gorse = c.get("/api/user/" + quote(user, safe=""))
+            assert gorse.status_code == 200 and gorse.json()["UserId"] == user, gorse.text
+            forgotten = c.delete(path).json()
+            assert forgotten["user_id"] == user and forgotten["events_deleted"] == 3
+            assert c.get(f"{path}/recommendations", params={"n": 5}).json()["fallback"] == "unknown shopper"

@@ -21,6 +21,8 @@ from shelfwise.store import open_store
     {"user_id": "u1", "item_id": "i1", "event_type": "review", "timestamp": 1.5, "value": 4.25,
      "event_id": "given-id"},
     {"user_id": "u2", "item_id": "i9", "event_type": "cart", "timestamp": 0.1, "context": {}},
+    # a text time is read when the body is validated, so it takes the fast path too
+    {"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": "2026-01-01T00:00:00Z"},
 ])
 def test_the_fast_path_stores_what_validation_stores(body):
     row = EventIn.model_validate(body).row(1_764_000_000.123)
@@ -29,11 +31,8 @@ def test_the_fast_path_stores_what_validation_stores(body):
     assert not errors and plain_row(row) == expected
 
 
-@pytest.mark.parametrize("body", [
-    {"user_id": "u", "event_type": "search", "context": {"query": "tea"}},  # no item
-    {"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": "2026-01-01T00:00:00Z"},
-])
-def test_unusual_events_take_the_general_path(body):
+def test_unusual_events_take_the_general_path():
+    body = {"user_id": "u", "event_type": "search", "context": {"query": "tea"}}  # no item
     assert plain_row(EventIn.model_validate(body).row(1.0)) is None
 
 

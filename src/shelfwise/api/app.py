@@ -9,8 +9,10 @@ import contextlib
 import json
 import os
 import time
+from urllib.parse import unquote
 
-from fastapi import FastAPI, Request
+import anyio
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -22,6 +24,7 @@ from shelfwise.api.metrics import Metrics
 from shelfwise.api.online import CachedLists
 from shelfwise.api.precompute import Precompute
 from shelfwise.api.routes import catalogue, events, health, models, recommendations, session
+from shelfwise.api.schemas import SLASH
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
@@ -51,7 +54,7 @@ async def _lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     engine = engine or Engine(settings or Settings.from_env())
-    app = FastAPI(title="shelfwise", version=__version__, lifespan=_lifespan,
+    app = FastAPI(title="shelfwise", version=__version__, lifespan=_lifespan, dependencies=[Depends(restore_slashes)],
                   description="Personalised recommendations for an online shop. Send an API key "
                               "as `Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
     serve = engine.settings.serve
@@ -70,7 +73,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _errors(app)
     app.add_middleware(CachedLists, state_app=app)
     app.add_middleware(Observe, metrics=app.state.metrics)
-    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, timeout_s=serve.body_timeout_seconds)
+    app.add_middleware(EncodedSlashes)
     return app
 
 
@@ -105,20 +109,59 @@ class Observe:
             self.metrics.requests.labels(scope["method"], path, str(status[0])).inc()
 
 
+class EncodedSlashes:
+    """Let an id that holds a '/' be addressed by its encoded form (``/users/guest%2F42``):
+    the server decodes ``%2F`` before routing, so such a path would match no route. An encoded
+    slash is carried through routing as ``SLASH`` and given back as '/' in the path
+    parameters (``restore_slashes``)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and b"%2f" in raw.lower():
+            path = "/".join(unquote(part).replace("/", SLASH) for part in raw.decode("ascii", "replace").split("/"))
+            scope = {**scope, "path": path}
+        return await self.app(scope, receive, send)
+
+
+async def restore_slashes(request: Request) -> None:
+    """A dependency of every route, solved before the route's own path parameters are read:
+    they read '/' where ``EncodedSlashes`` put ``SLASH``."""
+    params = request.scope.get("path_params") or {}
+    if any(isinstance(v, str) and SLASH in v for v in params.values()):
+        request.scope["path_params"] = {k: v.replace(SLASH, "/") if isinstance(v, str) else v
+                                        for k, v in params.items()}
+
+
 class BodyLimit:
     """Refuse a request body over ``limit`` bytes with a 413, however it is sent: a declared
-    Content-Length, or chunks counted as they arrive (the body is held until complete,
-    which is at most ``limit`` bytes)."""
+    Content-Length (refused before a byte is read), or chunks counted as they arrive (the
+    body is held until complete, which is at most ``limit`` bytes). A body that has not
+    arrived ``timeout_s`` after the request began is a 408: a client that declares a body
+    and sends nothing does not hold its connection and a worker thread."""
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, timeout_s: float = 10.0):
+        self.app, self.limit, self.timeout_s = app, limit, timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = JSONResponse({"detail": f"body: at most {self.limit} bytes"}, status_code=413,
+                                    headers={"connection": "close"})
+            return await response(scope, receive, send)
         messages, size, more = [], 0, True
+        deadline = anyio.current_time() + self.timeout_s
         while more:
-            message = await receive()
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                response = JSONResponse({"detail": f"body: not received within {self.timeout_s:g} s"},
+                                        status_code=408, headers={"connection": "close"})
+                return await response(scope, receive, send)
             messages.append(message)
             size += len(message.get("body", b""))
             more = message["type"] == "http.request" and message.get("more_body", False)

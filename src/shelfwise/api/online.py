@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 import anyio
 from starlette.applications import Starlette
 
+from shelfwise.api.schemas import SLASH
+
 
 def served_from_cache(app: Starlette, user_id: str, payload: bytes) -> None:
     """Count a list answered from the cache, and log it as shown (a precomputed list is
@@ -80,10 +82,11 @@ class CachedLists:
         if key is None or not key.allows("read"):
             return None
         model = query.get("model", [engine.settings.default_model])[0]
-        payload = self.state_app.state.online.cached(parts[2], list_key(engine, "recommend", n=int(n), model=model,
+        user = parts[2].replace(SLASH, "/")  # an encoded '/' in the id (api.app.EncodedSlashes)
+        payload = self.state_app.state.online.cached(user, list_key(engine, "recommend", n=int(n), model=model,
                                                                         options=None))[1]
         if payload is not None:
-            served_from_cache(self.state_app, parts[2], payload)
+            served_from_cache(self.state_app, user, payload)
         return payload
 
 

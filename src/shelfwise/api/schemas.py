@@ -6,11 +6,15 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
 
-from shelfwise.data.schemas import EventType
+from shelfwise.data.schemas import EventType, to_epoch_seconds
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+# no NUL: PostgreSQL's text cannot hold one, and no shop's id needs it
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True, pattern=r"^[^\x00]*$")]
+SLASH = "\ue000"  # a private-use character stands for an encoded '/' while routes are matched
+IdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 MAX_BATCH = 10_000
 MAX_TIME = 4_102_444_800.0  # 2100-01-01 in Unix seconds: later "times" are unit mistakes
 
@@ -29,6 +33,21 @@ class EventIn(BaseModel):
     session_id: Id | None = None
     value: float | None = Field(default=None, allow_inf_nan=False)
     context: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("timestamp", mode="after")
+    @classmethod
+    def _time_in_range(cls, value: float | str | None) -> float | None:
+        """A text time read here, so a time out of range is a 422 like a number out of range
+        (and never reaches pandas, whose datetimes end in 2262)."""
+        if not isinstance(value, str):
+            return value
+        try:
+            seconds = to_epoch_seconds(value)
+        except (ValueError, OverflowError):
+            raise ValueError("must be Unix seconds or an ISO-8601 time") from None
+        if not 0 <= seconds <= MAX_TIME:
+            raise ValueError("must be between 1970-01-01 and 2100-01-01")
+        return seconds
 
     def row(self, received: float) -> dict[str, Any]:
         # built by hand: model_dump is most of the cost of a 1,000-event batch's rows
@@ -97,6 +116,10 @@ class RecommendationsOut(BaseModel):
     model: str = Field(description="the model that answered")
     version: str | None = Field(default=None, description="the model version that answered")
     fallback: str | None = Field(default=None, description="why the fallback answered, if it did")
+    personalised: bool = Field(
+        default=True, description="whether the shopper's own events shaped the list: false for popular and "
+                                  "similar-item lists, a shopper with nothing to go on, and a shopper who "
+                                  "withholds personalisation consent (PUT /users/{id} with consent false)")
     items: list[Scored]
 
 

@@ -73,7 +73,10 @@ class Pipeline:
         return self._serve("", live, rec, view, version, name, request)
 
     def live(self, view: Interactions, user_id: str) -> Live:
-        """The shopper's events now, mapped onto ``view``."""
+        """The shopper's events now, mapped onto ``view``; nobody's (no events, no training
+        row, ``personal`` False) when the shopper withholds personalisation consent."""
+        if user_id and not self.source.consents(user_id):
+            return Live(np.zeros(0, dtype=np.int64), [], np.zeros(0), None, personal=False)
         item_ids, types, times = self.source.events(user_id)
         return Live.from_ids(view, item_ids, types, times, user_index=view.user_index.get(user_id))
 
@@ -88,7 +91,7 @@ class Pipeline:
         out = [Recommendation(str(view.item_ids[s.item]), s.score, "popular",
                               reasons.get(s.item, "one of the shop's most popular items"), s.source)
                for s in slots]
-        return self._answered("", "popular", version, out, None, "ranked", log=False)
+        return self._answered("", "popular", version, out, None, "ranked", log=False, personal=False)
 
     def similar(self, item_id: str, n: int = 10, model: str | None = None,
                 rules: RuleSet | None = None) -> ServedList:
@@ -109,7 +112,7 @@ class Pipeline:
         label = self.views.labels(view)[i]
         out = [Recommendation(str(view.item_ids[s.item]), s.score, rec.name,
                               f"similar to {label} by the {rec.name} model", s.source) for s in slots]
-        return self._answered("", name, version, out, None, "ranked", log=False)
+        return self._answered("", name, version, out, None, "ranked", log=False, personal=False)
 
     # -- the path ----------------------------------------------------------------------
     def policy(self, request: ListRequest) -> list[str] | None:
@@ -219,6 +222,8 @@ class Pipeline:
         items, scores, sources, reasons, why = self.candidates(rec, view, live, pool_n, blocked, request.context,
                                                                scores=scores, reasons=request.reasons)
         cold = why is not None
+        if not live.personal:
+            why, user_id = "not personalised: the shopper has not consented to personalisation", ""
         why = why or f"the {rec.name} model has nothing more for this shopper"
         taken = set(blocked.tolist()) | set(items.tolist())
         fallback = [i for i in self.views.popular_order(view, pool_n + len(taken)) if i not in taken]
@@ -253,12 +258,12 @@ class Pipeline:
         arms = {s.item: bandit["names"][bandit["item_category"][s.item]] for s in slots
                 if s.source == "explore"} if bandit else {}
         return self._answered(user_id, name, version, out, whole, policy_name, log=request.log, arms=arms,
-                              view=view)
+                              view=view, personal=live.personal and not (live.empty and live.user_index is None))
 
     def _answered(self, user_id: str, name: str, version: str | None, out: list[Recommendation],
                   fallback: str | None, policy: str, *, log: bool, arms: dict | None = None,
-                  view: Interactions | None = None) -> ServedList:
-        served = ServedList(uuid.uuid4().hex, name, version, out, fallback, policy)
+                  view: Interactions | None = None, personal: bool = True) -> ServedList:
+        served = ServedList(uuid.uuid4().hex, name, version, out, fallback, policy, personalised=personal)
         online = getattr(self.source, "online", None)
         if arms and online is not None:  # the bandit's impressions count once the list is answered
             online.bandit_shown(BANDIT, list(arms.values()))

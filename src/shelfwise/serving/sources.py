@@ -30,8 +30,9 @@ CATALOGUE_TTL_S = 5.0  # another process's catalogue change (stock, price) count
 class ShopSource:
     """Serving from the store, the active model versions and the online state."""
 
-    def __init__(self, store, versions, online: OnlineState | None):
+    def __init__(self, store, versions, online: OnlineState | None, consent_default: bool = True):
         self.store, self.versions, self.online = store, versions, online
+        self.consent_default = consent_default
         self._oos: tuple[float, int, frozenset[str]] | None = None  # (when read, generation, ids)
         self._oos_lock = threading.Lock()
 
@@ -46,6 +47,12 @@ class ShopSource:
 
     def events(self, user_id: str) -> tuple[list, list[str], np.ndarray]:
         return self.store.user_events(user_id)
+
+    def consents(self, user_id: str) -> bool:
+        """Whether the shopper may be served a personal list: their profile's consent, read
+        on every request (a change counts at once, in every process), else the default."""
+        given = self.store.consent(user_id)
+        return self.consent_default if given is None else given
 
     def popularity_counters(self) -> str | None:
         """The name of the live popularity counters of the serving ``popular`` version."""
@@ -105,6 +112,9 @@ class FittedSource:
         a, b = self.view.seq_indptr[u], self.view.seq_indptr[u + 1]
         items = self.view.item_ids[self.view.seq_items[a:b]]
         return list(items), [EVENT_TYPES[t] for t in self.view.seq_types[a:b]], self.view.seq_times[a:b]
+
+    def consents(self, user_id: str) -> bool:
+        return True  # a batch file's shoppers are the file's own
 
     def popularity_counters(self) -> str | None:
         return None

@@ -54,6 +54,7 @@ class Live:
     times: np.ndarray  # (E,) float64 Unix seconds
     user_index: int | None  # row in the trained view, None = new to it
     touched_unknown: set[str] = field(default_factory=set)  # item ids the view does not know
+    personal: bool = True  # False: the shopper withholds consent, so nothing of theirs is used
 
     @property
     def empty(self) -> bool:
@@ -81,6 +82,9 @@ class ServedList:
     items: list[Recommendation]
     fallback: str | None = None  # why the whole list is the fallback, when it is
     policy: str = "ranked"  # "ranked", or "ranked+thompson-category" with an exploration slot
+    # whether the shopper's own events shaped the list: False for popular and similar-item
+    # lists, a shopper with nothing to go on, and one who withholds personalisation consent
+    personalised: bool = True
 
     def __iter__(self):
         return iter(self.items)

@@ -76,6 +76,17 @@ class EventStore(ABC):
         return (hist["item_id"].tolist(), hist["event_type"].tolist(),
                 hist["timestamp"].to_numpy(np.float64))
 
+    def consent(self, user_id: str) -> bool | None:
+        """The shopper's personalisation consent from their profile; None without a profile."""
+        users = self.users()
+        row = users.loc[users["user_id"] == user_id, "consent"]
+        return bool(row.iloc[0]) if len(row) else None
+
+    def without_consent(self) -> set[str]:
+        """Ids of the shoppers whose profile withholds personalisation consent."""
+        users = self.users()
+        return set(users.loc[~users["consent"].astype(bool), "user_id"].astype(str)) if len(users) else set()
+
     @abstractmethod
     def count_events(self) -> int: ...
 

@@ -156,6 +156,18 @@ class SqlEventStore(EventStore):
         items, types, times = zip(*rows, strict=True)
         return list(items), list(types), np.asarray(times, dtype=np.float64)
 
+    def consent(self, user_id: str) -> bool | None:
+        # driver-level like user_events: the serving path asks this on every list
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(f"SELECT consent FROM users WHERE user_id = {mark}", (user_id,)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def without_consent(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users_table.c.user_id).where(sa.not_(users_table.c.consent))).fetchall()
+        return {str(r[0]) for r in rows}
+
     def events_since(self, timestamp: float) -> pd.DataFrame:
         t = events_table.c
         frame = self._read(sa.select(t.user_id, t.item_id, t.event_type, t.timestamp)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from shelfwise.api.deps import Admin, EngineDep, Write
-from shelfwise.api.schemas import ForgetOut, ItemIn, UserIn
+from shelfwise.api.schemas import ForgetOut, IdPath, ItemIn, UserIn
 from shelfwise.data.schemas import Item, User
 
 router = APIRouter(tags=["catalogue"])
-IdPath = Annotated[str, Path(min_length=1, max_length=255)]
 
 
 @router.put("/items/{item_id}", dependencies=[Write], summary="Create or replace an item")
@@ -25,7 +22,7 @@ def put_item(item_id: IdPath, body: ItemIn, engine: EngineDep, request: Request)
 
 @router.put("/users/{user_id}", dependencies=[Write], summary="Create or replace a shopper's profile")
 def put_user(user_id: IdPath, body: UserIn, engine: EngineDep) -> dict:
-    engine.store.upsert_users([User(user_id=user_id, **body.model_dump())])
+    engine.upsert_users([User(user_id=user_id, **body.model_dump())])
     return {"user_id": user_id, "stored": True}
 
 

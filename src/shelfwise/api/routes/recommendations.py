@@ -13,12 +13,12 @@ import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import StringConstraints, ValidationError
 
 from shelfwise.api.deps import EngineDep, Read
 from shelfwise.api.online import list_key, served_from_cache
-from shelfwise.api.schemas import ExplanationOut, RecommendationsOut, Scored
+from shelfwise.api.schemas import ExplanationOut, IdPath, RecommendationsOut, Scored
 from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.engine import Engine
@@ -28,7 +28,6 @@ from shelfwise.serving import Context, ServedList
 
 router = APIRouter(tags=["recommendations"])
 log = logging.getLogger("shelfwise.api")
-IdPath = Annotated[str, Path(min_length=1, max_length=255)]
 N = Annotated[int, Query(ge=1, le=1000, description="list length")]
 ModelChoice = enum.StrEnum("ModelChoice", {name: name for name in model_names()})
 ModelName = Annotated[ModelChoice | None, Query(description="model; default: the configured one")]
@@ -40,7 +39,8 @@ def _name(model: ModelChoice | None) -> str | None:
 
 def _answer(served: ServedList, fallback: str | None = None, **ids) -> RecommendationsOut:
     return RecommendationsOut(recommendation_id=served.recommendation_id, model=served.model,
-                              version=served.version, fallback=fallback or served.fallback, items=[
+                              version=served.version, fallback=fallback or served.fallback,
+                              personalised=served.personalised, items=[
         Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason, source=r.source,
                sources=r.sources, propensity=r.propensity) for r in served.items], **ids)
 
