@@ -25,7 +25,9 @@
     var xs = points.map(function (p) { return p.x; }), ys = points.map(function (p) { return p.y; });
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
     if (x1 === x0) { x1 = x0 + 1; } if (y1 === y0) { y1 = y0 + 1; }
-    if (yNames) { y0 = 0; y1 = yNames.length - 1; }
+    if (yNames) { y0 = 0; y1 = yNames.length - 1; } else {  // a margin, so no point sits on an axis
+      var mx = (x1 - x0) * 0.12, my = (y1 - y0) * 0.12; x0 -= mx; x1 += mx; y0 -= my; y1 += my;
+    }
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("width", w); svg.setAttribute("height", h); svg.setAttribute("aria-hidden", "true");
     function sx(v) { return left + (v - x0) / (x1 - x0) * (w - left - pad); }
@@ -46,7 +48,10 @@
     }
     points.forEach(function (p, i) {
       add("circle", { cx: sx(p.x), cy: sy(p.y), r: p.r || 5, fill: p.colour || COLOURS[i % COLOURS.length], "fill-opacity": 0.8 });
-      if (p.label) { add("text", { x: sx(p.x) + 7, y: sy(p.y) - 6 }, p.label); }
+      if (p.label) {
+        var right = sx(p.x) > w - 110;
+        add("text", { x: sx(p.x) + (right ? -7 : 7), y: sy(p.y) - 6, "text-anchor": right ? "end" : "start" }, p.label);
+      }
     });
     if (!yNames) {
       add("text", { x: left, y: h - pad + 24, "text-anchor": "middle" }, x0.toFixed(3));
