@@ -269,7 +269,7 @@ class Pipeline:
 
     # -- rules, fallback, exploration ---------------------------------------------------
     def compiled(self, view: Interactions, rules: RuleSet | None, shop: RuleSet | None = None) -> CompiledRules:
-        merged = overlay(shop or self.shop_rules(), rules)
+        merged = overlay(shop if shop is not None else self.shop_rules(), rules)
         return self.views.compiled(view, merged, compile_rules)
 
     def shop_rules(self) -> RuleSet:
