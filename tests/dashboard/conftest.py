@@ -124,7 +124,6 @@ class Watched:
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
 
     def goto(self, path: str):
-        self.page.wait_for_load_state("networkidle")  # the page before is done (its icon too)
         self.problems.clear()
         return self.page.goto(self.base + path, wait_until="load")
 
@@ -132,7 +131,7 @@ class Watched:
         self.goto(f"/dashboard/login?next={path}")
         self.page.fill("#key", key)
         self.page.click("button[type=submit]")
-        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_load_state("networkidle")  # the icon fetched (and cached) too
         assert "/dashboard/login" not in self.page.url, self.page.content()[:2000]
 
     def first_render_ms(self) -> float:

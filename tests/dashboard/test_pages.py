@@ -29,7 +29,6 @@ def test_every_page_loads_clean_accessible_and_fast(shop, open_page):
         tab = open_page("admin", width)
         for name, path in {"login": "/dashboard/login", **pages(shop)}.items():
             tab.goto(path)
-            tab.page.wait_for_load_state("networkidle")
             assert tab.problems == [], (name, label, tab.problems)
             tab.page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
             if label == "wide":

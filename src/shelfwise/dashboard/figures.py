@@ -119,7 +119,16 @@ def overview(engine, app_state) -> dict:
     lag = time.time() - per_day["newest"] if per_day["newest"] is not None else None
     return {"per_day": per_day, "active_7d": active_shoppers(engine, per_day["newest"]),
             "catalogue": catalogue(engine), "serving": serving(engine), "service": service(app_state),
-            "newest_event": per_day["newest"], "newest_event_age_s": round(lag) if lag is not None else None}
+            "newest_event": per_day["newest"], "newest_event_age_s": round(lag) if lag is not None else None,
+            "newest_event_age": _age(lag)}
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "no events"
+    if seconds >= 2 * DAY:
+        return f"{seconds / DAY:.0f} days"
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds, 0):.0f} s"
 
 
 def report(home: str | Path) -> dict | None:

@@ -73,7 +73,6 @@
         if (r.status !== 200) { return null; } return r.json();
       }).then(function (fresh) {
         if (!fresh) { return; }
-        fresh.newest_event_age_h = ((fresh.newest_event_age_s || 0) / 3600).toFixed(1) + " h";
         fresh.fallbacks_total = Object.values(fresh.service.fallbacks).reduce(function (a, b) { return a + b; }, 0);
         document.querySelectorAll("[data-fig]").forEach(function (el) {
           var v = get(fresh, el.getAttribute("data-fig"));
