@@ -73,6 +73,8 @@ async def activate(request: Request, version: VersionId, session: Admin):
 async def train(request: Request, session: Editor):
     form = await check_csrf(request, session)
     names = [str(m) for m in form.getlist("models")]
+    if not names:
+        raise HTTPException(422, "models: choose at least one model to train")
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
         raise HTTPException(422, f"models: unknown model(s) {unknown}")

@@ -20,7 +20,7 @@ from shelfwise.api.routes.browse import get_user, list_users, user_events
 from shelfwise.dashboard.auth import Admin, Viewer, check_csrf
 from shelfwise.dashboard.web import render, router, titles
 from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.errors import UnknownId
+from shelfwise.errors import ModelUnavailable, NotTrained, UnknownId
 from shelfwise.serving import Explainer, ListRequest
 
 IdPath = Annotated[str, PathParam(min_length=1, max_length=255)]
@@ -90,21 +90,24 @@ def shopper(request: Request, user_id: IdPath, session: Viewer, confirm: Text = 
     except UnknownId:
         return render(request, "shopper_missing.html", session, status=404, page="shoppers", user_id=user_id)
     history = user_events(engine, user_id, limit=200)
-    served = engine.recommend(user_id, LIST_N, log=False, explore=False)
-    contributions = Explainer(engine.pipeline).contributions(user_id, [r.item_id for r in served.items],
-                                            ListRequest(n=LIST_N, explore=False, log=False))
-    current = served_rows(engine, served, contributions)
     tests = what_if_events(request.query_params)
-    sandbox = None
-    if tests:
-        sandbox = _what_if(engine, user_id, tests)
+    try:
+        served = engine.recommend(user_id, LIST_N, log=False, explore=False)
+        contributions = Explainer(engine.pipeline).contributions(user_id, [r.item_id for r in served.items],
+                                                                ListRequest(n=LIST_N, explore=False, log=False))
+        sandbox = _what_if(engine, user_id, tests) if tests else None
+    except (NotTrained, ModelUnavailable) as exc:  # nothing to serve yet: the history still shows
+        served, contributions, sandbox, untrained = None, None, None, str(exc).splitlines()[0]
+    else:
+        untrained = None
+    current = served_rows(engine, served, contributions) if served is not None else []
     names = titles(engine, [e["item_id"] for e in history["events"] if e["item_id"]])
     timeline = {"types": list(EVENT_TYPES), "t": [e["timestamp"] for e in reversed(history["events"])],
                 "y": [EVENT_TYPES.index(e["event_type"]) for e in reversed(history["events"])]}
     return render(request, "shopper.html", session, page="shoppers", user=profile, history=history, names=names,
                   served=served, current=current, timeline_json=json.dumps(timeline), sandbox=sandbox,
                   tests=tests, rows=WHAT_IF_ROWS, types=EVENT_TYPES, confirm=confirm == "forget",
-                  query=request.query_params, has_contributions=contributions is not None)
+                  query=request.query_params, has_contributions=contributions is not None, untrained=untrained)
 
 
 def _what_if(engine, user_id: str, tests: list[tuple[str, str]]) -> dict:
