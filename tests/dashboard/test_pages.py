@@ -58,8 +58,11 @@ def test_login_page_and_redirect_in_the_browser(shop, open_page):
     tab.page.fill("#key", "sw_nothing_wrong")
     tab.page.click("button[type=submit]")
     assert tab.page.locator("#login-error").inner_text() == "key: not a valid API key"
-    tab.page.fill("#key", shop.keys["viewer"])
-    tab.page.click("button[type=submit]")
+    tab.page.keyboard.press("Tab")  # by keyboard: the skip link first, then the labelled key field
+    assert tab.page.evaluate("document.activeElement.textContent") == "Skip to content"
+    tab.page.focus("#key")
+    tab.page.keyboard.type(shop.keys["viewer"])
+    tab.page.keyboard.press("Enter")
     tab.page.wait_for_url(re.compile(r".*/dashboard/items$"))
     cookie = next(c for c in tab.context.cookies() if c["name"] == "shelfwise_session")
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
