@@ -86,6 +86,22 @@ def test_edit_a_rule_preview_save_and_the_list_obeys(shop, open_page):
     assert tab.page.locator("#audit tbody tr").count() == 2
 
 
+def test_mark_an_item_out_of_stock_and_back(shop, open_page):
+    before = _api_list(shop, shop.shopper)
+    tab = open_page("editor")
+    tab.goto(f"/dashboard/items/{before[0]}")
+    tab.page.click("#stock")
+    tab.page.wait_for_selector("text=Mark back in stock")
+    assert tab.page.locator("#item-stock").inner_text() == "out of stock"
+    assert before[0] not in _api_list(shop, shop.shopper)
+    with shop.api("viewer") as api:
+        assert api.get(f"/items/{before[0]}").json()["in_stock"] is False
+    tab.page.click("#stock")
+    tab.page.wait_for_selector("text=Mark out of stock")
+    assert _api_list(shop, shop.shopper) == before
+    assert tab.problems == []
+
+
 def test_train_from_the_models_page(shop, open_page):
     tab = open_page("editor")
     tab.goto("/dashboard/models")
@@ -149,6 +165,7 @@ def test_a_viewer_changes_nothing(shop, open_page):
     for path, absent in [("/dashboard/models", ["#versions a.button", "#train"]),
                          (f"/dashboard/shoppers/{shop.shopper}", ["#forget"]),
                          ("/dashboard/rules", ["#rules-form", "#save", "#preview"]),
+                         (f"/dashboard/items/{shop.item}", ["#stock"]),
                          ("/dashboard/settings", ["#create-key", "#keys"])]:
         tab.goto(path)
         for selector in absent:
@@ -156,6 +173,7 @@ def test_a_viewer_changes_nothing(shop, open_page):
     csrf = _csrf(tab)  # the viewer's own token: the role is what refuses
     for path, form in [("/dashboard/rules", {"action": "save", "hidden_items": shop.item}),
                        ("/dashboard/models/train", {"models": "popular"}),
+                       (f"/dashboard/items/{shop.item}/stock", {"in_stock": "no"}),
                        (f"/dashboard/models/{shop.versions[0]}/activate", {}),
                        (f"/dashboard/shoppers/{shop.spare[1]}/forget", {}),
                        ("/dashboard/settings/keys", {"name": "x", "scopes": "admin"})]:

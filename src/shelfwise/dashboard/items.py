@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi import Query, Request
+from fastapi.responses import RedirectResponse
 
 from shelfwise.api.routes.browse import get_item, list_items
 from shelfwise.dashboard import figures
-from shelfwise.dashboard.auth import Viewer
+from shelfwise.dashboard.auth import Editor, Viewer, check_csrf
 from shelfwise.dashboard.shoppers import served_rows
 from shelfwise.dashboard.web import render, router
+from shelfwise.data.schemas import Item
 from shelfwise.errors import ModelUnavailable, NotTrained, UnknownId
 
 IdPath = Annotated[str, PathParam(min_length=1, max_length=255)]
@@ -55,3 +57,21 @@ def item(request: Request, item_id: IdPath, session: Viewer):
     return render(request, "item.html", session, page="items", item=details, similar=similar,
                   similar_note=similar_note, together=together, together_note=together_note,
                   exposure=figures.exposure(engine, item_id), similar_by=by)
+
+
+@router.post("/items/{item_id}/stock")
+async def stock(request: Request, item_id: IdPath, session: Editor):
+    """Mark a catalogue item out of stock or back in stock (as ``PUT /items/{id}`` with its
+    other fields kept): no list from any process sharing the online state shows it while out."""
+    form = await check_csrf(request, session)
+    wanted = form.get("in_stock")
+    if wanted not in ("yes", "no"):
+        raise HTTPException(422, "in_stock: yes or no")
+    engine = request.app.state.engine
+    details = get_item(engine, item_id)  # UnknownId: 404
+    if not details["in_catalogue"]:
+        raise HTTPException(409, f"item_id: {item_id} is not in the catalogue (only named by events)")
+    engine.upsert_items([Item(**{k: details[k] for k in Item.model_fields if k != "in_stock"},
+                              in_stock=wanted == "yes")])
+    request.app.state.online.catalogue_changed()
+    return RedirectResponse(f"/dashboard/items/{item_id}", status_code=303)
