@@ -25,7 +25,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request
 
-from shelfwise.api.keys import ApiKey, _record, keys_table
+from shelfwise.api.keys import ApiKey, keys_table
 
 COOKIE = "shelfwise_session"
 SESSION_SECONDS = 12 * 3600
@@ -96,7 +96,9 @@ def read_cookie(secret: bytes, value: str) -> dict | None:
 def key_by_id(engine: sa.Engine, key_id: str) -> ApiKey | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(keys_table).where(keys_table.c.key_id == str(key_id))).first()
-    return _record(row) if row is not None else None
+    if row is None:
+        return None
+    return ApiKey(row.key_id, row.name, frozenset(row.scopes.split()), row.created, row.revoked)
 
 
 def secret_of(request: Request) -> bytes:
