@@ -84,6 +84,9 @@ def test_overview_figures_equal_the_api(shop, open_page):
     assert int(fig("catalogue.shoppers")) == users["total"] >= 399  # 400, less one if forgotten already
     assert tab.page.locator("#serving-model").inner_text() == "hybrid"
     assert tab.page.locator("#serving-version").inner_text() == models["hybrid"]["version"]
+    fresh = tab.page.request.get(shop.url + "/dashboard/overview.json").json()  # what the page refreshes from
+    assert fresh["catalogue"]["items"] == items["total"] and fresh["catalogue"]["shoppers"] == users["total"]
+    assert sum(sum(v) for v in fresh["per_day"]["series"].values()) > 0
 
 
 def test_models_page_lists_the_api_versions(shop, open_page):
