@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean axe
+# axe-core for the dashboard's browser tests, from the npm registry (not committed)
+AXE := .cache/axe-core/axe.min.js
+AXE_VERSION := 4.14.1
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +19,21 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/shelfwise demo
 
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+axe: $(AXE)
+
+$(AXE):
+	mkdir -p .cache/axe-core
+	cd .cache && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+		&& tar -xzf axe-core-$(AXE_VERSION).tgz -C axe-core --strip-components=1 package/axe.min.js package/LICENSE \
+		&& rm axe-core-$(AXE_VERSION).tgz
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_and_fit.py
 
 clean:
-	rm -rf $(VENV) .shelfwise reports
+	rm -rf $(VENV) .shelfwise reports .cache

@@ -18,10 +18,12 @@ def test_the_printed_curl_answers(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         deadline = time.monotonic() + 600  # trains nine models, evaluates five first
-        line = ""
+        line, said = "", []
         while not line.startswith("curl "):
             assert time.monotonic() < deadline and proc.poll() is None, "the demo did not start serving"
             line = proc.stdout.readline().strip()
+            said.append(line)
+        assert f"dashboard: http://127.0.0.1:{port}/dashboard/" in "\n".join(said)
         words = shlex.split(line)  # curl -s URL -H "Authorization: Bearer KEY"
         url, header = words[2], words[4]
         name, value = header.split(": ", 1)
@@ -36,6 +38,9 @@ def test_the_printed_curl_answers(tmp_path):
         assert res.status_code == 200, res.text
         body = res.json()
         assert len(body["items"]) == 5 and body["fallback"] is None
+        key = value.removeprefix("Bearer ")  # the demo key opens the dashboard as an admin
+        login = httpx.post(f"http://127.0.0.1:{port}/dashboard/login", data={"key": key}, follow_redirects=False)
+        assert login.status_code == 303 and "shelfwise_session" in login.headers["set-cookie"]
     finally:
         proc.terminate()
         proc.wait(timeout=20)

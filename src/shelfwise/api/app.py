@@ -16,14 +16,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from shelfwise import __version__
+from shelfwise import __version__, dashboard
 from shelfwise.api import gorse
 from shelfwise.api.commit import GroupCommit
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
 from shelfwise.api.online import CachedLists
 from shelfwise.api.precompute import Precompute
-from shelfwise.api.routes import catalogue, events, health, models, recommendations, session
+from shelfwise.api.routes import browse, catalogue, events, health, models, recommendations, session
 from shelfwise.api.schemas import SLASH
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
@@ -67,9 +67,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.commit = GroupCommit(engine.store, engine.accepted,
                                    window_s=serve.group_commit_ms / 1000)
     _warm(engine)
-    for module in (events, catalogue, recommendations, session, models, health):
+    for module in (events, catalogue, recommendations, session, models, health, browse):
         app.include_router(module.router)
     app.include_router(gorse.router)  # Gorse's REST API under /api, over the same Engine
+    dashboard.mount(app)  # the pages at /dashboard
     _errors(app)
     app.add_middleware(CachedLists, state_app=app)
     app.add_middleware(Observe, metrics=app.state.metrics)

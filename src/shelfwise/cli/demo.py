@@ -205,7 +205,8 @@ def _show_lists(engine, shopper: str, models: list[str], n: int = 6) -> None:
 
 
 def serve_demo(engine, shopper: str, port: int) -> None:
-    """The end of ``shelfwise demo``: a demo key, a sample request, and the API until Ctrl-C."""
+    """The end of ``shelfwise demo``: a demo admin key, the dashboard's address, a sample
+    request, and the API with its dashboard until Ctrl-C."""
     from shelfwise.api.keys import KeyStore
     from shelfwise.errors import MissingExtra
 
@@ -218,11 +219,12 @@ def serve_demo(engine, shopper: str, port: int) -> None:
                   highlight=False)
         return
     _check_port("127.0.0.1", port, hint="pass --port, or --no-serve")
-    _, key = KeyStore(engine.store.engine).create("demo", ["read", "write"])
+    _, key = KeyStore(engine.store.engine).create("demo", ["admin"])
     url = f"http://127.0.0.1:{port}"
     console.rule("serving the demo shop")
     console.print(f"API: {url}   docs: {url}/docs   (Ctrl-C to stop)", highlight=False)
-    console.print(f"demo key (read, write): {key}", highlight=False)
+    console.print(f"dashboard: {url}/dashboard/   (log in with the demo key)", highlight=False)
+    console.print(f"demo key (admin: reads, writes, trains, forgets, manages keys): {key}", highlight=False)
     console.print(f'curl -s "{url}/users/{shopper}/recommendations?n=5" -H "Authorization: Bearer {key}"',
                   highlight=False, soft_wrap=True)
     uvicorn.run(create_app(engine=engine), host="127.0.0.1", port=port, log_level="warning")

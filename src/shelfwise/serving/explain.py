@@ -42,7 +42,7 @@ class Explainer:
         if i in set(blocked.tolist()):
             said = ", ".join(policy) if policy else "any behaviour"
             return [f"you have already interacted with {label} ({said}), so it is not recommended to you again"]
-        rules = p.compiled(view, request.rules)
+        rules = p.compiled(view, request.rules, request.shop_rules)
         if not rules.shown[i]:
             return [f"{label} is out of stock or hidden by the shop, so it is not shown"]
         served = p._serve(str(user_id), live, rec, view, version, name, request)
@@ -84,18 +84,46 @@ class Explainer:
 
     def _contributions(self, rec, view, live, i: int, blocked, request) -> list[str]:
         """The hybrid ranker's largest feature contributions to item ``i``'s score."""
-        if "ranking" not in rec.capabilities:
+        frame = self._contribution_frame(rec, view, live, [i], blocked)
+        if frame is None or len(frame) == 0:
             return []
-        ranked = rec.rank_history(live.items, live.types, live.times, view.n_items,
-                                  user_index=live.user_index, blocked=blocked)
-        where = np.flatnonzero(ranked.items == i)
-        if len(where) == 0:
-            return []
-        contrib = rec.contributions(dataclasses.replace(ranked, items=ranked.items[where],
-                                                        scores=ranked.scores[where], rows=ranked.rows[where]))
-        if contrib is None:
-            return []
-        row = contrib.drop(columns=["bias"]).iloc[0]
+        row = frame.iloc[0]
         top = row.abs().sort_values(ascending=False).index[:5]
         parts = ", ".join(f"{c} {row[c]:+.3f}" for c in top)
         return [f"largest feature contributions to its score ({rec.fusion} ranker): {parts}"]
+
+    def contributions(self, user_id: str, item_ids: list[str], request: ListRequest | None = None):
+        """The ranker's feature contributions to each item's score for this shopper, as
+        ``explain`` states them: a frame (items found x features, bias left out) indexed by
+        item id, in the order given; None when the model has no ranker that gives them."""
+        p = self.pipeline
+        request = request or ListRequest()
+        rec, view, _ = p.source.load(request.model or p.settings.default_model)
+        if "ranking" not in rec.capabilities:
+            return None
+        live = p.live(view, str(user_id))
+        blocked = p.blocked(view, live, p.policy(request))
+        known = [view.item_index[i] for i in item_ids if i in view.item_index]
+        frame = self._contribution_frame(rec, view, live, known, blocked)
+        if frame is not None:
+            frame.index = [str(view.item_ids[k]) for k in frame.index]
+        return frame
+
+    def _contribution_frame(self, rec, view, live, items: list[int], blocked):
+        """(items the ranker ranks x features) contributions, indexed by item index, bias
+        dropped; None without a ranker that gives them."""
+        if "ranking" not in rec.capabilities:
+            return None
+        ranked = rec.rank_history(live.items, live.types, live.times, view.n_items,
+                                  user_index=live.user_index, blocked=blocked)
+        position = {int(k): r for r, k in enumerate(ranked.items.tolist())}
+        where = np.array([position[i] for i in items if i in position], dtype=np.int64)
+        if len(where) == 0:
+            return None
+        contrib = rec.contributions(dataclasses.replace(ranked, items=ranked.items[where],
+                                                        scores=ranked.scores[where], rows=ranked.rows[where]))
+        if contrib is None:
+            return None
+        frame = contrib.drop(columns=["bias"])
+        frame.index = ranked.items[where].tolist()
+        return frame

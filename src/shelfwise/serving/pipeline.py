@@ -229,7 +229,7 @@ class Pipeline:
         fallback = [i for i in self.views.popular_order(view, pool_n + len(taken)) if i not in taken]
         explore = self.settings.explore if request.explore is None else request.explore
         bandit = self._exploration(view) if explore else {}
-        slots = final_list(items, scores, n, rules=self.compiled(view, request.rules),
+        slots = final_list(items, scores, n, rules=self.compiled(view, request.rules, request.shop_rules),
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
                            diversity=lam, **{k: v for k, v in bandit.items() if k != "names"})
         shown = [s.item for s in slots if s.source in ("ranked", "promoted")]
@@ -273,9 +273,16 @@ class Pipeline:
         return served
 
     # -- rules, fallback, exploration ---------------------------------------------------
-    def compiled(self, view: Interactions, rules: RuleSet | None) -> CompiledRules:
-        merged = overlay(self.settings.rules, rules)
+    def compiled(self, view: Interactions, rules: RuleSet | None, shop: RuleSet | None = None) -> CompiledRules:
+        merged = overlay(shop if shop is not None else self.shop_rules(), rules)
         return self.views.compiled(view, merged, compile_rules)
+
+    def shop_rules(self) -> RuleSet:
+        """The shop's rules: those saved from the dashboard when there are (the source's
+        ``shop_rules``), else the settings'."""
+        saved = getattr(self.source, "shop_rules", None)
+        stored = saved() if saved is not None else None
+        return stored if stored is not None else self.settings.rules
 
     def _in_context(self, view: Interactions, context: Context | None, n: int):
         """Popular items, restricted to the context's category page or search query when given."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shelfwise.data.interactions import Interactions
+from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.errors import MissingExtra, ModelUnavailable
 from shelfwise.models.base import Recommender
@@ -35,6 +36,8 @@ class ShopSource:
         self.consent_default = consent_default
         self._oos: tuple[float, int, frozenset[str]] | None = None  # (when read, generation, ids)
         self._oos_lock = threading.Lock()
+        self._rules: tuple[float, int, RuleSet | None] | None = None  # (when read, generation, saved rules)
+        self._book = None
 
     def load(self, name: str) -> tuple[Recommender, Interactions, str]:
         """(the serving model ``name``, its training view, its version). ``NotTrained`` when it
@@ -74,6 +77,27 @@ class ShopSource:
 
     def catalogue_changed(self) -> None:
         self._oos = None
+
+    @property
+    def rulebook(self):
+        """The rules saved from the dashboard (``serving.rulebook``), in the store's database."""
+        if self._book is None:
+            from shelfwise.serving.rulebook import RuleBook
+
+            self._book = RuleBook(self.store.engine)
+        return self._book
+
+    def shop_rules(self) -> RuleSet | None:
+        """The saved shop rules (None: none saved, the settings' serve), re-read as stock is:
+        at once after a change counted by the online state, else within ``CATALOGUE_TTL_S``."""
+        generation = self.online.catalogue_generation() if self.online is not None else 0
+        hit = self._rules
+        if hit is None or hit[1] != generation or time.monotonic() - hit[0] >= CATALOGUE_TTL_S:
+            hit = self._rules = (time.monotonic(), generation, self.rulebook.current()[0])
+        return hit[2]
+
+    def rules_changed(self) -> None:
+        self._rules = None
 
 
 @dataclass

@@ -38,6 +38,7 @@ class ListRequest:
     exclude_seen: bool = True  # False: nothing the shopper touched is excluded
     exclude_types: list[str] | None = None  # default: settings.exclude_types
     rules: RuleSet | None = None  # over the shop's settings.rules
+    shop_rules: RuleSet | None = None  # in place of the shop's rules (a preview of rules not saved)
     diversity: float | None = None  # MMR lambda; default settings.diversity
     explore: bool | None = None  # the exploration slot; default settings.explore
     context: Context | None = None  # a new shopper's page or query
