@@ -99,6 +99,12 @@ class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     consent_default: bool = Field(
         default=True, description="personalisation consent of a shopper with no profile (PUT /users sets it)")
+    forget_refit_delay_seconds: float = Field(
+        default=600.0, ge=0, le=86_400,
+        description="shelfwise serve retrains every serving model without forgotten shoppers this long "
+                    "after a deletion (deletions meanwhile share the run); 0: at once")
+    forget_refit_poll_seconds: float = Field(default=5.0, gt=0, le=3600,
+                                             description="how often serve looks for deletions to complete")
 
 
 class CheckSettings(BaseModel):
@@ -231,7 +237,9 @@ def _sources(settings_cls, init_settings: InitSettingsSource, env_settings: EnvS
 
 def describe(**overrides: Any) -> list[tuple[str, Any, str]]:
     """(setting, effective value, where it came from) for every setting, nested dicts flattened
-    to ``behaviour_weights.cart``: what ``shelfwise config`` prints."""
+    to ``behaviour_weights.cart``: what ``shelfwise config`` and the dashboard print. The store
+    is the URL in use (``store_url`` "" is the SQLite file in home); passwords in URLs are
+    masked."""
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**given)
     init = InitSettingsSource(Settings, init_kwargs=given)
@@ -250,7 +258,10 @@ def describe(**overrides: Any) -> list[tuple[str, Any, str]]:
                     if label.startswith("env"):
                         origin = f"env {ENV_PREFIX}{name.upper()}" + (f"__{key.upper()}" if key else "")
                     break
-            rows.append((name if key is None else f"{name}.{key}", leaf, origin))
+            if name == "store_url" and not leaf:  # "" stands for a file the user should see
+                leaf = settings.resolved_store_url
+                origin = ("default" if origin == "default" else f'{origin} sets ""') + ": SQLite in home"
+            rows.append((name if key is None else f"{name}.{key}", masked_url(leaf), origin))
     return rows
 
 

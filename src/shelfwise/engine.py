@@ -16,6 +16,7 @@ older version can be activated again.
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from shelfwise.evaluation.report import write_report
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
+from shelfwise.privacy.forgetting import Forgetting
 from shelfwise.serving import (
     Context,
     Explainer,
@@ -215,6 +217,7 @@ class Engine:
         names = list(dict.fromkeys([*(models or self.settings.models), "popular"]))
         for name in names:  # fail on a bad name or a missing extra before any work
             create(name)
+        started = time.time()  # deletions before this are not in the view
         view = self.training_view()
         if view.n_events == 0:
             raise NoData("The store holds no events: import some before training.")
@@ -233,9 +236,10 @@ class Engine:
             if progress:
                 progress("train", len(names), len(names))
 
-        version = self.versions.write(view, fit)
+        version = self.versions.write(view, fit, started=started)
         if activate:
             self.versions.activate(version)
+        self.forgetting.settle(version)
         frame = pd.DataFrame(rows).set_index("model")
         frame.attrs["version"] = version
         return frame
@@ -308,12 +312,17 @@ class Engine:
         return sorted(self.versions.active())
 
     # -- privacy -----------------------------------------------------------------------
-    def forget_user(self, user_id: str) -> DeletionReport:
-        """Delete a shopper's events and profile from the store, and stop serving them from
-        the trained view at once (they are treated as a new shopper until the next train,
-        which drops them from the models too)."""
-        report = self.store.delete_user(str(user_id))
-        self.versions.forget_user(str(user_id))
+    @property
+    def forgetting(self) -> Forgetting:
+        return Forgetting(self.store, self.versions)
+
+    def forget_user(self, user_id: str, by: str = "python") -> DeletionReport:
+        """Forget a shopper (``privacy.forgetting``): at once, their rows leave the store, no
+        kept version maps their id, no process serves them from a model it loaded, and the
+        online state (in every process sharing it) drops them; the next training run of every
+        serving model completes it, deleting the versions that still hold their rows.
+        ``by`` names who asked, for the audit row."""
+        report = self.forgetting.forget(str(user_id), by=by)
         self.online.forget(str(user_id))
         return report
 

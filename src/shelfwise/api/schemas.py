@@ -3,20 +3,51 @@ that names the field, never a 500."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+)
 
-from shelfwise.data.schemas import EventType, to_epoch_seconds
+from shelfwise.data.schemas import MAX_TIME, EventType, to_epoch_seconds
 
 # no NUL: PostgreSQL's text cannot hold one, and no shop's id needs it
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True, pattern=r"^[^\x00]*$")]
 SLASH = "\ue000"  # a private-use character stands for an encoded '/' while routes are matched
 IdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 MAX_BATCH = 10_000
-MAX_TIME = 4_102_444_800.0  # 2100-01-01 in Unix seconds: later "times" are unit mistakes
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true would otherwise be read as 1 second after 1970
+        raise ValueError("must be Unix seconds or an ISO-8601 time")
+    return value
+
+
+def _seconds(value: float | str) -> float:
+    """Unix seconds from a number or ISO-8601 text, within 1970 to 2100 (so a time out of
+    range is a 422, and never reaches pandas, whose datetimes end in 2262)."""
+    try:
+        seconds = to_epoch_seconds(value)
+    except (ValueError, OverflowError):
+        raise ValueError("must be Unix seconds or an ISO-8601 time") from None
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_TIME:
+        raise ValueError("must be between 1970-01-01 and 2100-01-01")
+    return seconds
+
+
+#: an event's time in a body: Unix seconds or ISO-8601 text, read and checked here
+Time = Annotated[float | str, BeforeValidator(_not_a_bool), AfterValidator(_seconds)]
 
 
 class EventIn(BaseModel):
@@ -29,25 +60,10 @@ class EventIn(BaseModel):
     user_id: Id
     item_id: Id | None = None
     event_type: EventType
-    timestamp: Annotated[float, Field(ge=0, le=MAX_TIME, allow_inf_nan=False)] | str | None = None
+    timestamp: Time | None = None
     session_id: Id | None = None
     value: float | None = Field(default=None, allow_inf_nan=False)
     context: dict[str, Any] = Field(default_factory=dict, max_length=50)
-
-    @field_validator("timestamp", mode="after")
-    @classmethod
-    def _time_in_range(cls, value: float | str | None) -> float | None:
-        """A text time read here, so a time out of range is a 422 like a number out of range
-        (and never reaches pandas, whose datetimes end in 2262)."""
-        if not isinstance(value, str):
-            return value
-        try:
-            seconds = to_epoch_seconds(value)
-        except (ValueError, OverflowError):
-            raise ValueError("must be Unix seconds or an ISO-8601 time") from None
-        if not 0 <= seconds <= MAX_TIME:
-            raise ValueError("must be between 1970-01-01 and 2100-01-01")
-        return seconds
 
     def row(self, received: float) -> dict[str, Any]:
         # built by hand: model_dump is most of the cost of a 1,000-event batch's rows
@@ -133,6 +149,9 @@ class ForgetOut(BaseModel):
     user_id: str
     events_deleted: int
     profile_rows_deleted: int
+    impressions_deleted: int = 0
+    versions_tombstoned: int = Field(default=0, description="kept model versions that mapped the shopper")
+    audit_id: str = Field(default="", description="the deletion's audit row (no personal data)")
 
 
 class ModelOut(BaseModel):

@@ -56,6 +56,10 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
         from shelfwise.online.training import Schedule
 
         schedule = Schedule(settings, settings.serve.retrain_every_minutes).start()
+    from shelfwise.online.training import ForgetRefit
+
+    privacy = settings.privacy
+    refit = ForgetRefit(settings, privacy.forget_refit_delay_seconds, privacy.forget_refit_poll_seconds).start()
     console.print(f"serving {masked_url(settings.resolved_store_url)} on http://{host}:{port} (docs: /docs), "
                   f"{workers} worker(s), online state {masked_url(settings.online.url) or 'in process'}"
                   + (f", training every {settings.serve.retrain_every_minutes:g} min" if schedule else ""),
@@ -68,6 +72,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
             uvicorn.run("shelfwise.api.app:create_app_from_env", factory=True, host=host, port=port,
                         workers=workers, log_level="warning")
     finally:
+        refit.stop()
         if schedule is not None:
             schedule.stop()
 

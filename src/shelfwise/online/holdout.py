@@ -108,4 +108,5 @@ def _finish(engine, version: str, run: dict, activate: list[str], check: dict) -
     os.replace(tmp, path)  # readers see the old run.json or the new one
     if activate:
         engine.versions.activate(version, activate)
+        engine.forgetting.settle(version)  # a run of every serving model completes deletions
     return check

@@ -20,9 +20,13 @@ from pathlib import Path
 log = logging.getLogger("shelfwise.training")
 
 
-def start_training(settings, models: list[str] | None = None) -> tuple[subprocess.Popen, Path]:
-    """Start ``shelfwise train`` for ``models`` (default: settings.models); (process, log)."""
+def start_training(settings, models: list[str] | None = None, check: bool = True
+                   ) -> tuple[subprocess.Popen, Path]:
+    """Start ``shelfwise train`` for ``models`` (default: settings.models), with the hold-out
+    check unless ``check`` is False; (process, log)."""
     args = [sys.executable, "-m", "shelfwise.cli", "train", "--home", str(settings.home)]
+    if not check:
+        args.append("--no-check")
     if settings.config is not None:
         args += ["--config", str(settings.config)]
     for name in models or []:
@@ -79,3 +83,52 @@ class Schedule:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+class ForgetRefit:
+    """Complete deletions (``privacy.forgetting``): when the oldest waiting one is
+    ``delay_s`` old, start a training run of every serving model, without the hold-out
+    check (a model refused by it would leave the shopper in the version still serving), in a
+    separate process. Deletions made meanwhile wait for the next run."""
+
+    def __init__(self, settings, delay_s: float, poll_s: float = 5.0):
+        from shelfwise.online.versions import ModelVersions
+        from shelfwise.store import open_store
+        from shelfwise.store.forgets import ForgetLog
+
+        self.settings, self.delay_s, self.poll_s = settings, delay_s, poll_s
+        self.store = open_store(settings.resolved_store_url)
+        self.log = ForgetLog(self.store.engine)
+        self.versions = ModelVersions(settings.home)
+        self.proc: subprocess.Popen | None = None
+        self.runs: list[Path] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="shelfwise-forget-refit", daemon=True)
+
+    def start(self) -> ForgetRefit:
+        self._thread.start()
+        return self
+
+    def due(self) -> bool:
+        """Whether a run should start now: a deletion has waited ``delay_s`` and none is going."""
+        if self.proc is not None and self.proc.poll() is None:
+            return False
+        pending = self.log.pending()
+        return bool(pending) and time.time() - pending[0][1] >= self.delay_s and bool(self.versions.active())
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                if self.due():
+                    self.proc, path = start_training(self.settings, sorted(self.versions.active()), check=False)
+                    self.runs.append(path)
+                    log.info("training without forgotten shoppers: %s", path)
+            except Exception:  # the loop must outlive a store hiccup; the next poll retries
+                log.exception("could not start a training run for forgotten shoppers")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.store.close()

@@ -32,6 +32,7 @@ from shelfwise.models.base import Recommender
 
 RUN = "run.json"
 ACTIVE = "active.json"
+FORGOTTEN = "forgotten.stamp"  # touched by every forget: loaded models are dropped everywhere
 
 
 class ModelVersions:
@@ -45,13 +46,17 @@ class ModelVersions:
         self._views: dict[str, Interactions] = {}
         self._active: dict[str, str] = {}
         self._active_stamp: int | None = -1
+        self.forgotten_path = Path(home) / FORGOTTEN
+        self._forgotten_stamp = self._stamp(self.forgotten_path)
         # serving threads that miss the cache together load a model once, not once each
         self._lock = threading.Lock()
 
     # -- writing ------------------------------------------------------------------------
-    def write(self, view: Interactions, fit: Callable[[Callable[[str, Recommender, dict], None]], None]) -> str:
+    def write(self, view: Interactions, fit: Callable[[Callable[[str, Recommender, dict], None]], None],
+              started: float | None = None) -> str:
         """Write a new version: ``fit(save)`` calls ``save(name, model, record)`` for each model
-        it fits. Returns the version id. Nothing is activated here."""
+        it fits; ``started`` (Unix seconds) is when ``view`` was read from the store. Returns
+        the version id. Nothing is activated here."""
         version = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         for leftover in self.root.glob(".*.new"):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -64,7 +69,7 @@ class ModelVersions:
             models[name] = record
 
         fit(save)
-        run = {"version": version, "trained_at": _now(), "n_users": view.n_users,
+        run = {"version": version, "trained_at": _now(), "started_at": started, "n_users": view.n_users,
                "n_items": view.n_items, "n_events": view.n_events, "models": models}
         (staging / RUN).write_text(json.dumps(run, indent=2))
         staging.rename(self.root / version)
@@ -93,6 +98,13 @@ class ModelVersions:
             shutil.rmtree(self.root / version, ignore_errors=True)
 
     # -- reading ------------------------------------------------------------------------
+    @staticmethod
+    def _stamp(path: Path) -> int | None:
+        try:
+            return path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
     def active(self) -> dict[str, str]:
         """{model name: version}; re-read when another process has changed it."""
         try:
@@ -124,6 +136,10 @@ class ModelVersions:
         if name not in active:
             raise NotTrained(f"Model {name!r} is not trained. Trained: {', '.join(sorted(active))}.")
         version = active[name]
+        forgotten = self._stamp(self.forgotten_path)
+        if forgotten != self._forgotten_stamp:  # a shopper was forgotten, here or elsewhere
+            with self._lock:
+                self._loaded, self._views, self._forgotten_stamp = {}, {}, forgotten
         key = (name, version)
         if key not in self._loaded:
             with self._lock:
@@ -134,18 +150,34 @@ class ModelVersions:
         return self._loaded[key], self._views[version]
 
     # -- privacy --------------------------------------------------------------------------
-    def forget_user(self, user_id: str) -> None:
-        """Tombstone a shopper in every kept view: no external id maps to their row any more,
-        so they are served as a new shopper until the next training drops them."""
-        for version in self.list_versions():
+    def forget_user(self, user_id: str, versions: list[str] | None = None) -> int:
+        """Tombstone a shopper in every kept view (or ``versions``): their id becomes one no
+        request can name (a NUL, which ids may not hold, and a random part, so no two
+        forgotten shoppers share one), so no id maps to their row any more and they are
+        served as a new shopper. Every process sharing the home drops the models it loaded
+        (``FORGOTTEN``'s time changes). Their rows stay in the files until a training run
+        without them replaces the versions (``privacy.forgetting``). Returns the views changed."""
+        changed = 0
+        for version in versions if versions is not None else self.list_versions():
             view_dir = self.root / version / "view"
             view = Interactions.load(view_dir)
             u = view.user_index.get(str(user_id))
             if u is not None:
                 user_ids = view.user_ids.copy()
-                user_ids[u] = ""
+                user_ids[u] = f"\x00forgotten-{uuid.uuid4().hex}"
                 dataclasses.replace(view, user_ids=user_ids).save(view_dir)
+                changed += 1
+        self.forgotten_path.write_text(uuid.uuid4().hex)  # a new mtime for every process
         self._loaded, self._views = {}, {}
+        return changed
+
+    def drop_all_but_active(self) -> list[str]:
+        """Delete every version no model serves from (they may hold forgotten shoppers)."""
+        used = set(self.active().values())
+        dropped = [v for v in self.list_versions() if v not in used]
+        for version in dropped:
+            shutil.rmtree(self.root / version, ignore_errors=True)
+        return dropped
 
 
 def _now() -> str:

@@ -36,6 +36,8 @@ class DeletionReport:
     events: int
     user_rows: int
     impressions: int = 0
+    versions: int = 0  # kept model versions the shopper was tombstoned in
+    audit_id: str = ""  # the forget log's audit row
 
 
 class EventStore(ABC):
@@ -140,6 +142,9 @@ class EventStore(ABC):
     @abstractmethod
     def delete_user(self, user_id: str) -> DeletionReport:
         """Remove every event, every impression and the profile of one user, atomically."""
+
+    def flush_deleted(self) -> None:  # noqa: B027 - optional hook
+        """Make deleted rows leave the backend's files where it can (SQLite's WAL)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

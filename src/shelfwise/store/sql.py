@@ -224,7 +224,11 @@ class SqlEventStore(EventStore):
             n_shown = conn.execute(
                 sa.delete(impressions_table).where(impressions_table.c.user_id == user_id)).rowcount
             conn.execute(sa.delete(side_feedback_table).where(side_feedback_table.c.user_id == user_id))
+        self.flush_deleted()
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
+
+    def flush_deleted(self) -> None:
+        """What a backend does so deleted rows leave its files (SQLite: checkpoint the WAL)."""
 
     # -- impressions -------------------------------------------------------------
     def log_impressions(self, rows: list[dict]) -> int:
@@ -317,7 +321,14 @@ class SqliteEventStore(SqlEventStore):
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: keeps the id index hot
+            # a deleted row's bytes are overwritten with zeros, not left in free pages
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
+
+    def flush_deleted(self) -> None:
+        # the zeroed pages are in the WAL until a checkpoint copies them over the old ones
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _bulk_insert_events(self, conn, rows: list[tuple]) -> int:
         # The driver's executemany with tuples runs at C speed; SQLAlchemy's per-row dict

@@ -92,3 +92,24 @@ side_feedback_table = sa.Table(
     sa.Index("ix_gorse_feedback_item", "item_id"),
 )
 
+
+#: Forgetting (``store.forgets.ForgetLog``). A pending row names a shopper whose deletion is
+#: not complete until a training run without them serves every model; it is deleted then.
+forget_pending_table = sa.Table(
+    "forget_pending", metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("requested_at", Float64, nullable=False),
+)
+#: One audit row per deletion, kept: when, by whom, what was removed; no personal data.
+forget_audit_table = sa.Table(
+    "forget_audit", metadata,
+    sa.Column("audit_id", sa.String(32), primary_key=True),
+    sa.Column("requested_at", Float64, nullable=False),
+    sa.Column("requested_by", sa.String(64), nullable=False),  # an API key id, "cli" or "python"
+    sa.Column("events_deleted", sa.Integer, nullable=False),
+    sa.Column("profile_rows_deleted", sa.Integer, nullable=False),
+    sa.Column("impressions_deleted", sa.Integer, nullable=False),
+    sa.Column("versions_scrubbed", sa.Integer, nullable=False),
+    sa.Column("refit_version", sa.String(64)),  # the training run that completed it
+    sa.Column("completed_at", Float64),
+)

@@ -94,7 +94,7 @@ def modify_user(user_id: PathId, request: Request, body: Any = Body(None)):
 @route(router, "DELETE", "/user/{user_id}", scope=ADMIN, summary="Delete a user and all their feedback")
 def delete_user(user_id: PathId, request: Request):
     engine = engine_of(request)
-    engine.forget_user(user_id)
+    engine.forget_user(user_id, by="gorse")
     delete_side_user(engine, user_id)
     request.app.state.online.forget(user_id)  # recent items and cached lists, in every process
     return success(1)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 
 from shelfwise.api.deps import Admin, EngineDep, Write
+from shelfwise.api.keys import ApiKey
 from shelfwise.api.schemas import ForgetOut, IdPath, ItemIn, UserIn
 from shelfwise.data.schemas import Item, User
 
@@ -26,9 +29,17 @@ def put_user(user_id: IdPath, body: UserIn, engine: EngineDep) -> dict:
     return {"user_id": user_id, "stored": True}
 
 
-@router.delete("/users/{user_id}", response_model=ForgetOut, dependencies=[Admin],
-               summary="Forget a shopper: every event and the profile")
-def forget_user(user_id: IdPath, engine: EngineDep, request: Request) -> ForgetOut:
-    report = engine.forget_user(user_id)
+@router.delete("/users/{user_id}", response_model=ForgetOut,
+               summary="Forget a shopper: every event, the profile, and their place in every model")
+def forget_user(user_id: IdPath, engine: EngineDep, request: Request, key: Annotated[ApiKey, Admin]) -> ForgetOut:
+    """At once: the shopper's events, profile and impressions leave the store, no kept model
+    version maps their id, no server process serves them from a model it had loaded, and the
+    online state drops them. A training run of every serving model without them (which
+    ``shelfwise serve`` starts ``privacy.forget_refit_delay_seconds`` later) completes the
+    deletion and deletes the model versions that still hold their rows; ``GET /healthz``
+    shows the deletions waiting for it. The audit row (no personal data) is ``audit_id``."""
+    report = engine.forget_user(user_id, by=key.key_id)
     request.app.state.online.forget(user_id)  # recent items and cached lists, in every process
-    return ForgetOut(user_id=user_id, events_deleted=report.events, profile_rows_deleted=report.user_rows)
+    return ForgetOut(user_id=user_id, events_deleted=report.events, profile_rows_deleted=report.user_rows,
+                     impressions_deleted=report.impressions, versions_tombstoned=report.versions,
+                     audit_id=report.audit_id)

@@ -14,8 +14,9 @@ _admin = RequireScope("admin")
 @router.get("/healthz", summary="Liveness, and which models are trained")
 def healthz(engine: EngineDep, request: Request) -> dict:
     """``precomputed`` (with ``online.precompute_seconds``): lists this process's walker has
-    gone through in its current pass, of how many, and its whole passes so far."""
-    out = {"status": "ok", "models": engine.trained_models()}
+    gone through in its current pass, of how many, and its whole passes so far. ``forget``:
+    deletions waiting for a training run without the shopper, and the oldest one's age."""
+    out = {"status": "ok", "models": engine.trained_models(), "forget": engine.forgetting.status()}
     if request.app.state.precompute is not None:
         out["precomputed"] = request.app.state.precompute.status()
     return out

@@ -1,0 +1,1 @@
+"""What the engine does to protect shoppers' data: forgetting (``forgetting``)."""

@@ -1,0 +1,66 @@
+"""Forgetting a shopper everywhere.
+
+At once (``Forgetting.forget``): their events, profile, impressions and Gorse feedback leave
+the store; their id is tombstoned in every kept model version, so nothing maps to their
+training row; every process sharing the home drops the models it loaded; the online state
+drops their recent items, cached lists and window counts (through Redis, in every process).
+A pending row and an audit row (no personal data) are written.
+
+Then a training run without them (``Forgetting.settle``, called by ``Engine.train``): when a
+run that started after the deletion serves every model, the deletion is complete: the pending
+row goes, the audit row names the run, and every version no model serves is deleted, since
+those files still hold the shopper's rows. ``shelfwise serve`` starts that run itself
+(``online.training.ForgetRefit``) ``privacy.forget_refit_delay_seconds`` after a deletion.
+A shopper forgotten while a run was training is tombstoned in that run's version too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from shelfwise.online.versions import ModelVersions
+from shelfwise.store.base import DeletionReport
+from shelfwise.store.forgets import ForgetLog
+
+
+class Forgetting:
+    def __init__(self, store, versions: ModelVersions):
+        self.store, self.versions = store, versions
+        self.log = ForgetLog(store.engine)
+
+    def forget(self, user_id: str, by: str = "python") -> DeletionReport:
+        """Delete the shopper from the store and tombstone them in every kept version;
+        ``by`` (an API key id, "cli", "python") goes to the audit row."""
+        report = self.store.delete_user(user_id)
+        scrubbed = self.versions.forget_user(user_id)
+        audit_id = self.log.record(user_id, by=by, events=report.events, profile_rows=report.user_rows,
+                                   impressions=report.impressions, versions=scrubbed)
+        return dataclasses.replace(report, versions=scrubbed, audit_id=audit_id)
+
+    def settle(self, version: str) -> int:
+        """After a training run wrote ``version`` (and after its models are activated): tombstone
+        there the shoppers forgotten while it trained, and complete the deletions made before
+        it read the store when it serves every model. Returns the deletions completed."""
+        started = self.versions.run(version).get("started_at")
+        if started is None:  # a version written before runs recorded when they read the store
+            return 0
+        pending = self.log.pending()
+        during = [u for u, at in pending if at >= started]
+        for user_id in during:
+            self.versions.forget_user(user_id, versions=[version])
+        active = self.versions.active()
+        if not active or set(active.values()) != {version}:
+            return 0  # some model still serves from a version trained with them
+        if not any(at < started for _, at in pending):
+            return 0
+        done = self.log.complete(before=started, version=version)
+        self.store.flush_deleted()  # the pending rows named the shoppers
+        self.versions.drop_all_but_active()
+        return done
+
+    def status(self) -> dict:
+        """{"pending": deletions waiting for a training run, "oldest_seconds": the oldest's age}."""
+        pending = self.log.pending()
+        oldest = time.time() - pending[0][1] if pending else 0.0
+        return {"pending": len(pending), "oldest_seconds": round(oldest, 1)}
