@@ -13,6 +13,7 @@ import pytest
 
 from shelfwise.batch import batch_lists, read_batch_inputs, recommend_batch
 from shelfwise.config import Settings
+from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import Item
 from shelfwise.engine import Engine
 from shelfwise.errors import MissingExtra
@@ -153,3 +154,16 @@ def test_recommend_batch_writes_the_lists_of_the_one_path(shop, tmp_path):
         assert list(zip(rows["item_id"], rows["reason"], strict=True)) == _pairs(served)
     cold = out[out["user_id"] == "nobody-knows-me"]
     assert len(cold) == N and cold["reason"].str.startswith("unknown shopper").all()
+
+
+def test_rules_that_leave_nothing_give_an_empty_list_not_an_error(shop):
+    """A category no item is in (a merchandiser's typo, saved or previewed) leaves every model
+    an empty list; the hybrid's reasons once divided by its zero shown rows."""
+    engine, server, _, _, small_shop = shop
+    user = _shoppers(small_shop)[0]
+    nothing = RuleSet(include_categories=["No such category"])
+    for model in MODELS_HERE:
+        assert engine.recommend(user, N, model, rules=nothing).items == [], model
+    with server.client("read") as c:
+        res = c.get(f"/users/{user}/recommendations", params={"n": N, "include_category": "No such category"})
+    assert res.status_code == 200 and res.json()["items"] == []

@@ -1,5 +1,6 @@
 """Scoped keys and bad input against a real server: 401 / 403 / 4xx, never data, never a 500."""
 
+import re
 import socket
 import time
 from urllib.parse import quote
@@ -29,7 +30,8 @@ def test_keys_and_scopes(shop_server, scope, method, path, status):
 
 def test_health_is_open_and_metrics_count_requests(shop_server):
     with shop_server.client(None) as c:
-        assert c.get("/healthz").json() == {"status": "ok", "models": ["itemknn", "popular", "rules"]}
+        assert c.get("/healthz").json() == {"status": "ok", "models": ["itemknn", "popular", "rules"],
+                                            "forget": {"pending": 0, "oldest_seconds": 0.0}}
     with shop_server.client("read") as c:
         for _ in range(3):
             c.get("/recommendations/popular", params={"n": 2})
@@ -73,7 +75,9 @@ def test_a_revoked_key_stops_working_within_the_key_cache_time(shop_server):
     ("PUT", "/items/x", {"price": -1}, "price"),
     # text times out of range, or past pandas' datetimes, are refused like numbers out of range
     *[("POST", "/events", {"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": t}, "timestamp")
-      for t in ("9999-12-31T23:59:59", "1600-01-01", "2200-01-01", "1e10")],
+      for t in ("9999-12-31T23:59:59", "1600-01-01", "2200-01-01", "1e10", True)],
+    ("POST", "/session/recommendations", {"events": [{"item_id": "P000001", "timestamp": "2200-01-01"}]},
+     "timestamp"),
     ("POST", "/events", {"events": [{"user_id": "u", "item_id": "i", "event_type": "view",
                                      "timestamp": "9999-12-31T23:59:59"}]}, "timestamp"),
     # a NUL, which PostgreSQL's text cannot hold, in a body's id or a path's
@@ -213,3 +217,21 @@ def test_a_shopper_whose_id_holds_a_slash_is_served_changed_and_forgotten(shop_s
             forgotten = c.delete(path).json()
             assert forgotten["user_id"] == user and forgotten["events_deleted"] == 3
             assert c.get(f"{path}/recommendations", params={"n": 5}).json()["fallback"] == "unknown shopper"
+
+
+def test_a_session_takes_text_times_as_events_do(shop_server):
+    body = {"events": [{"item_id": "P000001", "event_type": "view", "timestamp": "2026-01-01T00:00:00Z"},
+                       {"item_id": "P000002", "event_type": "cart", "timestamp": 1767225660.0}], "n": 3}
+    with shop_server.client("read") as c:
+        res = c.post("/session/recommendations", json=body)
+    assert res.status_code == 200 and len(res.json()["items"]) == 3
+
+
+def test_the_api_docs_need_no_cdn(shop_server):
+    """/docs and /redoc load their scripts and styles from the server itself."""
+    with shop_server.client(None) as c:
+        for page in ("/docs", "/redoc"):
+            html = c.get(page).text
+            assert "cdn." not in html and "unpkg" not in html, page
+            assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css))"', html)
+            assert assets and all(c.get(a).status_code == 200 for a in assets), (page, assets)

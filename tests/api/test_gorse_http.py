@@ -42,6 +42,14 @@ def test_keys_and_plain_text_errors(gorse):
         bad_time = c.post("/api/feedback", json=[{"FeedbackType": "star", "UserId": "a", "ItemId": "b",
                                                    "Timestamp": "not a time"}])
         assert (bad_time.status_code, bad_time.text) == (400, 'Could not find format for "not a time"')
+        for when in ("2200-01-01T00:00:00Z", "9999-12-31T00:00:00Z", "1900-01-01T00:00:00Z"):
+            far = c.post("/api/feedback", json=[{"FeedbackType": "star", "UserId": "a", "ItemId": "b",
+                                                 "Timestamp": when}])
+            assert far.status_code == 400 and "between 1970-01-01 and 2100-01-01" in far.text
+        for body in ([{"FeedbackType": "star", "UserId": "g\u0000", "ItemId": "b"}],):
+            assert c.post("/api/feedback", json=body).status_code == 400
+        assert c.post("/api/user", json={"UserId": "g\u0000"}).status_code == 400
+        assert c.post("/api/item", json={"ItemId": "n\u0000"}).status_code == 400
         assert c.get("/api/recommend/probe", params={"write-back-delay": "soon"}).status_code == 400
         nowhere = c.get("/api/no/such/route")
         assert (nowhere.status_code, nowhere.text) == (404, "404: Page Not Found")

@@ -207,3 +207,20 @@ def test_bad_input_is_a_4xx_naming_the_field(shop, open_page):
     with shop.api("viewer") as api:
         assert api.get("/items", params={"limit": 0}).status_code == 422
         assert api.get("/users/nobody-at-all").status_code == 404
+
+
+def test_a_shopper_whose_id_holds_a_slash_is_found_opened_and_forgotten(shop, open_page):
+    odd = "guest/7?x#y"
+    with shop.api("admin") as api:
+        event = {"user_id": odd, "item_id": shop.item, "event_type": "view", "timestamp": 1_767_225_600}
+        assert api.post("/events", json=event).status_code == 200
+    tab = open_page("admin")
+    tab.goto("/dashboard/shoppers?q=guest%2F7")
+    tab.page.get_by_role("link", name=odd).click()
+    tab.page.wait_for_url(re.compile(r".*/dashboard/shoppers/guest%2F7%3Fx%23y.*"))
+    assert tab.page.locator("h1").inner_text() == f"Shopper {odd}"
+    tab.page.click("#forget")
+    tab.page.click("#confirm-forget")
+    tab.page.wait_for_url(re.compile(r".*/dashboard/shoppers\?done=.*"))
+    assert f"forgot {odd}" in tab.page.locator("p.ok").inner_text()
+    assert tab.problems == []

@@ -15,6 +15,7 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from shelfwise import __version__, dashboard
 from shelfwise.api import gorse
@@ -54,9 +55,12 @@ async def _lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     engine = engine or Engine(settings or Settings.from_env())
-    app = FastAPI(title="shelfwise", version=__version__, lifespan=_lifespan, dependencies=[Depends(restore_slashes)],
-                  description="Personalised recommendations for an online shop. Send an API key "
-                              "as `Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed package,
+    # not a CDN (a shop's admin network may be closed)
+    app = FastAPIOffline(title="shelfwise", version=__version__, lifespan=_lifespan,
+                         dependencies=[Depends(restore_slashes)],
+                         description="Personalised recommendations for an online shop. Send an API key as "
+                                     "`Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
     serve = engine.settings.serve
     app.state.engine = engine
     app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)

@@ -32,7 +32,8 @@ class Metrics:
 
     def count_fallback(self, reason: str) -> None:
         """Count an answer served by a fallback, by kind: the model could not answer, the
-        shopper is unknown, or the model had nothing for them."""
+        shopper is unknown, withholds consent, or the model had nothing for them."""
         label = ("model unavailable" if reason.startswith("model ") else
-                 "unknown shopper" if reason.startswith("unknown shopper") else "no signal")
+                 "unknown shopper" if reason.startswith("unknown shopper") else
+                 "no consent" if reason.startswith("not personalised") else "no signal")
         self.fallbacks.labels(reason=label).inc()

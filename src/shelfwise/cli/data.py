@@ -27,12 +27,10 @@ from shelfwise.cli.common import (
     _fail,
     _params,
     _progress,
-    _settings,
     command,
     console,
     err,
 )
-from shelfwise.config import masked_url
 
 
 @command("import")
@@ -149,9 +147,14 @@ def similar(item_id: str, n: Annotated[int, typer.Option("--n", "-n", min=1, max
 
 @command("forget-user")
 def forget_user(user_id: str, home: Home = None, store_url: StoreUrl = None, config: Config = None):
-    """Delete every event and the profile of one shopper."""
-    report = _engine(home, store_url, config).forget_user(user_id)
-    console.print(f"deleted {report.events} events and {report.user_rows} profile row(s) of {user_id}")
+    """Forget one shopper: their events, profile and impressions, and their place in every
+    kept model version at once; the next training run of every serving model completes it
+    (`shelfwise serve` starts one itself)."""
+    report = _engine(home, store_url, config).forget_user(user_id, by="cli")
+    console.print(f"deleted {report.events} events, {report.user_rows} profile row(s) and "
+                  f"{report.impressions} impression(s) of {user_id}; tombstoned in {report.versions} "
+                  f"model version(s); audit {report.audit_id}; complete after the next training run "
+                  "of every serving model", highlight=False)
 
 
 @command("recommend-batch")
@@ -217,12 +220,7 @@ def show_config(home: Home = None, store_url: StoreUrl = None, config: Config = 
     are masked."""
     from shelfwise.config import describe
 
-    rows = []
-    for name, value, origin in describe(home=home, store_url=store_url, config=config):
-        if name == "store_url" and not value:  # "" stands for a file the user should see
-            value = _settings(home, store_url, config).resolved_store_url
-            origin = ("default" if origin == "default" else f'{origin} sets ""') + ": SQLite in home"
-        rows.append((name, masked_url(value), origin))
+    rows = describe(home=home, store_url=store_url, config=config)
     width = max(len(f"{name} = {json.dumps(value, default=str)}") for name, value, _ in rows)
     for name, value, origin in rows:
         line = f"{name} = {json.dumps(value, default=str)}"

@@ -114,6 +114,10 @@ def demo(home: Annotated[Path, typer.Option(help="Folder for the demo shop.")] =
     engine = Engine(Settings(home=home, store_url="", config=config))
     console.rule("shelfwise demo")
     shop = generate_shop(n_users=users, n_items=items, seed=seed)
+    # the shop's history ends today (whole days later, so times of day stay), so what the
+    # dashboard counts as this week and the events a user sends next follow on from it
+    days = max(0, int((time.time() - shop.events["timestamp"].max()) // 86400))
+    shop.events["timestamp"] += days * 86400.0
     console.print(f"synthetic shop: {len(shop.items)} items, {len(shop.users)} shoppers, "
                   f"{len(shop.events)} events")
     engine.store.upsert_items(shop.items)

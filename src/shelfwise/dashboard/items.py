@@ -4,12 +4,13 @@ its exposure (shown, clicked, bought from the impression log) and the shoppers i
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import HTTPException, Query, Request
-from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
 from shelfwise.api.routes.browse import get_item, list_items
+from shelfwise.api.schemas import IdPath
 from shelfwise.dashboard import figures
 from shelfwise.dashboard.auth import Editor, Viewer, check_csrf
 from shelfwise.dashboard.shoppers import served_rows
@@ -17,7 +18,6 @@ from shelfwise.dashboard.web import render, router
 from shelfwise.data.schemas import Item
 from shelfwise.errors import ModelUnavailable, NotTrained, UnknownId
 
-IdPath = Annotated[str, PathParam(min_length=1, max_length=255)]
 Text = Annotated[str | None, Query(max_length=255)]
 N = 8
 
@@ -31,7 +31,8 @@ def items(request: Request, session: Viewer, q: Text = None, cursor: Text = None
 def _list(engine, item_id: str, model: str | None) -> tuple[list[dict], str | None]:
     """Rows of ``Engine.similar`` by ``model``, or why there are none."""
     try:
-        return served_rows(engine, engine.similar(item_id, N, model)), None
+        rows = served_rows(engine, engine.similar(item_id, N, model))
+        return rows, None if rows else f"the {model or engine.settings.default_model} model has no item for it"
     except (NotTrained, ModelUnavailable) as exc:
         return [], str(exc).splitlines()[0]
     except UnknownId:
@@ -74,4 +75,4 @@ async def stock(request: Request, item_id: IdPath, session: Editor):
     engine.upsert_items([Item(**{k: details[k] for k in Item.model_fields if k != "in_stock"},
                               in_stock=wanted == "yes")])
     request.app.state.online.catalogue_changed()
-    return RedirectResponse(f"/dashboard/items/{item_id}", status_code=303)
+    return RedirectResponse(f"/dashboard/items/{quote(item_id, safe='')}", status_code=303)

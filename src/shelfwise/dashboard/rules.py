@@ -93,7 +93,8 @@ def _page(request: Request, session, status: int = 200, **data):
         row["after_pretty"] = json.dumps(json.loads(row["after"]), indent=1)
     data.setdefault("fields", form_fields(current))
     return render(request, "rules.html", session, status=status, page="rules", revision=revision,
-                  origin="saved from the dashboard" if saved is not None else "the settings (shelfwise.toml)",
+                  origin=("as saved from the dashboard" if saved is not None
+                          else "as the settings give them (shelfwise.toml)"),
                   audit=audit, current_json=current.model_dump_json(indent=1), **data)
 
 

@@ -13,17 +13,16 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Query, Request
-from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
 from shelfwise.api.routes.browse import get_user, list_users, user_events
+from shelfwise.api.schemas import IdPath
 from shelfwise.dashboard.auth import Admin, Viewer, check_csrf
 from shelfwise.dashboard.web import render, router, titles
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.errors import ModelUnavailable, NotTrained, UnknownId
 from shelfwise.serving import Explainer, ListRequest
 
-IdPath = Annotated[str, PathParam(min_length=1, max_length=255)]
 Text = Annotated[str | None, Query(max_length=255)]
 LIST_N = 10
 WHAT_IF_ROWS = 3
@@ -37,15 +36,18 @@ def shoppers(request: Request, session: Viewer, q: Text = None, cursor: Text = N
 
 def served_rows(engine, served, contributions=None) -> list[dict]:
     """A served list as table rows: item, title, score, source, retriever ranks, reason, and
-    the ranker's largest feature contributions (as bars: share of the largest magnitude)."""
+    the ranker's largest feature contributions (as bars: share of the largest magnitude in
+    the whole list, so a contribution of 0.005 beside others of 5 draws as the sliver it is)."""
     names = titles(engine, [r.item_id for r in served.items])
     rows = []
+    scale = 1e-12
+    if contributions is not None and len(contributions):
+        scale = max(float(contributions.drop(columns=["bias"], errors="ignore").abs().to_numpy().max()), scale)
     for k, r in enumerate(served.items):
         bars = []
         if contributions is not None and r.item_id in contributions.index:
             row = contributions.loc[r.item_id]
             top = row.abs().sort_values(ascending=False).index[:6]
-            scale = max(float(row.abs().max()), 1e-12)
             bars = [{"feature": c, "value": float(row[c]), "width": round(100 * abs(float(row[c])) / scale, 1)}
                     for c in top]
         rows.append({"position": k + 1, "item_id": r.item_id, "title": names.get(r.item_id, r.item_id),
@@ -132,7 +134,8 @@ def _what_if(engine, user_id: str, tests: list[tuple[str, str]]) -> dict:
 async def forget(request: Request, user_id: IdPath, session: Admin):
     await check_csrf(request, session)
     engine = request.app.state.engine
-    report = engine.forget_user(user_id)
+    report = engine.forget_user(user_id, by=session.key.key_id)
     request.app.state.online.forget(user_id)  # as DELETE /users/{id}: every process sharing the state
-    done = f"forgot {user_id}: {report.events} events and {report.user_rows} profile row(s) deleted"
+    done = (f"forgot {user_id}: {report.events} event(s), {report.user_rows} profile row(s) and "
+            f"{report.impressions} impression(s) deleted; out of every model after the next training run")
     return RedirectResponse(f"/dashboard/shoppers?{urlencode({'done': done})}", status_code=303)

@@ -7,7 +7,7 @@ import hmac
 import time
 from importlib import resources
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 import sqlalchemy as sa
@@ -23,6 +23,8 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 root = APIRouter(include_in_schema=False)  # what browsers ask of any site: the icon
 env = Environment(loader=PackageLoader("shelfwise.dashboard", "templates"), autoescape=select_autoescape(),
                   trim_blocks=True, lstrip_blocks=True)
+# an id as one path segment: '/', '?', '#' and '%' encoded (Jinja's urlencode keeps '/')
+env.filters["segment"] = lambda v: quote(str(v), safe="")
 env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else "-"
 env.filters["num"] = lambda v: "-" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.4g}"
 STATIC = {"dash.css": "text/css", "favicon.svg": "image/svg+xml", "dash.js": "text/javascript",

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shelfwise.data.schemas import EVENT_TYPES
+from shelfwise.data.schemas import EVENT_TYPES, MAX_TIME, MIN_TIME
 
 LABELS_KEY = "gorse.labels"  # attributes key of Labels that are not a JSON object
 TIMESTAMP_KEY = "gorse.timestamp"  # an item's Gorse Timestamp (RFC 3339)
@@ -39,7 +39,6 @@ META_KEYS = frozenset({TIMESTAMP_KEY, COMMENT_KEY})
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"  # what Go writes for a time never set
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_S = datetime(1, 1, 1, tzinfo=UTC).timestamp()  # Go's zero time in Unix seconds
-_MAX_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 _NUMERIC = re.compile(r"\d+(\.\d+)?")
 
 
@@ -116,7 +115,7 @@ def parse_time(value: Any) -> float | None:
     Accepts RFC 3339 / ISO 8601 with or without a zone (UTC when none), dates, the formats
     ``dateutil`` reads ("Feb 24 2022 10:00") and Unix times of 10, 13, 16 or 19 digits
     (seconds to nanoseconds), as ``dateparse.ParseAny``. Raises ValueError otherwise, and for
-    a time outside the years 1 to 9999."""
+    a time outside 1970 to 2100 (``MIN_TIME``, ``MAX_TIME``: what every event path takes)."""
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -138,12 +137,12 @@ def parse_time(value: Any) -> float | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     seconds = dt.timestamp()
-    return None if seconds == _ZERO_S else seconds
+    return None if seconds == _ZERO_S else _in_range(seconds, text)
 
 
 def _in_range(seconds: float, given: Any) -> float:
-    if not _ZERO_S <= seconds <= _MAX_S:  # NaN fails too
-        raise ValueError(f"time {given!r} is not between the years 1 and 9999")
+    if not MIN_TIME <= seconds <= MAX_TIME:  # NaN fails too
+        raise ValueError(f"time {given!r} is not between 1970-01-01 and 2100-01-01")
     return seconds
 
 

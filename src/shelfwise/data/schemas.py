@@ -49,6 +49,11 @@ EVENT_COLUMNS = (
 )
 
 
+#: Unix seconds an event's time may take (1970-01-01 to 2100-01-01): a later "time" is a unit
+#: mistake (milliseconds), and pandas' datetimes end in 2262
+MIN_TIME, MAX_TIME = 0.0, 4_102_444_800.0
+
+
 def to_epoch_seconds(value: Any) -> float:
     """Unix seconds (float) from a number, an ISO-8601 string or a datetime."""
     if isinstance(value, datetime):

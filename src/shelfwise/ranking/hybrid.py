@@ -307,7 +307,10 @@ class HybridRecommender(Recommender):
         if not self.fusion_.explains:
             return None
         X = ranked.features.to_numpy(np.float32)[ranked.rows]
-        return pd.DataFrame(self.fusion_.contributions(X), columns=[*self.columns_, "bias"])
+        columns = [*self.columns_, "bias"]
+        if len(X) == 0:  # nothing shown (the shop's rules left nothing): LightGBM divides by 0 rows
+            return pd.DataFrame(np.zeros((0, len(columns)), np.float32), columns=columns)
+        return pd.DataFrame(self.fusion_.contributions(X), columns=columns)
 
     # -- persistence ----------------------------------------------------------------------
     def _state(self) -> dict:

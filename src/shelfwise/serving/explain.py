@@ -48,11 +48,13 @@ class Explainer:
         served = p._serve(str(user_id), live, rec, view, version, name, request)
         if live.empty and live.user_index is None:  # the popular fallback: where the item stands
             prec, pview, _ = p.source.load("popular")
-            out = [popularity_statement_for(prec, pview, str(item_id), label)]
+            stand = popularity_statement_for(prec, pview, str(item_id), label)
             for k, r in enumerate(served.items):
                 if r.item_id == str(item_id):
-                    out = [r.reason or "", *out, f"{ordinal(k + 1)} in your list ({r.source})"]
-            return [s for s in out if s]
+                    return [s for s in (r.reason, stand, f"{ordinal(k + 1)} in your list ({r.source})") if s]
+            if not live.personal:  # their list is not theirs, and neither is this
+                return ["not personalised: the shopper has not consented to personalisation", stand]
+            return [stand]
         for k, r in enumerate(served.items):
             if r.item_id == str(item_id):
                 out = [r.reason or "", f"{ordinal(k + 1)} in your list, placed by the {r.model} model ({r.source})"]

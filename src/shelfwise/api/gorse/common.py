@@ -36,13 +36,15 @@ MAX_N = 10_000  # longest list or page one request may ask for
 def _trimmed(text: str) -> str:
     if text != text.strip():  # shelfwise stores ids trimmed: " a" and "a" would be one shopper
         raise ValueError("must not start or end with white space")
+    if "\x00" in text:  # PostgreSQL's text cannot hold one, and no shop's id needs it
+        raise ValueError("must not hold a NUL")
     return text
 
 
 #: an id or name in a body: text of at most 255 characters (the store's column), not padded
 BodyId = Annotated[StrictStr, StringConstraints(max_length=255), AfterValidator(_trimmed)]
 #: an id or name in a path
-PathId = Annotated[str, Path(min_length=1, max_length=255)]
+PathId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 
 
 class GorseError(Exception):

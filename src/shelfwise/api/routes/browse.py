@@ -11,14 +11,14 @@ import json
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from shelfwise.api.deps import EngineDep, Read
+from shelfwise.api.schemas import IdPath
 from shelfwise.errors import UnknownId
 from shelfwise.store.tables import events_table, items_table, users_table
 
 router = APIRouter(tags=["browse"])
-IdPath = Annotated[str, Path(min_length=1, max_length=255)]
 Search = Annotated[str | None, Query(max_length=255, description="text the id (or title) holds, any case")]
 Cursor = Annotated[str | None, Query(max_length=255, description="next_cursor of the page before")]
 Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
@@ -148,6 +148,7 @@ def user(user_id: IdPath, engine: EngineDep) -> dict:
 
 @router.get("/users/{user_id}/events", dependencies=[Read], summary="A shopper's events, newest first")
 def events(user_id: IdPath, engine: EngineDep,
-           cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the page before")] = None,
+           cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1,  # SQLite's integers end there
+                                               description="next_cursor of the page before")] = None,
            limit: Limit = 100) -> dict:
     return user_events(engine, user_id, cursor, limit)

@@ -3,15 +3,13 @@ scored by the same live path as a known shopper's events from the store."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import numpy as np
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shelfwise.api.deps import Read
 from shelfwise.api.routes.recommendations import ModelChoice, _answer, _name, with_fallback
-from shelfwise.api.schemas import MAX_TIME, Id, RecommendationsOut, now
+from shelfwise.api.schemas import Id, RecommendationsOut, Time, now
 from shelfwise.data.schemas import EventType
 
 router = APIRouter(tags=["recommendations"])
@@ -22,8 +20,8 @@ class SessionEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item_id: Id
     event_type: EventType = EventType.view
-    timestamp: Annotated[float, Field(ge=0, le=MAX_TIME, allow_inf_nan=False)] | None = Field(
-        default=None, description="Unix seconds; default: in the order given, ending now")
+    timestamp: Time | None = Field(
+        default=None, description="Unix seconds or ISO-8601 text; default: in the order given, ending now")
 
 
 class SessionIn(BaseModel):
