@@ -104,6 +104,26 @@ class CheckSettings(BaseModel):
                           description="a new model may score this fraction below the active one")
 
 
+class ProfileSettings(BaseModel):
+    """Shopper portraits (``shelfwise.profiles``): kept current as events are accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(default=True, description="update portraits as events are accepted")
+    category_depth: int = Field(default=2, ge=1, le=10,
+                                description="category path levels an affinity is counted at (2: 'Home > Decor')")
+    affinity_half_life_days: float = Field(default=90.0, ge=0,
+                                           description="an event's weight in affinities halves after this; 0: no decay")
+    activity_half_life_days: float = Field(default=30.0, gt=0,
+                                           description="half-life of the decayed event count that is 'activity'")
+    activity_low: float = Field(default=2.0, ge=0, description="activity below this is 'low'")
+    activity_high: float = Field(default=10.0, ge=0, description="activity at or above this is 'high'")
+    new_days: float = Field(default=14.0, ge=0, description="first seen within this many days: stage 'new'")
+    active_days: float = Field(default=30.0, gt=0, description="last seen within this many days: 'active'")
+    lapsing_days: float = Field(default=90.0, gt=0, description="last seen within this many days: 'lapsing'; "
+                                                                "longer ago: 'lost'")
+    timezone: str = Field(default="UTC", description="time zone of preferred hours and days")
+
+
 class Settings(BaseSettings):
     """Engine settings; see the module docstring for where each value comes from."""
 
@@ -141,6 +161,7 @@ class Settings(BaseSettings):
     check: CheckSettings = Field(default_factory=CheckSettings)
     impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
     gorse: GorseSettings = Field(default_factory=GorseSettings)
+    profiles: ProfileSettings = Field(default_factory=ProfileSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

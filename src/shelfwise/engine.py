@@ -35,6 +35,7 @@ from shelfwise.evaluation.report import write_report
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
+from shelfwise.profiles import Portraits
 from shelfwise.serving import (
     Context,
     Explainer,
@@ -74,6 +75,7 @@ class Engine:
         self._versions: ModelVersions | None = None
         self._online = online
         self._parts: tuple | None = None  # (pipeline, explainer, feedback, impressions), built on first use
+        self._portraits: Portraits | None = None
 
     # -- the serving path's parts -------------------------------------------------------
     @property
@@ -125,6 +127,13 @@ class Engine:
         """Where ``shelfwise tune`` keeps each model's best parameters for this shop."""
         return Path(self.settings.home) / "tuned"
 
+    @property
+    def portraits(self) -> Portraits:
+        """Shopper portraits, kept current by ``accepted`` (``shelfwise.profiles``)."""
+        if self._portraits is None:
+            self._portraits = Portraits(self.store, self.settings)
+        return self._portraits
+
     def close(self) -> None:
         if self._parts is not None and self._parts[3] is not None:
             self._parts[3].close()  # queued impressions written before the store closes
@@ -154,7 +163,7 @@ class Engine:
             added = self.store.append_events(chunk)
             report.added += added
             if added:  # a chunk that was wholly a re-send moves nothing
-                self.accepted(chunk[["user_id", "item_id", "event_type", "timestamp", "context"]]
+                self.accepted(chunk[["user_id", "item_id", "event_type", "timestamp", "value", "context"]]
                               .to_dict("records"), counted=added == len(chunk))
             if progress:
                 progress("import", min(start + step, len(clean)), len(clean))
@@ -163,16 +172,19 @@ class Engine:
     def accepted(self, rows: list[dict], counted: bool = True) -> None:
         """Move the online state for event rows now durable in the store (every ingest path
         calls this): popularity counters, the shoppers' cached lists, live weekly counts and
-        the exploration bandit's feedback. ``counted`` False: a partly re-sent batch, whose
-        new rows are not known, moves no counter."""
+        the exploration bandit's feedback; and the shoppers' portraits. ``counted`` False: a
+        partly re-sent batch, whose new rows are not known, moves no counter (its shoppers'
+        portraits are rebuilt from the store)."""
         self._serving()[2].accepted(rows, counted)
+        self.portraits.accepted(rows, counted)
 
     def import_dataset(self, dataset: Dataset, progress: Progress | None = None) -> IngestReport:
         """Store a loaded dataset: catalogue and users first, then events."""
         if dataset.items is not None and len(dataset.items):
             self.store.upsert_items(dataset.items)
+            self.portraits.catalogue_changed()
         if dataset.users is not None and len(dataset.users):
-            self.store.upsert_users(dataset.users)
+            self.upsert_users(dataset.users)
         report = IngestReport(received=len(dataset.events) + len(dataset.errors),
                               rejected=list(dataset.errors), notes=list(dataset.notes))
         return self._append(dataset.events, report, progress)
@@ -281,7 +293,21 @@ class Engine:
         n = self.store.upsert_items(items)
         self.online.catalogue_changed()
         self.pipeline.source.catalogue_changed()
+        self.portraits.catalogue_changed()
         return n
+
+    def upsert_users(self, users) -> int:
+        """Store shopper profiles; one who withholds consent loses their portrait at once."""
+        n = self.store.upsert_users(users)
+        frame = users if isinstance(users, pd.DataFrame) else pd.DataFrame(
+            [u.model_dump() if hasattr(u, "model_dump") else dict(u) for u in users])
+        self.portraits.consent_changed(frame)
+        return n
+
+    def profile(self, user_id: str) -> dict:
+        """The shopper's portrait now (``shelfwise.profiles.portrait``), with their segment
+        when the shop has been segmented. ``UnknownId`` without events or consent."""
+        return self.portraits.get(str(user_id))
 
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
         """The serving model called ``name`` (default: settings.default_model) and the training

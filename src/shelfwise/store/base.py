@@ -130,6 +130,31 @@ class EventStore(ABC):
     def delete_user(self, user_id: str) -> DeletionReport:
         """Remove every event, every impression and the profile of one user, atomically."""
 
+    # -- portrait aggregates (``store.portraits``; written and read by ``shelfwise.profiles``) --
+    @abstractmethod
+    def add_portrait_aggregates(self, stats: list[dict], counts: list[dict], transitions: list[dict]) -> None:
+        """Add one batch's per-shopper sums, counts and the shop's category transitions."""
+
+    @abstractmethod
+    def portrait_aggregates(self, user_ids: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(stats, counts) frames of the given shoppers' aggregates (None: everyone's)."""
+
+    @abstractmethod
+    def last_categories(self, user_ids: list[str]) -> dict[str, tuple[str, float]]: ...
+
+    @abstractmethod
+    def category_transitions(self) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def clear_portraits(self, user_ids: list[str] | None = None) -> None: ...
+
+    @abstractmethod
+    def withheld(self, user_ids: list[str]) -> set[str]:
+        """The given shoppers whose profile withholds consent."""
+
+    @abstractmethod
+    def newest_event_time(self) -> float | None: ...
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 

@@ -16,11 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
+from shelfwise.store.portraits import PortraitStore
 from shelfwise.store.tables import (
     create_schema,
     events_table,
     impressions_table,
     items_table,
+    portrait_counts_table,
+    portrait_stats_table,
     side_feedback_table,
     users_table,
 )
@@ -49,7 +52,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(EventStore):
+class SqlEventStore(PortraitStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
@@ -212,6 +215,8 @@ class SqlEventStore(EventStore):
             n_shown = conn.execute(
                 sa.delete(impressions_table).where(impressions_table.c.user_id == user_id)).rowcount
             conn.execute(sa.delete(side_feedback_table).where(side_feedback_table.c.user_id == user_id))
+            for table in (portrait_stats_table, portrait_counts_table):
+                conn.execute(sa.delete(table).where(table.c.user_id == user_id))
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
 
     # -- impressions -------------------------------------------------------------
