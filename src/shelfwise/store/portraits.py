@@ -48,7 +48,8 @@ def _upserts(mark: str, stats: list[dict], counts: list[dict], transitions: list
     yield (insert("portrait_counts", ("user_id", "kind", "key", "value"), ("user_id", "kind", '"key"'),
                   ["value = portrait_counts.value + excluded.value"]), ("user_id", "kind", "key", "value"), counts)
     yield (insert("category_transitions", ("prev", "next", "count"), ("prev", "next"),
-                  ['"count" = category_transitions."count" + excluded."count"']), ("prev", "next", "count"), transitions)
+                  ['"count" = category_transitions."count" + excluded."count"']),
+           ("prev", "next", "count"), transitions)
 
 
 class PortraitStore:
