@@ -309,6 +309,15 @@ class Engine:
         when the shop has been segmented. ``UnknownId`` without events or consent."""
         return self.portraits.get(str(user_id))
 
+    def segment(self, **params):
+        """K-means segments of the shoppers' portraits, k chosen by the seed's Davies-Bouldin
+        index (``shelfwise.profiles.segments.segment``'s parameters); kept for ``segments``."""
+        return self.portraits.segment(**params)
+
+    def segments(self):
+        """The kept segmentation, or None before ``segment`` has run."""
+        return self.portraits.segmentation()
+
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
         """The serving model called ``name`` (default: settings.default_model) and the training
         view it was fitted on. A version activated by another process serves at once."""

@@ -23,3 +23,33 @@ def profile(user_id: Annotated[str, typer.Argument(help="The shopper's id.")] = 
         console.print_json(json.dumps(engine.profile(user_id)))
     elif not rebuild:
         raise ValueError("name a shopper (shelfwise profile USER) or pass --rebuild")
+
+
+@command()
+def segments(fit: Annotated[bool, typer.Option("--fit", help="Segment the shoppers' portraits now "
+                                                           "(K-means, k by the seed's Davies-Bouldin index).")] = False,
+             k_min: Annotated[int, typer.Option(min=2, max=50, help="Smallest k tried.")] = 2,
+             k_max: Annotated[int, typer.Option(min=2, max=50, help="Largest k tried.")] = 10,
+             threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="|r| above which two "
+                                                      "features are merged (formula 3).")] = 0.8,
+             seed: Annotated[int, typer.Option(min=0, help="K-means seed.")] = 0,
+             home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """The shop's segments: sizes, names and the indices k was chosen by (``--fit`` computes them)."""
+    engine = _engine(home, store_url, config)
+    if fit:
+        if k_min > k_max:
+            raise ValueError(f"--k-min ({k_min}) must not exceed --k-max ({k_max})")
+        seg = engine.segment(k_range=(k_min, k_max), threshold=threshold, seed=seed)
+        console.print(f"report: {engine.portraits.segments_dir}")
+    else:
+        seg = engine.segments()
+        if seg is None:
+            raise ValueError("the shop has no segments yet: run shelfwise segments --fit")
+    for line in seg.prep["report"]:
+        console.print(line)
+    console.print(f"{'k':>3} {'seed DB':>9} {'sklearn DB':>11} {'silhouette':>11}")
+    for c in seg.candidates:
+        mark = "  <- chosen" if c["k"] == seg.k else ""
+        console.print(f"{c['k']:>3} {c['seed_db']:>9.4f} {c['sklearn_db']:>11.4f} {c['silhouette']:>11.4f}{mark}")
+    for s in seg.segments:
+        console.print(f"segment {s['id']}: {s['size']} shoppers ({s['share']:.1%}): {s['name']}")

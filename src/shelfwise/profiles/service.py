@@ -11,7 +11,10 @@ aggregates, and ``get`` refuses them; withdrawing consent clears what was kept.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,6 +22,7 @@ from shelfwise.config import Settings
 from shelfwise.errors import UnknownId
 from shelfwise.profiles.aggregates import CatalogueIndex, batch_aggregates
 from shelfwise.profiles.portrait import feature_frame, portrait
+from shelfwise.profiles.segments import Segmentation, segment
 from shelfwise.store.base import EventStore
 
 REBUILD_ROWS = 200_000  # events per rebuild step: memory stays bounded on a large log
@@ -33,6 +37,11 @@ class Portraits:
         self.store, self.settings = store, settings
         self._catalogue: CatalogueIndex | None = None
         self._lock = threading.Lock()
+        self._segmentation: tuple[float, Segmentation] | None = None  # (file mtime, fitted)
+
+    @property
+    def segments_dir(self) -> Path:
+        return Path(self.settings.home) / "segments"
 
     @property
     def catalogue(self) -> CatalogueIndex:
@@ -118,8 +127,11 @@ class Portraits:
         stats, counts = self.store.portrait_aggregates([user])
         if len(stats) == 0:
             raise UnknownId(f"shopper {user} has no events: no portrait yet")
-        return portrait(stats.iloc[0].to_dict(), counts, self.store.category_transitions(), self.as_of(as_of),
-                        self.settings.profiles)
+        when = self.as_of(as_of)
+        out = portrait(stats.iloc[0].to_dict(), counts, self.store.category_transitions(), when,
+                       self.settings.profiles)
+        out["segment"] = self.segment_of(user, when)
+        return out
 
     def features(self, as_of: float | None = None) -> pd.DataFrame:
         """Numeric portrait features of every consenting shopper (``portrait.feature_frame``)."""
@@ -137,3 +149,42 @@ class Portraits:
         withheld = users.loc[~users["consent"].fillna(True).astype(bool), "user_id"].astype(str).tolist()
         if withheld:
             self.store.clear_portraits(withheld)
+
+    # -- segments ------------------------------------------------------------------------
+    def segment(self, **params) -> Segmentation:
+        """Segment every consenting shopper's portrait (``profiles.segments.segment``) and keep
+        the result (``<home>/segments/segmentation.json``, a plot and a table beside it)."""
+        from shelfwise.profiles.report import write_report
+
+        features = self.features()
+        seg = segment(features, as_of=self.as_of(), **params)
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        path = self.segments_dir / "segmentation.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(seg.to_dict()))
+        os.replace(tmp, path)  # atomic: a reader sees the old segmentation or the new one
+        write_report(seg, self.segments_dir)
+        return seg
+
+    def segmentation(self) -> Segmentation | None:
+        """The kept segmentation (re-read when another process has written a newer one)."""
+        path = self.segments_dir / "segmentation.json"
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if self._segmentation is None or self._segmentation[0] != mtime:
+            self._segmentation = (mtime, Segmentation.from_dict(json.loads(path.read_text())))
+        return self._segmentation[1]
+
+    def segment_of(self, user_id: str, as_of: float | None = None) -> dict | None:
+        """{id, name} of the segment nearest the shopper's portrait now; None without a
+        segmentation or a portrait."""
+        seg = self.segmentation()
+        if seg is None:
+            return None
+        stats, counts = self.store.portrait_aggregates([str(user_id)])
+        if len(stats) == 0:
+            return None
+        label = int(seg.assign(feature_frame(stats, counts, self.as_of(as_of), self.settings.profiles))[0])
+        return {"id": label, "name": seg.segments[label]["name"]}
