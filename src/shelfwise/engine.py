@@ -35,6 +35,7 @@ from shelfwise.evaluation.report import write_report
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
+from shelfwise.marketing.service import Marketing
 from shelfwise.profiles import Portraits
 from shelfwise.serving import (
     Context,
@@ -76,6 +77,7 @@ class Engine:
         self._online = online
         self._parts: tuple | None = None  # (pipeline, explainer, feedback, impressions), built on first use
         self._portraits: Portraits | None = None
+        self._marketing: Marketing | None = None
 
     # -- the serving path's parts -------------------------------------------------------
     @property
@@ -133,6 +135,13 @@ class Engine:
         if self._portraits is None:
             self._portraits = Portraits(self.store, self.settings)
         return self._portraits
+
+    @property
+    def marketing(self) -> Marketing:
+        """Propensity models, audiences and campaigns (``shelfwise.marketing``)."""
+        if self._marketing is None:
+            self._marketing = Marketing(self.store, self.settings, self.portraits)
+        return self._marketing
 
     def close(self) -> None:
         if self._parts is not None and self._parts[3] is not None:

@@ -113,3 +113,13 @@ def test_feature_frame_agrees_with_the_portrait(engine):
     assert f["recency_days"] == p["rfm"]["recency_days"] and f["frequency"] == 1 and f["monetary"] == 10.0
     assert math.isclose(f["top:Home"], 7 / 11) and math.isclose(f["top:Toys"], 4 / 11)
     assert math.isclose(f["evening_share"], 2 / 5) and f["weekend_share"] == 0.0
+
+
+def test_features_from_the_log_equal_the_stored_ones(engine):
+    from shelfwise.profiles import features_from_events
+
+    stored = engine.portraits.features()
+    events = engine.store.snapshot()
+    past = features_from_events(events[events["user_id"] != "u3"], engine.portraits.catalogue, engine.settings,
+                                as_of=T0 + 40 * DAY + 1e-6)
+    pd.testing.assert_frame_equal(past.sort_index(), stored.sort_index(), atol=1e-6)

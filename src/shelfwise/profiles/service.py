@@ -24,8 +24,27 @@ from shelfwise.profiles.aggregates import CatalogueIndex, batch_aggregates
 from shelfwise.profiles.portrait import feature_frame, portrait
 from shelfwise.profiles.segments import Segmentation, segment
 from shelfwise.store.base import EventStore
+from shelfwise.store.portraits import STAT_COLUMNS
 
 REBUILD_ROWS = 200_000  # events per rebuild step: memory stays bounded on a large log
+
+
+def features_from_events(events: pd.DataFrame, catalogue: CatalogueIndex, settings: Settings,
+                         as_of: float) -> pd.DataFrame:
+    """Portrait features (``portrait.feature_frame``) of the shoppers in an event frame, from
+    their events before ``as_of`` only, computed in memory by the same aggregation the store
+    keeps: the portraits the shop would have shown at that time (for training on the past)."""
+    p = settings.profiles
+    past = events[events["timestamp"] < as_of]
+    cols = [c for c in ("user_id", "item_id", "event_type", "timestamp", "value", "context") if c in past]
+    agg = batch_aggregates(past[cols].to_dict("records"), catalogue, settings.behaviour_weights,
+                           affinity_half_life_days=p.affinity_half_life_days,
+                           activity_half_life_days=p.activity_half_life_days, tz=p.timezone)
+    stats = pd.DataFrame(agg.stats, columns=list(STAT_COLUMNS))
+    counts = pd.DataFrame(agg.counts, columns=["user_id", "kind", "key", "value"])
+    for col in ("first_ts", "last_ts", "spend", "last_purchase_ts", "activity", "rel_bought_sum", "rel_viewed_sum"):
+        stats[col] = pd.to_numeric(stats[col]).astype("float64")
+    return feature_frame(stats, counts, as_of, p)
 
 
 class NoConsent(UnknownId):
