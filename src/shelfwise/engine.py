@@ -32,10 +32,10 @@ from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
 from shelfwise.evaluation.report import write_report
+from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
-from shelfwise.marketing.service import Marketing
 from shelfwise.profiles import Portraits
 from shelfwise.serving import (
     Context,

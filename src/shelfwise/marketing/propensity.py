@@ -108,7 +108,7 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, 
     out = []
     for part in np.array_split(order, bins):
         if len(part):
-            out.append({"predicted": float(p[part].mean()), "observed": float(y[part].mean()), "n": int(len(part))})
+            out.append({"predicted": float(p[part].mean()), "observed": float(y[part].mean()), "n": len(part)})
     return out
 
 
@@ -150,7 +150,7 @@ def fit_propensity(events: pd.DataFrame, catalogue: CatalogueIndex, settings: Se
     base = np.full(len(y), float(y1.mean()))
     model.report = {
         "category": category, "days": days, "train_cutoff": t1, "holdout_cutoff": t2,
-        "train_shoppers": int(len(X1)), "holdout_shoppers": int(len(X2)),
+        "train_shoppers": len(X1), "holdout_shoppers": len(X2),
         "train_rate": float(y1.mean()), "holdout_rate": float(y.mean()),
         "auc": float(auc(y, p)), "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "brier": float(brier(y, p)), "base_log_loss": float(log_loss(y, base, labels=[0, 1])),
