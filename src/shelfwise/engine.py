@@ -140,7 +140,7 @@ class Engine:
     def marketing(self) -> Marketing:
         """Propensity models, audiences and campaigns (``shelfwise.marketing``)."""
         if self._marketing is None:
-            self._marketing = Marketing(self.store, self.settings, self.portraits)
+            self._marketing = Marketing(self.store, self.settings, self.portraits, self._load)
         return self._marketing
 
     def close(self) -> None:

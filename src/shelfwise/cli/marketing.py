@@ -75,3 +75,23 @@ def propensity(category: Annotated[str, typer.Argument(help="A category, or a pa
     if out is not None:
         engine.marketing.propensity_scores(category, days).rename_axis("user_id").to_csv(out)
         console.print(f"wrote {out}")
+
+
+@command()
+def audience(item: Annotated[list[str] | None, typer.Option("--item", help="Item id (repeatable).")] = None,
+             brand: Annotated[str | None, typer.Option(help="A brand.")] = None,
+             category: Annotated[str | None, typer.Option(help="A category or a path 'Home > Decor'.")] = None,
+             n: Annotated[int, typer.Option("--n", "-n", min=1, max=10_000_000)] = 100,
+             model: Annotated[str | None, typer.Option("--model", "-m", help="Serving model to rank by.")] = None,
+             include_buyers: Annotated[bool, typer.Option(help="Keep shoppers who already bought the target.")] = False,
+             out: Annotated[Path | None, typer.Option(help="Write user_id,score,rank to this CSV.")] = None,
+             home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """The shoppers most likely to engage with items, a brand or a category, ranked."""
+    frame = _engine(home, store_url, config).marketing.audience(
+        items=item, brand=brand, category=category, n=n, model=model, exclude_purchased=not include_buyers)
+    if out is not None:
+        frame.to_csv(out, index=False)
+        console.print(f"wrote {len(frame)} shoppers to {out}")
+        return
+    for row in frame.itertuples(index=False):
+        console.print(f"{row.rank:5d}. {row.user_id}  {row.score:.4f}")

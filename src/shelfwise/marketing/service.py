@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from shelfwise.config import Settings
+from shelfwise.data.interactions import Interactions
 from shelfwise.errors import NoData, NotTrained
+from shelfwise.marketing.audiences import audience, target_items
 from shelfwise.marketing.propensity import PropensityModel, fit_propensity, score
+from shelfwise.models import Recommender
 from shelfwise.profiles import Portraits
 from shelfwise.store.base import EventStore
 
@@ -29,8 +33,11 @@ def _write_json(path: Path, state: dict) -> None:
 
 
 class Marketing:
-    def __init__(self, store: EventStore, settings: Settings, portraits: Portraits):
-        self.store, self.settings, self.portraits = store, settings, portraits
+    """load: name -> (fitted model, its training view), the Engine's serving models."""
+
+    def __init__(self, store: EventStore, settings: Settings, portraits: Portraits,
+                 load: Callable[[str], tuple[Recommender, Interactions]]):
+        self.store, self.settings, self.portraits, self.load = store, settings, portraits, load
 
     @property
     def folder(self) -> Path:
@@ -63,6 +70,17 @@ class Marketing:
     def propensity_scores(self, category: str, days: float = 30.0) -> pd.Series:
         """Every consenting shopper's calibrated propensity now, highest first."""
         return score(self.propensity_model(category, days), self.events(), self.portraits.catalogue, self.settings)
+
+    # -- audiences -------------------------------------------------------------------------
+    def audience(self, items: list[str] | None = None, brand: str | None = None, category: str | None = None,
+                 n: int = 100, model: str | None = None, exclude_purchased: bool = True) -> pd.DataFrame:
+        """The ``n`` consenting shoppers most likely to engage with the target (one or more
+        items, a brand or a category), by the serving model ``model`` (default: the shop's
+        default model): columns user_id, score, rank (``marketing.audiences``)."""
+        field, ids = target_items(self.portraits.catalogue, items, brand, category)
+        fitted, view = self.load(model or self.settings.default_model)
+        return audience(fitted, view, ids, n, field=field, exclude_purchased=exclude_purchased,
+                        withheld=self.store.withheld())
 
 
 def _reliability_plot(model: PropensityModel, path: Path) -> None:

@@ -149,8 +149,8 @@ class EventStore(ABC):
     def clear_portraits(self, user_ids: list[str] | None = None) -> None: ...
 
     @abstractmethod
-    def withheld(self, user_ids: list[str]) -> set[str]:
-        """The given shoppers whose profile withholds consent."""
+    def withheld(self, user_ids: list[str] | None = None) -> set[str]:
+        """The given shoppers (None: all stored ones) whose profile withholds consent."""
 
     @abstractmethod
     def newest_event_time(self) -> float | None: ...

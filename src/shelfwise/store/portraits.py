@@ -124,14 +124,16 @@ class PortraitStore:
                 for table in (portrait_stats_table, portrait_counts_table):
                     conn.execute(sa.delete(table).where(table.c.user_id.in_(ids[k:k + _IN_CHUNK])))
 
-    def withheld(self, user_ids: list[str]) -> set[str]:
-        """The given shoppers whose stored profile says ``consent`` is false."""
+    def withheld(self, user_ids: list[str] | None = None) -> set[str]:
+        """The given shoppers (None: every stored one) whose profile says ``consent`` is false."""
         from shelfwise.store.tables import users_table
 
         u = users_table.c
         out: set[str] = set()
-        ids = list(dict.fromkeys(map(str, user_ids)))
         with self.engine.connect() as conn:
+            if user_ids is None:
+                return {r[0] for r in conn.execute(sa.select(u.user_id).where(u.consent.is_(False)))}
+            ids = list(dict.fromkeys(map(str, user_ids)))
             for k in range(0, len(ids), _IN_CHUNK):
                 q = sa.select(u.user_id).where(u.user_id.in_(ids[k:k + _IN_CHUNK]), u.consent.is_(False))
                 out.update(r[0] for r in conn.execute(q))

@@ -1,10 +1,11 @@
-"""Shopper portraits, segments, audiences and campaigns: GET /users/{id}/profile, GET /segments."""
+"""Shopper portraits, segments, audiences and campaigns: GET /users/{id}/profile, GET /segments,
+GET /audiences."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from shelfwise.api.deps import EngineDep, Read
 from shelfwise.errors import NoData
@@ -35,3 +36,30 @@ def segments(engine: EngineDep) -> dict[str, Any]:
             "candidates": seg.candidates, "preparation": seg.prep["report"], "features": seg.prep["columns"],
             "segments": [{**s, "centroid": dict(zip(seg.prep["columns"], seg.centroids[s["id"]], strict=True))}
                          for s in seg.segments]}
+
+
+@router.get("/audiences", dependencies=[Read], summary="The shoppers most likely to engage with a target",
+            responses={200: {"content": {"text/csv": {}}}})
+def audiences(engine: EngineDep,
+              item: Annotated[list[str] | None, Query(max_length=500, description="item id(s); repeatable")] = None,
+              brand: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+              category: Annotated[str | None, Query(min_length=1, max_length=1000,
+                                                    description="a category or a path 'Home > Decor'")] = None,
+              n: Annotated[int, Query(ge=1, le=100_000)] = 100,
+              model: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+              exclude_purchased: bool = True,
+              format: Annotated[Literal["json", "csv"], Query()] = "json"):
+    """Exactly one target: one or more items (up to 500), a brand or a category. Shoppers are
+    ranked by the serving model's scores of the target's items (summed), those who already
+    bought one left out unless ``exclude_purchased=false``; ``format=csv`` answers
+    ``user_id,score,rank`` rows for export."""
+    try:
+        frame = engine.marketing.audience(items=item, brand=brand, category=category, n=n, model=model,
+                                          exclude_purchased=exclude_purchased)
+    except ValueError as exc:  # a target that is not one, or too wide: the message names the field
+        raise HTTPException(422, str(exc).splitlines()[0]) from exc
+    if format == "csv":
+        return Response(frame.to_csv(index=False), media_type="text/csv")
+    target = {"items": item} if item else {"brand": brand} if brand else {"category": category}
+    return {"target": target, "model": model or engine.settings.default_model, "n": len(frame),
+            "shoppers": frame.to_dict("records")}
