@@ -95,3 +95,36 @@ def audience(item: Annotated[list[str] | None, typer.Option("--item", help="Item
         return
     for row in frame.itertuples(index=False):
         console.print(f"{row.rank:5d}. {row.user_id}  {row.score:.4f}")
+
+
+@command()
+def campaign(campaign_id: Annotated[str, typer.Argument(help="A campaign id; 'new' plans one.")],
+             name: Annotated[str | None, typer.Option(help="New campaign: its name.")] = None,
+             segment: Annotated[int | None, typer.Option(min=0, help="New campaign: a segment's shoppers.")] = None,
+             category: Annotated[str | None, typer.Option(
+                 help="New campaign: the category's affinity audience.")] = None,
+             item: Annotated[list[str] | None, typer.Option("--item", help="New campaign: items' audience.")] = None,
+             budget: Annotated[int, typer.Option(min=2, help="New campaign: shoppers, control included.")] = 1000,
+             control_share: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.2,
+             days: Annotated[float | None, typer.Option(min=0.01, help="Conversions counted this long.")] = None,
+             csv: Annotated[Path | None, typer.Option(help="Write the treatment arm (user_id,arm,rank) here.")] = None,
+             home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Plan a campaign (``new``) or show one's incremental conversions and revenue against its control."""
+    marketing = _engine(home, store_url, config).marketing
+    if campaign_id == "new":
+        audience = {k: v for k, v in (("segment", segment), ("category", category), ("items", item)) if v is not None}
+        made = marketing.create_campaign(name or "campaign", audience, budget, control_share, days)
+        campaign_id = made["campaign_id"]
+        console.print(f"campaign {campaign_id}: {made['treatment']} treated, {made['control']} in the control")
+    else:
+        r = marketing.campaign(campaign_id)
+        for arm, a in r["arms"].items():
+            console.print(f"{arm:>9}: {a['shoppers']} shoppers, {a['converters']} converted ({a['rate']:.2%}), "
+                          f"revenue {a['revenue']:.2f}")
+        if "lift" in r:
+            lo, hi = r["incremental_conversions_ci"]
+            console.print(f"incremental conversions {r['incremental_conversions']:.1f} "
+                          f"({r['confidence']:.0%} CI {lo:.1f} to {hi:.1f}); lift {r['lift']:+.4f}")
+    if csv is not None:
+        marketing.campaign_members(campaign_id).to_csv(csv, index=False)
+        console.print(f"wrote {csv}")

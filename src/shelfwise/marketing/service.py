@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +15,10 @@ import pandas as pd
 
 from shelfwise.config import Settings
 from shelfwise.data.interactions import Interactions
-from shelfwise.errors import NoData, NotTrained
+from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.marketing.audiences import audience, target_items
-from shelfwise.marketing.propensity import PropensityModel, fit_propensity, score
+from shelfwise.marketing.campaigns import evaluate, rule_audience, split_arms
+from shelfwise.marketing.propensity import PropensityModel, fit_propensity, in_category, score
 from shelfwise.models import Recommender
 from shelfwise.profiles import Portraits
 from shelfwise.store.base import EventStore
@@ -81,6 +84,71 @@ class Marketing:
         fitted, view = self.load(model or self.settings.default_model)
         return audience(fitted, view, ids, n, field=field, exclude_purchased=exclude_purchased,
                         withheld=self.store.withheld())
+
+    # -- campaigns ---------------------------------------------------------------------------
+    def _ranked(self, spec: dict) -> tuple[list[str], set[str] | None]:
+        """(the audience ranked, the items a conversion must be of or None for any purchase)."""
+        kind = [k for k in ("segment", "items", "brand", "category", "propensity", "rule") if spec.get(k) is not None]
+        if len(kind) != 1:
+            raise ValueError("audience: give exactly one of segment, items, brand, category, propensity, rule")
+        kind = kind[0]
+        if kind in ("items", "brand", "category"):
+            frame = self.audience(items=spec.get("items"), brand=spec.get("brand"), category=spec.get("category"),
+                                  n=10_000_000, model=spec.get("model"))
+            return frame["user_id"].tolist(), set(target_items(self.portraits.catalogue, spec.get("items"),
+                                                               spec.get("brand"), spec.get("category"))[1])
+        if kind == "propensity":
+            p = spec["propensity"]
+            scores = self.propensity_scores(p["category"], float(p.get("days", 30)))
+            return scores.index.astype(str).tolist(), in_category(self.portraits.catalogue, p["category"])
+        features = self.portraits.features()
+        if kind == "rule":
+            return rule_audience(features, spec["rule"]), None
+        seg = self.portraits.segmentation()
+        if seg is None:
+            raise NoData("audience.segment: the shop has no segments yet: run shelfwise segments --fit")
+        if not 0 <= int(spec["segment"]) < seg.k:
+            raise UnknownId(f"audience.segment: no segment {spec['segment']}; the shop has 0..{seg.k - 1}")
+        inside = features[seg.assign(features) == int(spec["segment"])]
+        return inside.sort_values("activity", ascending=False, kind="stable").index.astype(str).tolist(), None
+
+    def create_campaign(self, name: str, audience: dict, budget: int, control_share: float = 0.2,
+                        days: float | None = None, seed: int = 0, start: float | None = None) -> dict:
+        """Plan a campaign (``marketing.campaigns``) and store it; returns its record with the
+        arms' sizes. ``start`` defaults to now."""
+        if budget < 1 or not 0 < control_share < 1:
+            raise ValueError("budget must be >= 1 and control_share in (0, 1)")
+        ranked, items = self._ranked(audience)
+        if len(ranked) < 2:
+            raise NoData(f"audience: only {len(ranked)} shopper(s) match: no room for a control")
+        members = split_arms(ranked, budget, control_share, seed)
+        cid = uuid.uuid4().hex[:16]
+        spec = {"audience": audience, "budget": budget, "control_share": control_share, "days": days, "seed": seed,
+                "items": sorted(items) if items is not None else None}
+        created = time.time() if start is None else float(start)
+        self.store.create_campaign(cid, name, created, spec, members)
+        return {"campaign_id": cid, "name": name, "created_at": created,
+                "treatment": sum(a == "treatment" for _, a, _ in members),
+                "control": sum(a == "control" for _, a, _ in members)}
+
+    def campaign(self, campaign_id: str, level: float = 0.95) -> dict:
+        """The campaign's record and its result so far (``campaigns.evaluate``)."""
+        record = self.store.campaign(campaign_id)
+        if record is None:
+            raise UnknownId(f"campaign {campaign_id} does not exist")
+        spec = record["spec"]
+        members = self.store.campaign_members(campaign_id)
+        events = self.store.events_since(record["created_at"])
+        items = set(spec["items"]) if spec.get("items") is not None else None
+        result = evaluate(members, events, self.portraits.catalogue, record["created_at"], spec.get("days"), items,
+                          level)
+        return {**record, "spec": {k: v for k, v in spec.items() if k != "items"}, **result}
+
+    def campaign_members(self, campaign_id: str, arm: str | None = "treatment") -> pd.DataFrame:
+        if self.store.campaign(campaign_id) is None:
+            raise UnknownId(f"campaign {campaign_id} does not exist")
+        members = self.store.campaign_members(campaign_id)
+        return members if arm is None else members[members["arm"] == arm]
 
 
 def _reliability_plot(model: PropensityModel, path: Path) -> None:

@@ -155,6 +155,20 @@ class EventStore(ABC):
     @abstractmethod
     def newest_event_time(self) -> float | None: ...
 
+    # -- campaigns (``store.campaigns``; written and read by ``shelfwise.marketing``) --------
+    @abstractmethod
+    def create_campaign(self, campaign_id: str, name: str, created_at: float, spec: dict,
+                        members: list[tuple[str, str, int]]) -> None: ...
+
+    @abstractmethod
+    def campaign(self, campaign_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def campaign_members(self, campaign_id: str) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def list_campaigns(self) -> list[dict]: ...
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 

@@ -16,8 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
+from shelfwise.store.campaigns import CampaignStore
 from shelfwise.store.portraits import PortraitStore
 from shelfwise.store.tables import (
+    campaign_members_table,
     create_schema,
     events_table,
     impressions_table,
@@ -52,7 +54,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(PortraitStore, EventStore):
+class SqlEventStore(PortraitStore, CampaignStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
@@ -215,7 +217,7 @@ class SqlEventStore(PortraitStore, EventStore):
             n_shown = conn.execute(
                 sa.delete(impressions_table).where(impressions_table.c.user_id == user_id)).rowcount
             conn.execute(sa.delete(side_feedback_table).where(side_feedback_table.c.user_id == user_id))
-            for table in (portrait_stats_table, portrait_counts_table):
+            for table in (portrait_stats_table, portrait_counts_table, campaign_members_table):
                 conn.execute(sa.delete(table).where(table.c.user_id == user_id))
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
 

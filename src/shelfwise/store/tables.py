@@ -131,3 +131,21 @@ category_transitions_table = sa.Table(
     sa.Column("next", sa.String(255), primary_key=True),
     sa.Column("count", Float64, nullable=False),
 )
+
+# Marketing campaigns (``shelfwise.marketing.campaigns``): what was planned, and which shoppers
+# were in it, in the treatment arm (sent the offer) or the random control (held out).
+campaigns_table = sa.Table(
+    "campaigns", metadata,
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_at", Float64, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: audience, budget, control share, window
+)
+campaign_members_table = sa.Table(
+    "campaign_members", metadata,
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("arm", sa.String(16), nullable=False),  # "treatment" or "control"
+    sa.Column("rank", sa.Integer, nullable=False),  # place in the audience, 1 = most likely
+    sa.Index("ix_campaign_members_user", "user_id"),  # forgetting a shopper
+)

@@ -1,17 +1,19 @@
 """Shopper portraits, segments, audiences and campaigns: GET /users/{id}/profile, GET /segments,
-GET /audiences."""
+GET /audiences, POST /campaigns, GET /campaigns/{id}."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from shelfwise.api.deps import EngineDep, Read
+from shelfwise.api.deps import EngineDep, Read, Write
 from shelfwise.errors import NoData
 
 router = APIRouter(tags=["marketing"])
 IdPath = Annotated[str, Path(min_length=1, max_length=255)]
+CampaignPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
 
 @router.get("/users/{user_id}/profile", dependencies=[Read], summary="A shopper's portrait")
@@ -63,3 +65,73 @@ def audiences(engine: EngineDep,
     target = {"items": item} if item else {"brand": brand} if brand else {"category": category}
     return {"target": target, "model": model or engine.settings.default_model, "n": len(frame),
             "shoppers": frame.to_dict("records")}
+
+
+class PropensityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(min_length=1, max_length=1000)
+    days: float = Field(default=30.0, gt=0, le=365)
+
+
+class AudienceIn(BaseModel):
+    """Exactly one of: a segment, items, a brand, a category, a propensity model's top, a rule."""
+
+    model_config = ConfigDict(extra="forbid")
+    segment: int | None = Field(default=None, ge=0)
+    items: list[str] | None = Field(default=None, min_length=1, max_length=500)
+    brand: str | None = Field(default=None, min_length=1, max_length=255)
+    category: str | None = Field(default=None, min_length=1, max_length=1000)
+    propensity: PropensityIn | None = None
+    rule: list[tuple[str, Literal["<", "<=", ">", ">=", "=="], float]] | None = Field(
+        default=None, min_length=1, max_length=20, description='portrait features, e.g. [["recency_days", ">", 30]]')
+    model: str | None = Field(default=None, min_length=1, max_length=64, description="for items, brand, category")
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    audience: AudienceIn
+    budget: int = Field(ge=2, le=10_000_000, description="shoppers in the campaign, control included")
+    control_share: float = Field(default=0.2, gt=0, lt=1, description="random share held out as the control")
+    days: float | None = Field(default=None, gt=0, le=3650, description="conversions counted this long; None: open")
+    seed: int = Field(default=0, ge=0)
+    start: float | None = Field(default=None, description="Unix time it starts; default now")
+
+
+def _campaign_call(call):
+    try:
+        return call()
+    except ValueError as exc:  # a bad audience or budget: the message names the field
+        raise HTTPException(422, str(exc).splitlines()[0]) from exc
+
+
+@router.post("/campaigns", status_code=201, dependencies=[Write], summary="Plan a campaign with a random control")
+def create_campaign(body: CampaignIn, engine: EngineDep) -> dict[str, Any]:
+    """Takes the audience's first ``budget`` shoppers and holds out a random ``control_share`` of
+    them; the treatment arm is the list to send the offer to (``/campaigns/{id}/audience.csv``)."""
+    audience = body.audience.model_dump(exclude_none=True)
+    if "rule" in audience:
+        audience["rule"] = [list(c) for c in audience["rule"]]
+    return _campaign_call(lambda: engine.marketing.create_campaign(
+        body.name, audience, body.budget, body.control_share, body.days, body.seed, body.start))
+
+
+@router.get("/campaigns", dependencies=[Read], summary="Campaigns, oldest first")
+def list_campaigns(engine: EngineDep) -> list[dict[str, Any]]:
+    return engine.store.list_campaigns()
+
+
+@router.get("/campaigns/{campaign_id}", dependencies=[Read], summary="A campaign's incremental conversions")
+def campaign(campaign_id: CampaignPath, engine: EngineDep,
+             confidence: Annotated[float, Query(gt=0.5, lt=1)] = 0.95) -> dict[str, Any]:
+    """Conversions and revenue of the treatment and control arms since the start, the lift
+    and the incremental conversions and revenue, each with its confidence interval."""
+    return engine.marketing.campaign(campaign_id, confidence)
+
+
+@router.get("/campaigns/{campaign_id}/audience.csv", dependencies=[Read], summary="A campaign's members as CSV",
+            responses={200: {"content": {"text/csv": {}}}})
+def campaign_audience(campaign_id: CampaignPath, engine: EngineDep,
+                      arm: Annotated[Literal["treatment", "control", "all"], Query()] = "treatment") -> Response:
+    members = engine.marketing.campaign_members(campaign_id, None if arm == "all" else arm)
+    return Response(members.to_csv(index=False), media_type="text/csv")
