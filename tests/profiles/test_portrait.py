@@ -123,3 +123,11 @@ def test_features_from_the_log_equal_the_stored_ones(engine):
     past = features_from_events(events[events["user_id"] != "u3"], engine.portraits.catalogue, engine.settings,
                                 as_of=T0 + 40 * DAY + 1e-6)
     pd.testing.assert_frame_equal(past.sort_index(), stored.sort_index(), atol=1e-6)
+
+
+def test_many_departments_are_pooled(engine):
+    from shelfwise.profiles.portrait import feature_frame
+
+    stats, counts = engine.store.portrait_aggregates(["u1"])
+    one = feature_frame(stats, counts, T0 + 40 * DAY, engine.settings.profiles, max_departments=1)
+    assert [c for c in one.columns if c.startswith("top:")] == ["top:(other)"] and one.loc["u1", "top:(other)"] == 1

@@ -29,6 +29,7 @@ import pandas as pd
 from shelfwise.config import ProfileSettings
 from shelfwise.profiles.aggregates import ANCHOR, DAY, SEPARATOR
 
+OTHER = "(other)"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -122,12 +123,15 @@ def portrait(stats: dict, counts: pd.DataFrame, transitions: pd.DataFrame, as_of
     }
 
 
-def feature_frame(stats: pd.DataFrame, counts: pd.DataFrame, as_of: float, s: ProfileSettings) -> pd.DataFrame:
+def feature_frame(stats: pd.DataFrame, counts: pd.DataFrame, as_of: float, s: ProfileSettings,
+                  max_departments: int = 20) -> pd.DataFrame:
     """Numeric portrait features, one row per shopper (index user_id), float64 columns:
     recency_days (never bought: days since first seen), frequency, monetary, activity,
     events, tenure_days, price_index (1 when unknown), price_sensitivity (0 when unknown),
     evening_share (events 18:00-23:59), weekend_share, and ``top:<department>``: the affinity
-    share of each top-level category (the first level of the category path)."""
+    share of each top-level category (the first level of the category path); beyond
+    ``max_departments`` of them, the most shared keep a column and the rest are pooled in
+    ``top:(other)``."""
     st = stats.set_index("user_id")
     last_buy = st["last_purchase_ts"].fillna(st["first_ts"])
     bought = st["rel_bought_sum"] / st["rel_bought_n"].where(st["rel_bought_n"] > 0)
@@ -152,9 +156,15 @@ def feature_frame(stats: pd.DataFrame, counts: pd.DataFrame, as_of: float, s: Pr
         out["weekend_share"] = (wk / d.groupby("user_id")["value"].sum()).reindex(out.index)
     cats = counts[counts["kind"] == "category"]
     if len(cats):
-        top = cats.assign(top=cats["key"].str.split(SEPARATOR, n=1).str[0])
-        shares = top.pivot_table(index="user_id", columns="top", values="value", aggfunc="sum", fill_value=0.0)
-        shares = shares.div(shares.sum(axis=1).where(lambda x: x > 0), axis=0)
+        # shares in the long format first: pivoting a flat catalogue of thousands of
+        # categories over every shopper would be a dense matrix of gigabytes
+        top = cats["key"].str.split(SEPARATOR, n=1).str[0]
+        share = cats["value"] / cats.groupby("user_id")["value"].transform("sum").where(lambda x: x > 0)
+        if top.nunique() > max_departments:  # e.g. Taobao: the most shared keep a column, the rest pooled
+            keep = share.groupby(top).sum().sort_values(ascending=False, kind="stable").index[:max_departments - 1]
+            top = top.where(top.isin(keep), OTHER)
+        shares = pd.DataFrame({"user_id": cats["user_id"], "top": top, "share": share}).pivot_table(
+            index="user_id", columns="top", values="share", aggfunc="sum", fill_value=0.0)
         shares.columns = [f"top:{c}" for c in shares.columns]
         out = out.join(shares)
     return out.fillna(0.0).astype("float64")
