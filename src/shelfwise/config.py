@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -122,6 +122,26 @@ class ProfileSettings(BaseModel):
     lapsing_days: float = Field(default=90.0, gt=0, description="last seen within this many days: 'lapsing'; "
                                                                 "longer ago: 'lost'")
     timezone: str = Field(default="UTC", description="time zone of preferred hours and days")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Paris')") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _stages_in_order(self) -> ProfileSettings:
+        if self.lapsing_days < self.active_days:
+            raise ValueError(f"lapsing_days ({self.lapsing_days}) must not be below active_days ({self.active_days})")
+        if self.activity_high < self.activity_low:
+            raise ValueError(f"activity_high ({self.activity_high}) must not be below activity_low "
+                             f"({self.activity_low})")
+        return self
 
 
 class Settings(BaseSettings):

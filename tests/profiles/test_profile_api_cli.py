@@ -45,3 +45,23 @@ def test_api_and_cli(tmp_path):
     assert refused.exit_code == 2 and "consent" in refused.output and len(refused.output.strip().splitlines()) == 1
     assert runner.invoke(cli, ["profile", *where]).exit_code == 2
     eng.close()
+
+
+def test_profile_settings_are_checked():
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(profiles={"timezone": "Mars/Olympus"})
+    with pytest.raises(pydantic.ValidationError, match="lapsing_days"):
+        Settings(profiles={"active_days": 60, "lapsing_days": 30})
+    assert Settings(profiles={"timezone": "Europe/Paris"}).profiles.timezone == "Europe/Paris"
+
+
+def test_preferred_hours_in_the_shops_time_zone(tmp_path):
+    eng = Engine(Settings(home=tmp_path, profiles={"timezone": "Asia/Tokyo"}))  # UTC+9, no DST
+    eng.upsert_items(pd.DataFrame(ITEMS))
+    eng.ingest(events("u1", U1))
+    # UTC 9 (twice), 20 (twice), 10: nine hours on, ties by hour
+    assert eng.profile("u1")["preferred_hours"] == [5, 18, 19]
+    eng.close()
