@@ -30,6 +30,11 @@ def test_api_and_cli(tmp_path):
         c.post("/events", json={"events": [{"user_id": "u1", "item_id": "B2", "event_type": "purchase",
                                             "timestamp": U1[-1][2] + 120}]})
         assert c.get("/users/u1/profile").json()["rfm"]["frequency"] == 3
+        # feedback deleted through Gorse's API leaves the portrait as the rest of the log makes it
+        assert c.delete("/api/feedback/purchase/u1/B2").json() == {"RowAffected": 1}
+        assert c.get("/users/u1/profile").json()["rfm"]["frequency"] == 2
+        c.post("/events", json={"user_id": "u1", "item_id": "B2", "event_type": "purchase",
+                                "timestamp": U1[-1][2] + 120})
         missing = c.get("/users/nobody/profile")
         assert missing.status_code == 404 and "no events" in missing.json()["detail"]
         refused = c.get("/users/u3/profile")
