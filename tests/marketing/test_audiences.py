@@ -41,7 +41,7 @@ def beauty_item(shop) -> str:
 def test_the_audience_of_a_beauty_item_is_the_beauty_group(shop):
     eng, data, group = shop
     item = beauty_item(data)
-    aud = eng.marketing.audience(items=[item], n=50)
+    aud = eng.marketing.audience(items=[item], n=50, rank_by="affinity")  # taste alone
     assert list(aud["rank"]) == list(range(1, 51)) and aud["score"].is_monotonic_decreasing
     # group 0 lives in Beauty: 25% of the shop, but most of a Beauty item's audience (36 of 50
     # when written; a best seller draws other groups' shoppers too)
@@ -52,9 +52,9 @@ def test_the_audience_of_a_beauty_item_is_the_beauty_group(shop):
     everyone = eng.marketing.audience(items=[item], n=5000, exclude_purchased=False)
     assert buyers - withheld <= set(everyone["user_id"])
     brand = data.items.loc[data.items["item_id"] == item, "brand"].iloc[0]
-    by_brand = eng.marketing.audience(brand=brand, n=50)
+    by_brand = eng.marketing.audience(brand=brand, n=50, rank_by="affinity")
     assert sum(group[u] == 0 for u in by_brand["user_id"]) >= 45
-    by_dept = eng.marketing.audience(category="Electronics", n=50)
+    by_dept = eng.marketing.audience(category="Electronics", n=50, rank_by="affinity")
     assert sum(group[u] == 3 for u in by_dept["user_id"]) >= 40  # departments in TAXONOMY order
 
 
@@ -87,3 +87,27 @@ def test_api_json_csv_and_errors_and_the_cli(shop, tmp_path):
     assert list(pd.read_csv(out)["user_id"]) == list(frame["user_id"])
     bad = runner.invoke(cli, ["audience", "--home", str(eng.settings.home)])
     assert bad.exit_code == 2 and "exactly one target" in bad.output
+
+
+def test_view_activity_by_hand():
+    from shelfwise.data.interactions import Interactions
+    from shelfwise.marketing.audiences import view_activity
+
+    day = 86400.0
+    ev = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"], "event_type": "view",
+                       "timestamp": [100 * day, 70 * day, 40 * day]})
+    view = Interactions.from_events(ev)
+    act = dict(zip(view.user_ids, view_activity(view, 30.0), strict=True))
+    assert act["a"] == pytest.approx(1 + 0.5) and act["b"] == pytest.approx(0.25)  # halved per 30 days
+
+
+def test_ranking_by_engagement_weighs_recent_activity(shop):
+    eng, data, _ = shop
+    item = beauty_item(data)
+    by_affinity = eng.marketing.audience(items=[item], n=200, rank_by="affinity")
+    by_engagement = eng.marketing.audience(items=[item], n=200)
+    counts = data.events["user_id"].value_counts()
+    # the same pool of candidates, reordered towards shoppers who are active
+    assert counts.reindex(by_engagement["user_id"][:50]).mean() > counts.reindex(by_affinity["user_id"][:50]).mean()
+    with pytest.raises(ValueError, match="rank_by"):
+        eng.marketing.audience(items=[item], rank_by="luck")

@@ -84,11 +84,14 @@ def audience(item: Annotated[list[str] | None, typer.Option("--item", help="Item
              n: Annotated[int, typer.Option("--n", "-n", min=1, max=10_000_000)] = 100,
              model: Annotated[str | None, typer.Option("--model", "-m", help="Serving model to rank by.")] = None,
              include_buyers: Annotated[bool, typer.Option(help="Keep shoppers who already bought the target.")] = False,
+             by_affinity: Annotated[bool, typer.Option(help="Rank by the model's score alone, not times "
+                                                            "recent activity.")] = False,
              out: Annotated[Path | None, typer.Option(help="Write user_id,score,rank to this CSV.")] = None,
              home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """The shoppers most likely to engage with items, a brand or a category, ranked."""
     frame = _engine(home, store_url, config).marketing.audience(
-        items=item, brand=brand, category=category, n=n, model=model, exclude_purchased=not include_buyers)
+        items=item, brand=brand, category=category, n=n, model=model, exclude_purchased=not include_buyers,
+        rank_by="affinity" if by_affinity else "engagement")
     if out is not None:
         frame.to_csv(out, index=False)
         console.print(f"wrote {len(frame)} shoppers to {out}")

@@ -7,6 +7,13 @@ item-kNN and rules the columns of the similarity matrix, for ALS / BPR the facto
 item over 100,000 shoppers is one sparse matrix-vector product. Items are scored in blocks of
 ``ITEM_BLOCK`` columns, so a category of thousands of items needs memory for one block only.
 
+Ranked by engagement (the default), a shopper's affinity (clipped at 0) is multiplied by their
+recent activity (``view_activity``: events halved every ``activity_half_life_days`` up to the
+model's newest event): who engages with an item in the next weeks is who comes back at all
+times who prefers it (on the synthetic shop's 14-day hold-out this lifts the precision of an
+EASE audience from 0.043 to 0.056, where the most active shoppers score 0.045). Ranked by
+affinity, the model's score alone.
+
 By default shoppers who already bought one of the target items are left out (they are not an
 audience for it), as are shoppers who withhold consent. Shoppers the model was not trained on
 (new since the last training) are not in an audience until the next one.
@@ -59,10 +66,22 @@ def bought(view: Interactions, item_indices: np.ndarray) -> np.ndarray:
     return out
 
 
+def view_activity(view: Interactions, half_life_days: float) -> np.ndarray:
+    """(n_users,) each shopper's events in the view, each halved every ``half_life_days``
+    before the view's newest event."""
+    if view.n_events == 0:
+        return np.zeros(view.n_users)
+    w = np.exp2(-(float(view.seq_times.max()) - view.seq_times) / (half_life_days * 86400.0))
+    total = np.r_[0.0, np.cumsum(w)]
+    return total[view.seq_indptr[1:]] - total[view.seq_indptr[:-1]]
+
+
 def audience(model: Recommender, view: Interactions, item_ids: list[str], n: int = 100, *,
-             field: str = "item", exclude_purchased: bool = True, withheld: set[str] | None = None) -> pd.DataFrame:
+             field: str = "item", exclude_purchased: bool = True, withheld: set[str] | None = None,
+             activity: np.ndarray | None = None) -> pd.DataFrame:
     """The top-``n`` shoppers for the items: columns user_id, score, rank (1 = most likely),
-    best first. Raises UnknownId (naming ``field``) for items the model was not trained on
+    best first. ``activity`` (n_users,): rank by max(affinity, 0) * activity (engagement);
+    None: by affinity. Raises UnknownId (naming ``field``) for items the model was not trained on
     (all of them for an attribute target; any of them for a list of items)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -78,6 +97,8 @@ def audience(model: Recommender, view: Interactions, item_ids: list[str], n: int
     scores = np.zeros(view.n_users, dtype=np.float64)  # (n_users,)
     for start in range(0, len(idx), ITEM_BLOCK):
         scores += model.score_columns(idx[start:start + ITEM_BLOCK]).sum(axis=1, dtype=np.float64)
+    if activity is not None:
+        scores = np.maximum(scores, 0.0) * activity
     keep = np.ones(view.n_users, dtype=bool)
     if exclude_purchased:
         keep &= ~bought(view, idx)

@@ -16,7 +16,7 @@ import pandas as pd
 from shelfwise.config import Settings
 from shelfwise.data.interactions import Interactions
 from shelfwise.errors import NoData, NotTrained, UnknownId
-from shelfwise.marketing.audiences import audience, target_items
+from shelfwise.marketing.audiences import audience, target_items, view_activity
 from shelfwise.marketing.campaigns import evaluate, rule_audience, split_arms
 from shelfwise.marketing.propensity import PropensityModel, fit_propensity, in_category, score
 from shelfwise.models import Recommender
@@ -41,6 +41,7 @@ class Marketing:
     def __init__(self, store: EventStore, settings: Settings, portraits: Portraits,
                  load: Callable[[str], tuple[Recommender, Interactions]]):
         self.store, self.settings, self.portraits, self.load = store, settings, portraits, load
+        self._activity: tuple[Interactions, object] | None = None  # (view, its shoppers' activity)
 
     @property
     def folder(self) -> Path:
@@ -76,14 +77,23 @@ class Marketing:
 
     # -- audiences -------------------------------------------------------------------------
     def audience(self, items: list[str] | None = None, brand: str | None = None, category: str | None = None,
-                 n: int = 100, model: str | None = None, exclude_purchased: bool = True) -> pd.DataFrame:
+                 n: int = 100, model: str | None = None, exclude_purchased: bool = True,
+                 rank_by: str = "engagement") -> pd.DataFrame:
         """The ``n`` consenting shoppers most likely to engage with the target (one or more
         items, a brand or a category), by the serving model ``model`` (default: the shop's
-        default model): columns user_id, score, rank (``marketing.audiences``)."""
+        default model), ranked by ``engagement`` (affinity times recent activity) or
+        ``affinity``: columns user_id, score, rank (``marketing.audiences``)."""
+        if rank_by not in ("engagement", "affinity"):
+            raise ValueError(f"rank_by must be 'engagement' or 'affinity', got {rank_by!r}")
         field, ids = target_items(self.portraits.catalogue, items, brand, category)
         fitted, view = self.load(model or self.settings.default_model)
+        activity = None
+        if rank_by == "engagement":
+            if self._activity is None or self._activity[0] is not view:  # once per model version
+                self._activity = (view, view_activity(view, self.settings.profiles.activity_half_life_days))
+            activity = self._activity[1]
         return audience(fitted, view, ids, n, field=field, exclude_purchased=exclude_purchased,
-                        withheld=self.store.withheld())
+                        withheld=self.store.withheld(), activity=activity)
 
     # -- campaigns ---------------------------------------------------------------------------
     def _ranked(self, spec: dict) -> tuple[list[str], set[str] | None]:

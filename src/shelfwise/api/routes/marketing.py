@@ -50,14 +50,18 @@ def audiences(engine: EngineDep,
               n: Annotated[int, Query(ge=1, le=100_000)] = 100,
               model: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
               exclude_purchased: bool = True,
+              rank_by: Annotated[Literal["engagement", "affinity"], Query(
+                  description="engagement: affinity times recent activity; affinity: the model's score"
+              )] = "engagement",
               format: Annotated[Literal["json", "csv"], Query()] = "json"):
     """Exactly one target: one or more items (up to 500), a brand or a category. Shoppers are
-    ranked by the serving model's scores of the target's items (summed), those who already
-    bought one left out unless ``exclude_purchased=false``; ``format=csv`` answers
+    ranked by the serving model's scores of the target's items (summed), times their recent
+    activity unless ``rank_by=affinity``; those who already bought one are left out unless
+    ``exclude_purchased=false``; ``format=csv`` answers
     ``user_id,score,rank`` rows for export."""
     try:
         frame = engine.marketing.audience(items=item, brand=brand, category=category, n=n, model=model,
-                                          exclude_purchased=exclude_purchased)
+                                          exclude_purchased=exclude_purchased, rank_by=rank_by)
     except ValueError as exc:  # a target that is not one, or too wide: the message names the field
         raise HTTPException(422, str(exc).splitlines()[0]) from exc
     if format == "csv":
