@@ -31,6 +31,7 @@ SEPARATOR = " > "
 PURCHASE = "purchase"
 #: behaviours whose item's price says what the shopper considers buying (price band)
 PRICED = ("view", "click", "favorite", "cart", "purchase")
+KEY_WIDTH = 255
 HOURS = tuple(str(h) for h in range(24))
 WEEKDAYS = tuple(str(d) for d in range(7))
 
@@ -62,7 +63,8 @@ class CatalogueIndex:
         if items is None or len(items) == 0:
             return cls()
         ids = items["item_id"].astype(str).tolist()
-        cats = [SEPARATOR.join(map(str, c[:depth])) if isinstance(c, list | tuple) and len(c) else ""
+        # keys are stored in a column of 255 characters (PostgreSQL refuses longer ones)
+        cats = [SEPARATOR.join(map(str, c[:depth]))[:KEY_WIDTH] if isinstance(c, list | tuple) and len(c) else ""
                 for c in items["category"]]
         price = pd.to_numeric(items["price"], errors="coerce")
         frame = pd.DataFrame({"item": ids, "category": cats, "price": price})
@@ -74,7 +76,7 @@ class CatalogueIndex:
         brands = items["brand"] if "brand" in items else pd.Series([None] * len(items))
         return cls(
             category={i: c for i, c in zip(ids, cats, strict=True) if c},
-            brand={i: str(b) for i, b in zip(ids, brands, strict=True) if isinstance(b, str) and b},
+            brand={i: b[:KEY_WIDTH] for i, b in zip(ids, brands, strict=True) if isinstance(b, str) and b},
             price={i: float(p) for i, p in zip(ids, frame["price"], strict=True) if p > 0},
             relative={i: float(r) for i, r in zip(ids, rel, strict=True) if r > 0},
         )
