@@ -30,7 +30,7 @@ from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
-from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
+from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, evaluation_user_ids, results_frame
 from shelfwise.evaluation.report import write_report
 from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
@@ -348,14 +348,15 @@ class Engine:
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",
                  report_dir: str | Path | None = None, params: dict[str, dict] | None = None,
-                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+                 progress: Callable[[str], None] | None = None, by_segment: bool = False) -> pd.DataFrame:
         """Offline evaluation on the store: split, fit each model on the train part, score
         full-ranking top-K lists. protocol: "loo-item" (last new item per shopper), "loo"
         (last event) or "temporal" (last 20% of time).
 
         Each model is built as ``train`` builds it (tuned parameters, then ``params``), and
         test shoppers unknown to the train part get what ``recommend`` serves them, the
-        ``popular`` fallback built the same way; the frame's ``cold_users`` counts them."""
+        ``popular`` fallback built the same way; the frame's ``cold_users`` counts them.
+        ``by_segment``: ``frame.attrs["by_segment"]`` holds NDCG@10 per shopper segment."""
         events = self.store.snapshot()
         if len(events) == 0:
             raise NoData("The store holds no events: import some before evaluating.")
@@ -379,9 +380,14 @@ class Engine:
         zoo = {n: self._served_model(n, params) for n in names}
         results = evaluate_models(zoo, train, split.test, progress=progress,
                                   fallback=self._served_model("popular", params))
+        truth = evaluation_truth(split.test, train)
         if report_dir is not None:
-            write_report(report_dir, results, evaluation_truth(split.test, train))
-        return results_frame(results)
+            write_report(report_dir, results, truth)
+        frame = results_frame(results)
+        if by_segment:  # NDCG@10 per shopper segment, beside the whole
+            frame.attrs["by_segment"] = self.portraits.ndcg_by_segment(
+                {r.model: r.recs for r in results}, evaluation_user_ids(split.test, train), truth)
+        return frame
 
     def _params(self, name: str, params: dict[str, dict] | None) -> dict:
         """The parameters ``train`` gives model ``name``: the shop's tuned ones, then

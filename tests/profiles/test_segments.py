@@ -94,3 +94,20 @@ def test_no_segments_yet_is_a_409_and_a_one_line_error(tmp_path):
     assert res.status_code == 409 and "segments --fit" in res.json()["detail"]
     out = runner.invoke(cli, ["segments", "--home", str(tmp_path)])
     assert out.exit_code == 2 and "no segments yet" in out.output
+
+
+def test_ndcg_per_segment_in_the_evaluation(grouped):
+    eng, _ = grouped
+    if eng.segments() is None:
+        eng.segment(k_range=(2, 8))
+    frame = eng.evaluate(["popular", "itemknn"], by_segment=True)
+    by = frame.attrs["by_segment"]
+    assert by["shoppers"].sum() == frame["test_users"].iloc[0]
+    assert len([s for s in by.index if s != "(none)"]) == 4  # shoppers without consent: "(none)"
+    # per-segment means, weighted by their shoppers, give back the overall NDCG@10
+    for model in ("popular", "itemknn"):
+        overall = (by[f"ndcg@10 {model}"] * by["shoppers"]).sum() / by["shoppers"].sum()
+        assert overall == pytest.approx(frame.loc[model, "ndcg@10"])
+    assert by.loc[[s for s in by.index if s != "(none)"], "ndcg@10 itemknn"].gt(0).all()
+    shown = runner.invoke(cli, ["evaluate", "-m", "popular", "--by-segment", "--home", str(eng.settings.home)])
+    assert shown.exit_code == 0 and "NDCG@10 per segment" in shown.output

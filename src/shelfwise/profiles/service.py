@@ -16,10 +16,12 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from shelfwise.config import Settings
-from shelfwise.errors import UnknownId
+from shelfwise.errors import NoData, UnknownId
+from shelfwise.evaluation.metrics import per_user
 from shelfwise.profiles.aggregates import CatalogueIndex, batch_aggregates
 from shelfwise.profiles.portrait import feature_frame, portrait
 from shelfwise.profiles.segments import Segmentation, segment
@@ -207,3 +209,23 @@ class Portraits:
             return None
         label = int(seg.assign(feature_frame(stats, counts, self.as_of(as_of), self.settings.profiles))[0])
         return {"id": label, "name": seg.segments[label]["name"]}
+
+    def ndcg_by_segment(self, recs: dict[str, np.ndarray], user_ids: list[str], truth: list[np.ndarray],
+                        k: int = 10) -> pd.DataFrame:
+        """NDCG@k of each model's lists (``recs``: model -> (n, >= k) item indices, rows in
+        ``user_ids`` order, relevant items in ``truth``) averaged per segment of the kept
+        segmentation; shoppers without a portrait (or consent) fall in "(none)". Index: the
+        segment's "id: name"; columns: shoppers, then one per model."""
+        seg = self.segmentation()
+        if seg is None:
+            raise NoData("the shop has no segments yet: run shelfwise segments --fit")
+        features = self.features()
+        label = pd.Series([f"{s['id']}: {s['name']}" for s in seg.segments], dtype=object)
+        of_user = pd.Series(label.to_numpy()[seg.assign(features)], index=features.index) if len(features) else \
+            pd.Series(dtype=object)
+        groups = of_user.reindex(user_ids).fillna("(none)").to_numpy()
+        out = pd.DataFrame({"shoppers": pd.Series(groups).value_counts()})
+        for model, lists in recs.items():
+            ndcg = per_user(lists, truth, k)["ndcg"]
+            out[f"ndcg@{k} {model}"] = pd.Series(ndcg).groupby(groups).mean()
+        return out.sort_index()
