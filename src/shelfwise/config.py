@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -120,6 +120,46 @@ class CheckSettings(BaseModel):
                           description="a new model may score this fraction below the active one")
 
 
+class ProfileSettings(BaseModel):
+    """Shopper portraits (``shelfwise.profiles``): kept current as events are accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(default=True, description="update portraits as events are accepted")
+    category_depth: int = Field(default=2, ge=1, le=10,
+                                description="category path levels an affinity is counted at (2: 'Home > Decor')")
+    affinity_half_life_days: float = Field(default=90.0, ge=0,
+                                           description="an event's weight in affinities halves after this; 0: no decay")
+    activity_half_life_days: float = Field(default=30.0, gt=0,
+                                           description="half-life of the decayed event count that is 'activity'")
+    activity_low: float = Field(default=2.0, ge=0, description="activity below this is 'low'")
+    activity_high: float = Field(default=10.0, ge=0, description="activity at or above this is 'high'")
+    new_days: float = Field(default=14.0, ge=0, description="first seen within this many days: stage 'new'")
+    active_days: float = Field(default=30.0, gt=0, description="last seen within this many days: 'active'")
+    lapsing_days: float = Field(default=90.0, gt=0, description="last seen within this many days: 'lapsing'; "
+                                                                "longer ago: 'lost'")
+    timezone: str = Field(default="UTC", description="time zone of preferred hours and days")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Paris')") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _stages_in_order(self) -> ProfileSettings:
+        if self.lapsing_days < self.active_days:
+            raise ValueError(f"lapsing_days ({self.lapsing_days}) must not be below active_days ({self.active_days})")
+        if self.activity_high < self.activity_low:
+            raise ValueError(f"activity_high ({self.activity_high}) must not be below activity_low "
+                             f"({self.activity_low})")
+        return self
+
+
 class Settings(BaseSettings):
     """Engine settings; see the module docstring for where each value comes from."""
 
@@ -158,6 +198,7 @@ class Settings(BaseSettings):
     impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     gorse: GorseSettings = Field(default_factory=GorseSettings)
+    profiles: ProfileSettings = Field(default_factory=ProfileSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

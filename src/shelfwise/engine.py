@@ -27,16 +27,16 @@ from shelfwise.config import Settings
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import LOADERS, Dataset
 from shelfwise.data.schemas import Event
-from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
-from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, results_frame
-from shelfwise.evaluation.report import write_report
+from shelfwise.evaluation.shop import evaluate_shop
+from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
 from shelfwise.privacy.forgetting import Forgetting
+from shelfwise.profiles import Portraits
 from shelfwise.serving import (
     Context,
     Explainer,
@@ -76,6 +76,8 @@ class Engine:
         self._versions: ModelVersions | None = None
         self._online = online
         self._parts: tuple | None = None  # (pipeline, explainer, feedback, impressions), built on first use
+        self._portraits: Portraits | None = None
+        self._marketing: Marketing | None = None
 
     # -- the serving path's parts -------------------------------------------------------
     @property
@@ -128,6 +130,20 @@ class Engine:
         """Where ``shelfwise tune`` keeps each model's best parameters for this shop."""
         return Path(self.settings.home) / "tuned"
 
+    @property
+    def portraits(self) -> Portraits:
+        """Shopper portraits, kept current by ``accepted`` (``shelfwise.profiles``)."""
+        if self._portraits is None:
+            self._portraits = Portraits(self.store, self.settings)
+        return self._portraits
+
+    @property
+    def marketing(self) -> Marketing:
+        """Propensity models, audiences and campaigns (``shelfwise.marketing``)."""
+        if self._marketing is None:
+            self._marketing = Marketing(self.store, self.settings, self.portraits, self._load)
+        return self._marketing
+
     def close(self) -> None:
         if self._parts is not None and self._parts[3] is not None:
             self._parts[3].close()  # queued impressions written before the store closes
@@ -157,7 +173,7 @@ class Engine:
             added = self.store.append_events(chunk)
             report.added += added
             if added:  # a chunk that was wholly a re-send moves nothing
-                self.accepted(chunk[["user_id", "item_id", "event_type", "timestamp", "context"]]
+                self.accepted(chunk[["user_id", "item_id", "event_type", "timestamp", "value", "context"]]
                               .to_dict("records"), counted=added == len(chunk))
             if progress:
                 progress("import", min(start + step, len(clean)), len(clean))
@@ -166,14 +182,17 @@ class Engine:
     def accepted(self, rows: list[dict], counted: bool = True) -> None:
         """Move the online state for event rows now durable in the store (every ingest path
         calls this): popularity counters, the shoppers' cached lists, live weekly counts and
-        the exploration bandit's feedback. ``counted`` False: a partly re-sent batch, whose
-        new rows are not known, moves no counter."""
+        the exploration bandit's feedback; and the shoppers' portraits. ``counted`` False: a
+        partly re-sent batch, whose new rows are not known, moves no counter (its shoppers'
+        portraits are rebuilt from the store)."""
         self._serving()[2].accepted(rows, counted)
+        self.portraits.accepted(rows, counted)
 
     def import_dataset(self, dataset: Dataset, progress: Progress | None = None) -> IngestReport:
         """Store a loaded dataset: catalogue and users first, then events."""
         if dataset.items is not None and len(dataset.items):
             self.store.upsert_items(dataset.items)
+            self.portraits.catalogue_changed()
         if dataset.users is not None and len(dataset.users):
             self.upsert_users(dataset.users)
         report = IngestReport(received=len(dataset.events) + len(dataset.errors),
@@ -201,7 +220,7 @@ class Engine:
         """Every stored event but those of shoppers who withhold personalisation consent."""
         items = self.store.items()
         events = self.store.snapshot()
-        withheld = self.store.without_consent()
+        withheld = self.store.withheld()
         if withheld:
             events = events[~events["user_id"].isin(withheld)]
         return Interactions.from_events(events,
@@ -291,17 +310,34 @@ class Engine:
         n = self.store.upsert_items(items)
         self.online.catalogue_changed()
         self.pipeline.source.catalogue_changed()
+        self.portraits.catalogue_changed()
         return n
 
     def upsert_users(self, users) -> int:
         """Store shoppers' profiles; a consent change binds their next list in every process
-        sharing the online state (their cached lists are voided)."""
-        users = list(users) if not isinstance(users, pd.DataFrame) else users
+        sharing the online state (their cached lists are voided), and one who withholds
+        consent loses their portrait at once."""
         n = self.store.upsert_users(users)
-        ids = (users["user_id"].astype(str).tolist() if isinstance(users, pd.DataFrame)
-               else [str(u["user_id"] if isinstance(u, dict) else u.user_id) for u in users])
+        frame = users if isinstance(users, pd.DataFrame) else pd.DataFrame(
+            [u.model_dump() if hasattr(u, "model_dump") else dict(u) for u in users])
+        self.portraits.consent_changed(frame)
+        ids = frame["user_id"].astype(str).tolist() if len(frame) else []
         self.online.accept([(u, None, 0.0) for u in ids], None, False)  # new generation: no cached list
         return n
+
+    def profile(self, user_id: str) -> dict:
+        """The shopper's portrait now (``shelfwise.profiles.portrait``), with their segment
+        when the shop has been segmented. ``UnknownId`` without events or consent."""
+        return self.portraits.get(str(user_id))
+
+    def segment(self, **params):
+        """K-means segments of the shoppers' portraits, k chosen by the seed's Davies-Bouldin
+        index (``shelfwise.profiles.segments.segment``'s parameters); kept for ``segments``."""
+        return self.portraits.segment(**params)
+
+    def segments(self):
+        """The kept segmentation, or None before ``segment`` has run."""
+        return self.portraits.segmentation()
 
     def _load(self, name: str | None) -> tuple[Recommender, Interactions]:
         """The serving model called ``name`` (default: settings.default_model) and the training
@@ -329,40 +365,16 @@ class Engine:
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",
                  report_dir: str | Path | None = None, params: dict[str, dict] | None = None,
-                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-        """Offline evaluation on the store: split, fit each model on the train part, score
-        full-ranking top-K lists. protocol: "loo-item" (last new item per shopper), "loo"
-        (last event) or "temporal" (last 20% of time).
-
-        Each model is built as ``train`` builds it (tuned parameters, then ``params``), and
-        test shoppers unknown to the train part get what ``recommend`` serves them, the
-        ``popular`` fallback built the same way; the frame's ``cold_users`` counts them."""
-        events = self.store.snapshot()
-        if len(events) == 0:
-            raise NoData("The store holds no events: import some before evaluating.")
-        items = self.store.items()
-        if protocol == "temporal":
-            split = temporal_split(events)
-        elif protocol in ("loo", "loo-item"):
-            split = leave_one_out(events, by="item" if protocol == "loo-item" else "event")
-        else:
-            raise ValueError(f"Unknown protocol {protocol!r}: loo-item, loo or temporal.")
-        item_ids = pd.unique(pd.concat([events["item_id"].dropna().astype(str),
-                                        items["item_id"].astype(str)]))
-        train = Interactions.from_events(split.train, items=items if len(items) else None,
-                                         weights=self.settings.behaviour_weights,
-                                         item_ids=item_ids)
-        names = models or list(self.settings.models)
-        if protocol == "loo-item":
-            # the targets are items new to each shopper: the hybrid, like every model here,
-            # then excludes everything seen (it keeps carted items eligible when serving)
-            params = {**(params or {}), "hybrid": {"exclude_types": None, **(params or {}).get("hybrid", {})}}
-        zoo = {n: self._served_model(n, params) for n in names}
-        results = evaluate_models(zoo, train, split.test, progress=progress,
-                                  fallback=self._served_model("popular", params))
-        if report_dir is not None:
-            write_report(report_dir, results, evaluation_truth(split.test, train))
-        return results_frame(results)
+                 progress: Callable[[str], None] | None = None, by_segment: bool = False) -> pd.DataFrame:
+        """Offline evaluation on the store (``evaluation.shop.evaluate_shop``): split, fit each
+        model on the train part as ``train`` builds it (tuned parameters, then ``params``),
+        score full-ranking top-K lists. protocol: "loo-item" (last new item per shopper),
+        "loo" (last event) or "temporal" (last 20% of time). ``by_segment``:
+        ``frame.attrs["by_segment"]`` holds NDCG@10 per shopper segment."""
+        return evaluate_shop(self.store.snapshot(), self.store.items(), self.settings.behaviour_weights,
+                             models or list(self.settings.models), lambda name, p: self._served_model(name, p),
+                             protocol=protocol, params=params, report_dir=report_dir, progress=progress,
+                             by_segment=self.portraits.ndcg_by_segment if by_segment else None)
 
     def _params(self, name: str, params: dict[str, dict] | None) -> dict:
         """The parameters ``train`` gives model ``name``: the shop's tuned ones, then

@@ -142,3 +142,13 @@ def test_personal_models_recover_the_withheld_diagonal(board, name):
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="Unknown model 'magic'"):
         create("magic")
+
+
+@pytest.mark.parametrize("name", ["popular", "itemknn", "rules", "ease", "als"])
+def test_score_columns_are_the_columns_of_score(name, board):
+    # an item's audience: every user's score of a few items, as ``score`` gives them (the
+    # models that override it, and the default that scores blocks of users)
+    fitted = create(name, **PARAMS[name]).fit(board)
+    items = np.array([3, 0, 17])
+    np.testing.assert_allclose(fitted.score_columns(items), fitted.score(np.arange(20))[:, items],
+                               rtol=1e-5, atol=1e-5)

@@ -98,6 +98,8 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
                  help="loo-item (last new item), loo (last event) or temporal (last 20% of time).")
              ] = "loo-item",
              report: Annotated[Path | None, typer.Option(help="Folder for the report.")] = None,
+             by_segment: Annotated[bool, typer.Option(help="Also NDCG@10 per shopper segment "
+                                                           "(after shelfwise segments --fit).")] = False,
              home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Evaluate models on the store (full ranking), or score an exported recommendation file."""
     if recs is not None:
@@ -117,8 +119,11 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
 
     engine = _engine(home, store_url, config)
     frame = engine.evaluate(models, protocol=protocol, report_dir=report,
-                            progress=lambda m: err.print(f"evaluating {m}..."))
+                            progress=lambda m: err.print(f"evaluating {m}..."), by_segment=by_segment)
     console.print(rich_table(frame, title=f"Evaluation ({protocol}, full ranking)"))
+    if by_segment:
+        console.print("NDCG@10 per segment:")
+        console.print(frame.attrs["by_segment"].to_string(float_format=lambda x: f"{x:.4f}"))
     n_users, n_cold = int(frame["test_users"].iloc[0]), int(frame["cold_users"].iloc[0])
     console.print(f"{n_users} test users, {n_cold} unknown to training (scored with the "
                   "popularity fallback the engine serves them)")

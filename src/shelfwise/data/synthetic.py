@@ -112,8 +112,14 @@ def _catalogue(rng: np.random.Generator, n_items: int, dim: int):
 
 def generate_shop(n_users: int = 2000, n_items: int = 1000, sessions_per_user: float = 6.0,
                   days: int = 180, dim: int = 16, seed: int = 0,
-                  start: str = "2026-01-01") -> SyntheticShop:
-    """Generate a shop. Expect about ``n_users * sessions_per_user * 4`` events."""
+                  start: str = "2026-01-01", taste_groups: int | None = None) -> SyntheticShop:
+    """Generate a shop. Expect about ``n_users * sessions_per_user * 4`` events.
+
+    ``taste_groups`` G (1 to 6) plants G groups of shoppers: shopper u belongs to group
+    u mod G, whose favourite product kinds and drifting interest all lie in department g (the
+    g-th of ``TAXONOMY``), so a segmentation has G groups to find; the group of each shopper
+    is ``users["attributes"]["taste_group"]``. None (the default) leaves the generator's
+    draws exactly as they are without it."""
     if n_users < 1 or n_items < 1:
         raise ValueError("n_users and n_items must be >= 1")
     rng = np.random.default_rng(seed)
@@ -131,6 +137,17 @@ def generate_shop(n_users: int = 2000, n_items: int = 1000, sessions_per_user: f
     user_start = (kind_vec[fav] * mask[..., None]).sum(1) / n_fav[:, None] * 3.0
     user_start += 0.3 * rng.normal(0, 1, (n_users, dim)) / np.sqrt(dim)
     new_interest = kind_vec[rng.integers(0, n_kinds, n_users)] * 3.0
+    if taste_groups is not None:
+        if not 1 <= taste_groups <= len(TAXONOMY):
+            raise ValueError(f"taste_groups must be in [1, {len(TAXONOMY)}], got {taste_groups!r}")
+        # a separate stream: the shop's own draws stay those of the ungrouped shop
+        planted = np.random.default_rng([seed, 7919])
+        per_dept = n_kinds // len(TAXONOMY)  # kinds are listed department by department
+        group = np.arange(n_users) % taste_groups
+        fav = group[:, None] * per_dept + planted.integers(0, per_dept, (n_users, 3))
+        user_start = (kind_vec[fav] * mask[..., None]).sum(1) / n_fav[:, None] * 3.0
+        user_start += 0.3 * planted.normal(0, 1, (n_users, dim)) / np.sqrt(dim)
+        new_interest = kind_vec[group * per_dept + planted.integers(0, per_dept, n_users)] * 3.0
     user_drift = 0.5 * (new_interest - user_start)
     truth = ShopTruth(factors, bias, user_start, user_drift, t0, t0 + horizon)
 
@@ -235,6 +252,9 @@ def generate_shop(n_users: int = 2000, n_items: int = 1000, sessions_per_user: f
             rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"], n_users), strict=True)],
         "consent": rng.random(n_users) > 0.03,
     })
+    if taste_groups is not None:
+        users["attributes"] = [{**a, "taste_group": int(u % taste_groups)}
+                               for u, a in enumerate(users["attributes"])]
     return SyntheticShop(events=events, items=items, users=users, truth=truth,
                          user_ids=user_ids, item_ids=item_ids)
 

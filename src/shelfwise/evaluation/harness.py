@@ -79,6 +79,12 @@ def evaluation_truth(test: pd.DataFrame, train: Interactions,
     return truth_from(test, train)[1] + (cold_truth(test, train) if cold_start else [])
 
 
+def evaluation_user_ids(test: pd.DataFrame, train: Interactions, cold_start: bool = True) -> list[str]:
+    """The shopper of each row of ``Result.recs`` (and of ``evaluation_truth``), in order."""
+    known = list(_grouped(test, train, known=True).index)
+    return known + (list(_grouped(test, train, known=False).index) if cold_start else [])
+
+
 def score_lists(recs: np.ndarray, truth: list[np.ndarray], train: Interactions,
                 ks=DEFAULT_KS) -> dict[str, float]:
     """Accuracy at each K plus beyond-accuracy metrics at the longest K."""

@@ -125,6 +125,20 @@ class Recommender(ABC):
         users = self._check_users(user_indices)
         return self._score(users).astype(np.float32, copy=False)
 
+    def score_columns(self, item_indices) -> np.ndarray:
+        """Every user's score of the given items, shape (n_users, len(item_indices)): the
+        columns of ``score`` (an item's audience). Models with an item x item matrix or item
+        factors override this with one product per column; this default scores users in
+        blocks and keeps the columns."""
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        out = np.empty((self.n_users_, len(items)), dtype=np.float32)
+        step = score_block(self.n_items_, self.batch_size)
+        for start in range(0, self.n_users_, step):
+            block = np.arange(start, min(start + step, self.n_users_))
+            out[block] = self._score(block)[:, items]
+        return out
+
     def recommend(self, user_indices, n: int = 10, exclude_seen: bool = True,
                   candidates=None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` items per user: (items int64 (B, n), scores float32 (B, n)).

@@ -84,6 +84,19 @@ class EASE(LiveScoring, Recommender):
             profiles = profiles.tocsc()[:, self.kept_].tocsr()
         return self._expand(np.asarray(profiles @ self.weights_))
 
+    def score_columns(self, item_indices) -> np.ndarray:
+        """(n_users, k): profiles times the items' columns of B; an unmodelled item scores
+        below every modelled one, as in ``_expand``."""
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        row = np.full(self.n_items_, -1, dtype=np.int64)
+        row[self.kept_] = np.arange(len(self.kept_))
+        out = np.full((self.n_users_, len(items)), -1.0, dtype=np.float32)
+        modelled = row[items] >= 0
+        if modelled.any():
+            out[:, modelled] = np.asarray(self.profiles_ @ self.weights_[:, row[items[modelled]]])
+        return out
+
     def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         self.check_is_fitted()
         items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))

@@ -62,6 +62,12 @@ class FactorRecommender(LiveScoring, Recommender):
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         return self.user_factors_[user_indices] @ self.item_factors_.T
 
+    def score_columns(self, item_indices) -> np.ndarray:
+        """(n_users, k): every user's factors against the items' factors."""
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        return self.user_factors_ @ self.item_factors_[items].T
+
     def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of item factors."""
         self.check_is_fitted()

@@ -37,6 +37,12 @@ class ItemSimilarityRecommender(LiveScoring, Recommender):
     def _score_profiles(self, profiles: sp.csr_matrix) -> np.ndarray:
         return (profiles @ self.similarity_).toarray()
 
+    def score_columns(self, item_indices) -> np.ndarray:
+        """(n_users, k): profiles times the items' columns of the similarity matrix."""
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        return np.asarray((self.profiles_ @ self.similarity_[:, items]).toarray(), dtype=np.float32)
+
     def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Items most recommended by each given item: (items (B, n), scores (B, n))."""
         self.check_is_fitted()

@@ -84,11 +84,6 @@ class EventStore(ABC):
         row = users.loc[users["user_id"] == user_id, "consent"]
         return bool(row.iloc[0]) if len(row) else None
 
-    def without_consent(self) -> set[str]:
-        """Ids of the shoppers whose profile withholds personalisation consent."""
-        users = self.users()
-        return set(users.loc[~users["consent"].astype(bool), "user_id"].astype(str)) if len(users) else set()
-
     @abstractmethod
     def count_events(self) -> int: ...
 
@@ -145,6 +140,45 @@ class EventStore(ABC):
 
     def flush_deleted(self) -> None:  # noqa: B027 - optional hook
         """Make deleted rows leave the backend's files where it can (SQLite's WAL)."""
+
+    # -- portrait aggregates (``store.portraits``; written and read by ``shelfwise.profiles``) --
+    @abstractmethod
+    def add_portrait_aggregates(self, stats: list[dict], counts: list[dict], transitions: list[dict]) -> None:
+        """Add one batch's per-shopper sums, counts and the shop's category transitions."""
+
+    @abstractmethod
+    def portrait_aggregates(self, user_ids: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(stats, counts) frames of the given shoppers' aggregates (None: everyone's)."""
+
+    @abstractmethod
+    def last_categories(self, user_ids: list[str]) -> dict[str, tuple[str, float]]: ...
+
+    @abstractmethod
+    def category_transitions(self) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def clear_portraits(self, user_ids: list[str] | None = None) -> None: ...
+
+    @abstractmethod
+    def withheld(self, user_ids: list[str] | None = None) -> set[str]:
+        """The given shoppers (None: all stored ones) whose profile withholds consent."""
+
+    @abstractmethod
+    def newest_event_time(self) -> float | None: ...
+
+    # -- campaigns (``store.campaigns``; written and read by ``shelfwise.marketing``) --------
+    @abstractmethod
+    def create_campaign(self, campaign_id: str, name: str, created_at: float, spec: dict,
+                        members: list[tuple[str, str, int]]) -> None: ...
+
+    @abstractmethod
+    def campaign(self, campaign_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def campaign_members(self, campaign_id: str) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def list_campaigns(self) -> list[dict]: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -16,11 +16,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
+from shelfwise.store.campaigns import CampaignStore
+from shelfwise.store.portraits import PortraitStore
 from shelfwise.store.tables import (
+    campaign_members_table,
     create_schema,
     events_table,
     impressions_table,
     items_table,
+    portrait_counts_table,
+    portrait_stats_table,
     side_feedback_table,
     users_table,
 )
@@ -49,7 +54,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(EventStore):
+class SqlEventStore(PortraitStore, CampaignStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
@@ -163,11 +168,6 @@ class SqlEventStore(EventStore):
             row = conn.exec_driver_sql(f"SELECT consent FROM users WHERE user_id = {mark}", (user_id,)).fetchone()
         return None if row is None else bool(row[0])
 
-    def without_consent(self) -> set[str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(users_table.c.user_id).where(sa.not_(users_table.c.consent))).fetchall()
-        return {str(r[0]) for r in rows}
-
     def events_since(self, timestamp: float) -> pd.DataFrame:
         t = events_table.c
         frame = self._read(sa.select(t.user_id, t.item_id, t.event_type, t.timestamp)
@@ -224,6 +224,8 @@ class SqlEventStore(EventStore):
             n_shown = conn.execute(
                 sa.delete(impressions_table).where(impressions_table.c.user_id == user_id)).rowcount
             conn.execute(sa.delete(side_feedback_table).where(side_feedback_table.c.user_id == user_id))
+            for table in (portrait_stats_table, portrait_counts_table, campaign_members_table):
+                conn.execute(sa.delete(table).where(table.c.user_id == user_id))
         self.flush_deleted()
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
 

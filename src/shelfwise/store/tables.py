@@ -113,3 +113,60 @@ forget_audit_table = sa.Table(
     sa.Column("refit_version", sa.String(64)),  # the training run that completed it
     sa.Column("completed_at", Float64),
 )
+
+# Shopper portraits (``shelfwise.profiles``): per-shopper aggregates that every accepted batch
+# of events adds to, so a portrait is read, not recomputed from the log. Sums of decayed
+# weights are kept "anchored" (each event's weight times 2 ** ((t - anchor) / half-life)), so
+# adding a batch is a plain SQL addition; the reader scales them to the time it asks about.
+portrait_stats_table = sa.Table(
+    "portrait_stats", metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("first_ts", Float64, nullable=False),
+    sa.Column("last_ts", Float64, nullable=False),
+    sa.Column("n_events", sa.Integer, nullable=False),
+    sa.Column("n_purchases", sa.Integer, nullable=False),
+    sa.Column("spend", Float64, nullable=False),
+    sa.Column("last_purchase_ts", Float64),
+    sa.Column("activity", Float64, nullable=False),  # anchored, activity half-life
+    sa.Column("rel_bought_sum", Float64, nullable=False),  # price / category median, bought items
+    sa.Column("rel_bought_n", sa.Integer, nullable=False),
+    sa.Column("rel_viewed_sum", Float64, nullable=False),  # the same over items only looked at
+    sa.Column("rel_viewed_n", sa.Integer, nullable=False),
+    sa.Column("last_category", sa.Text),
+    sa.Column("last_category_ts", Float64),
+)
+# (shopper, kind, key) -> value: kind "category" and "brand" (anchored affinity weights),
+# "hour" and "weekday" (event counts), "price" (log-price bin counts of bought or carted items).
+portrait_counts_table = sa.Table(
+    "portrait_counts", metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", Float64, nullable=False),
+)
+# Shop-wide: how often a shopper's next event is in category ``next`` after one in ``prev``
+# (no shopper ids: an aggregate that forgetting a shopper need not touch).
+category_transitions_table = sa.Table(
+    "category_transitions", metadata,
+    sa.Column("prev", sa.String(255), primary_key=True),
+    sa.Column("next", sa.String(255), primary_key=True),
+    sa.Column("count", Float64, nullable=False),
+)
+
+# Marketing campaigns (``shelfwise.marketing.campaigns``): what was planned, and which shoppers
+# were in it, in the treatment arm (sent the offer) or the random control (held out).
+campaigns_table = sa.Table(
+    "campaigns", metadata,
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_at", Float64, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: audience, budget, control share, window
+)
+campaign_members_table = sa.Table(
+    "campaign_members", metadata,
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("arm", sa.String(16), nullable=False),  # "treatment" or "control"
+    sa.Column("rank", sa.Integer, nullable=False),  # place in the audience, 1 = most likely
+    sa.Index("ix_campaign_members_user", "user_id"),  # forgetting a shopper
+)

@@ -89,8 +89,9 @@ def get_user_item_feedback(user_id: PathId, item_id: PathId, request: Request):
 
 def _deleted(request: Request, user_id: str, item_id: str, feedback_type: str | None):
     count = delete_feedback(engine_of(request), user_id, item_id, feedback_type)
-    if count:  # the shopper's cached lists, in every process
+    if count:  # the shopper's cached lists, in every process, and their portrait from what is left
         request.app.state.online.accept([(user_id, None, 0.0)], None, False)
+        engine_of(request).portraits.rebuild([user_id])
     return success(count)
 
 

@@ -25,7 +25,7 @@ def put_item(item_id: IdPath, body: ItemIn, engine: EngineDep, request: Request)
 
 @router.put("/users/{user_id}", dependencies=[Write], summary="Create or replace a shopper's profile")
 def put_user(user_id: IdPath, body: UserIn, engine: EngineDep) -> dict:
-    engine.upsert_users([User(user_id=user_id, **body.model_dump())])
+    engine.upsert_users([User(user_id=user_id, **body.model_dump())])  # no consent: no portrait
     return {"user_id": user_id, "stored": True}
 
 

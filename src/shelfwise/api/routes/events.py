@@ -32,11 +32,11 @@ async def post_events(body: EventsBody, request: Request) -> IngestOut:
         plain = [plain_row(r) for r in rows]
         if all(p is not None for p in plain):  # the usual batch: no pandas frame to validate
             added = app.state.engine.store.append_event_tuples(plain)
-        else:
-            report = app.state.engine.ingest(rows, on_error="fail")
-            added = report.added
-        # which rows of a partly re-sent batch were new is not known: those move no counter
-        app.state.engine.accepted(rows, counted=added == len(rows))
+            # which rows of a partly re-sent batch were new is not known: those move no counter
+            if added:
+                app.state.engine.accepted(rows, counted=added == len(rows))
+        else:  # Engine.ingest has moved the online state itself: not a second time here
+            added = app.state.engine.ingest(rows, on_error="fail").added
         return len(rows), added
 
     received, added = await run_in_threadpool(ingest)

@@ -1,0 +1,1 @@
+"""Precision marketing over portraits and models: propensity, audiences, uplift, campaigns."""
