@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +63,7 @@ def _build(home: Path, shop) -> tuple[dict[str, str], list[str]]:
     first = engine.train().attrs["version"]
     second = engine.train(["itemknn"]).attrs["version"]
     engine.evaluate(["popular", "itemknn"], report_dir=home / "report")
+    engine.segment()  # the Marketing page's segments
     keys = {role: KeyStore(engine.store.engine).create(f"test-{role}", [scope])[1]
             for role, scope in (("viewer", "read"), ("editor", "write"), ("admin", "admin"))}
     engine.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import httpx
+
 from tests.dashboard.conftest import SHOTS, Shop
 
 
@@ -224,3 +225,31 @@ def test_a_shopper_whose_id_holds_a_slash_is_found_opened_and_forgotten(shop, op
     tab.page.wait_for_url(re.compile(r".*/dashboard/shoppers\?done=.*"))
     assert f"forgot {odd}" in tab.page.locator("p.ok").inner_text()
     assert tab.problems == []
+
+
+def test_marketing_segments_equal_the_api_and_an_editor_plans_a_campaign(shop, open_page):
+    with shop.api("viewer") as api:
+        segments = api.get("/segments").json()
+    tab = open_page("editor")
+    tab.goto("/dashboard/marketing")
+    assert tab.page.locator("#segment-summary [data-fig=k]").inner_text() == str(segments["k"])
+    sizes = tab.page.locator("#segment-list [data-fig=size]").all_inner_texts()
+    assert [int(s) for s in sizes] == [s["size"] for s in segments["segments"]]
+    biggest = max(segments["segments"], key=lambda s: s["size"])
+    tab.page.fill("#c-name", "spring coupon")
+    tab.page.select_option("#c-segment", str(biggest["id"]))
+    tab.page.fill("#c-budget", "40")
+    tab.page.fill("#c-share", "0.25")
+    tab.page.click("#plan")
+    tab.page.wait_for_url(re.compile(r".*/dashboard/marketing\?done=.*"))
+    done = tab.page.locator("#marketing-done").inner_text()
+    assert "planned spring coupon: 30 shoppers to send it to, 10 held out" in done
+    with shop.api("viewer") as api:
+        [made] = [c for c in api.get("/campaigns").json() if c["name"] == "spring coupon"]
+        result = api.get(f"/campaigns/{made['campaign_id']}").json()
+    row = tab.page.locator(f"tr[data-campaign='{made['campaign_id']}']")
+    assert f"{result['arms']['treatment']['converters']} of 30" in row.inner_text()
+    assert tab.problems == []
+    viewer = open_page("viewer")
+    viewer.goto("/dashboard/marketing")
+    assert viewer.page.locator("#plan").count() == 0  # a viewer plans nothing

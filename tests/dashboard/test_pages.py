@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+
 from tests.dashboard.conftest import SHOTS, WIDTHS, record_timing
 
 
@@ -15,7 +16,7 @@ def pages(shop) -> dict[str, str]:
     return {"overview": "/dashboard/", "models": "/dashboard/models", "shoppers": "/dashboard/shoppers",
             "shopper": f"/dashboard/shoppers/{shop.shopper}?item1={shop.item}&type1=cart",
             "items": "/dashboard/items", "item": f"/dashboard/items/{shop.item}", "rules": "/dashboard/rules",
-            "settings": "/dashboard/settings"}
+            "marketing": "/dashboard/marketing", "settings": "/dashboard/settings"}
 
 
 def test_every_page_loads_clean_accessible_and_fast(shop, open_page):
@@ -42,7 +43,8 @@ def test_every_page_loads_clean_accessible_and_fast(shop, open_page):
     assert slow == {}
 
 
-@pytest.mark.parametrize("name", ["overview", "models", "shoppers", "shopper", "items", "item", "rules", "settings"])
+@pytest.mark.parametrize("name", ["overview", "models", "shoppers", "shopper", "items", "item", "rules", "marketing",
+                                  "settings"])
 def test_no_session_is_sent_to_the_login_page(shop, name):
     path = pages(shop)[name]
     answer = httpx.get(shop.url + path, follow_redirects=False)

@@ -133,8 +133,8 @@ def test_als_fold_in_matches_training_for_a_known_user_and_serves_a_new_one():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import checkerboard
     from shelfwise.models import ALS
+    from tests.models.conftest import checkerboard
 
     board = checkerboard()
     m = ALS(factors=2, iterations=20, regularization=0.01).fit(board)
@@ -199,8 +199,8 @@ def test_als_fold_in_is_implicits_least_squares_solve():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import checkerboard
     from shelfwise.models import ALS
+    from tests.models.conftest import checkerboard
 
     m = ALS(factors=3, iterations=5, regularization=0.1, alpha=4.0).fit(checkerboard())
     rows = sp.csr_matrix(np.array([[1.0, 0, 3.0] + [0] * 17, [0] * 19 + [2.0]], dtype=np.float32))

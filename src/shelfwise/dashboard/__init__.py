@@ -3,7 +3,8 @@
     from shelfwise.dashboard import mount
     mount(app)  # in shelfwise.api.app.create_app
 
-Pages: Overview, Models, Shoppers (with the what-if sandbox), Items, Rules, Settings. Every
+Pages: Overview, Models, Shoppers (with the what-if sandbox), Items, Rules, Marketing
+(segments and campaigns), Settings. Every
 list a page shows comes from the Engine's one serving path; templates, scripts, styles and
 the chart library (uPlot, MIT licence) are files of this package, never fetched elsewhere.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from shelfwise.dashboard import items, pages, rules, shoppers  # noqa: F401 - each adds its pages to the router
+from shelfwise.dashboard import items, marketing, pages, rules, shoppers  # noqa: F401 - each adds its pages to the router
 from shelfwise.dashboard.web import root, router
 
 

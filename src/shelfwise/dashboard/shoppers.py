@@ -103,13 +103,18 @@ def shopper(request: Request, user_id: IdPath, session: Viewer, confirm: Text = 
     else:
         untrained = None
     current = served_rows(engine, served, contributions) if served is not None else []
+    try:
+        portrait, portrait_note = engine.profile(user_id), None
+    except UnknownId as exc:  # no events yet, or no consent (NoConsent): say which
+        portrait, portrait_note = None, str(exc).splitlines()[0]
     names = titles(engine, [e["item_id"] for e in history["events"] if e["item_id"]])
     timeline = {"types": list(EVENT_TYPES), "t": [e["timestamp"] for e in reversed(history["events"])],
                 "y": [EVENT_TYPES.index(e["event_type"]) for e in reversed(history["events"])]}
     return render(request, "shopper.html", session, page="shoppers", user=profile, history=history, names=names,
                   served=served, current=current, timeline_json=json.dumps(timeline), sandbox=sandbox,
                   tests=tests, rows=WHAT_IF_ROWS, types=EVENT_TYPES, confirm=confirm == "forget",
-                  query=request.query_params, has_contributions=contributions is not None, untrained=untrained)
+                  query=request.query_params, has_contributions=contributions is not None, untrained=untrained,
+                  portrait=portrait, portrait_note=portrait_note)
 
 
 def _what_if(engine, user_id: str, tests: list[tuple[str, str]]) -> dict:
