@@ -98,6 +98,7 @@ class Engine:
                                 retention_days=imp.retention_days) if imp.enabled else None
             pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online,
                                                          consent_default=self.settings.privacy.consent_default), log)
+            pipeline.segment_of = lambda user: (self.portraits.segment_of(user) or {}).get("id")
             self._parts = (pipeline, Explainer(pipeline), Feedback(self.settings, self.versions, self.online, log),
                            log)
         return self._parts

@@ -13,6 +13,7 @@ from shelfwise.api.app import create_app
 from shelfwise.api.keys import KeyStore
 from shelfwise.cli import app as cli
 from shelfwise.config import Settings
+from shelfwise.data.rules import RuleSet
 from shelfwise.data.synthetic import generate_shop
 from shelfwise.engine import Engine
 from shelfwise.profiles.segments import mean_pairwise_distance, seed_davies_bouldin
@@ -111,3 +112,28 @@ def test_ndcg_per_segment_in_the_evaluation(grouped):
     assert by.loc[[s for s in by.index if s != "(none)"], "ndcg@10 itemknn"].gt(0).all()
     shown = runner.invoke(cli, ["evaluate", "-m", "popular", "--by-segment", "--home", str(eng.settings.home)])
     assert shown.exit_code == 0 and "NDCG@10 per segment" in shown.output
+
+
+def test_a_segments_business_rules_bind_its_shoppers_lists_only(grouped):
+    """Rules under ``segments`` (here: hide one item) apply to the lists of that segment's
+    shoppers, as the same rule sent with the request would, and leave other shoppers' alone."""
+    eng, _ = grouped
+    if eng.segments() is None:
+        eng.segment(k_range=(2, 8))
+    if "popular" not in eng.trained_models():
+        eng.train(["popular"])
+    features = eng.portraits.features()
+    labels = eng.segments().assign(features)
+    inside, outside = str(features.index[labels == 0][0]), str(features.index[labels != 0][0])
+    mine, theirs = eng.recommend(inside, 10, "popular", log=False), eng.recommend(outside, 10, "popular", log=False)
+    top = next(r.item_id for r in mine if r.item_id in {t.item_id for t in theirs})  # in both lists
+    eng.settings.rules = RuleSet(segments={0: RuleSet(hidden_items=[top])})
+    try:
+        bound = [r.item_id for r in eng.recommend(inside, 10, "popular", log=False)]
+        asked = [r.item_id for r in eng.recommend(inside, 10, "popular", log=False,
+                                                    rules=RuleSet(hidden_items=[top]))]
+        assert top not in bound and bound == asked
+        assert top in [r.item_id for r in eng.recommend(outside, 10, "popular", log=False)]
+        assert eng.explain(inside, top, "popular")[0].endswith("hidden by the shop, so it is not shown")
+    finally:
+        eng.settings.rules = RuleSet()

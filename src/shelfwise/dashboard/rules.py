@@ -42,7 +42,9 @@ def form_fields(rules: RuleSet) -> dict:
             "promo_brands": "\n".join(promo.filter.brands) if promo else "",
             "promo_items": "\n".join(promo.filter.item_ids) if promo else "",
             "promo_share": f"{promo.share:g}" if promo else "",
-            "pinned": "\n".join(f"{p.item_id} {p.position}" for p in rules.pinned)}
+            "pinned": "\n".join(f"{p.item_id} {p.position}" for p in rules.pinned),
+            "segments": json.dumps({str(k): v.model_dump(exclude_defaults=True) for k, v in rules.segments.items()})
+            if rules.segments else ""}
 
 
 def parse(fields: dict) -> tuple[RuleSet | None, list[str]]:
@@ -74,6 +76,12 @@ def parse(fields: dict) -> tuple[RuleSet | None, list[str]]:
             raw["promotion"] = {"filter": promo, "share": float(share)}
         except ValueError:
             errors.append(f"promo_share: a share of the slots in (0, 1] is needed; got {share!r}")
+    segments = str(fields.get("segments", "") or "").strip()
+    if segments:
+        try:
+            raw["segments"] = json.loads(segments)
+        except json.JSONDecodeError as exc:
+            errors.append(f"segments: JSON like {{\"2\": {{\"hidden_items\": [\"P1\"]}}}} is needed ({exc.msg})")
     if errors:
         return None, errors
     try:

@@ -52,9 +52,14 @@ class RuleSet(BaseModel):
     max_per_brand: int | None = Field(default=None, ge=1)
     promotion: Promotion | None = None
     pinned: list[Pin] = Field(default_factory=list)
+    segments: dict[int, RuleSet] = Field(
+        default_factory=dict, description="rules added for the shoppers of a segment (its id from GET /segments), "
+                                          "over the rest as a request's are")
 
     @model_validator(mode="after")
     def _consistent(self):
+        if any(rules.segments for rules in self.segments.values()):
+            raise ValueError("segments: a segment's rules cannot hold segments of their own")
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError(f"min_price ({self.min_price}) is above max_price ({self.max_price})")
         positions = [p.position for p in self.pinned]

@@ -42,7 +42,7 @@ class Explainer:
         if i in set(blocked.tolist()):
             said = ", ".join(policy) if policy else "any behaviour"
             return [f"you have already interacted with {label} ({said}), so it is not recommended to you again"]
-        rules = p.compiled(view, request.rules, request.shop_rules)
+        rules = p.compiled(view, request.rules, request.shop_rules, str(user_id) if live.personal else "")
         if not rules.shown[i]:
             return [f"{label} is out of stock or hidden by the shop, so it is not shown"]
         served = p._serve(str(user_id), live, rec, view, version, name, request)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,6 +50,9 @@ class Pipeline:
     def __init__(self, settings, source, impressions: ImpressionLog | None = None):
         self.settings, self.source, self.impressions = settings, source, impressions
         self.views = ViewCache(source)
+        # user id -> the id of their shopper segment, or None (set by the Engine when the shop
+        # has portraits): a segment's business rules apply to its shoppers' lists
+        self.segment_of: Callable[[str], int | None] | None = None
         self._bandits: dict[int, tuple[CategoryThompson, np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         # each request draws from its own generator, spawned in turn from one seed sequence
@@ -229,7 +233,8 @@ class Pipeline:
         fallback = [i for i in self.views.popular_order(view, pool_n + len(taken)) if i not in taken]
         explore = self.settings.explore if request.explore is None else request.explore
         bandit = self._exploration(view) if explore else {}
-        slots = final_list(items, scores, n, rules=self.compiled(view, request.rules, request.shop_rules),
+        rules = self.compiled(view, request.rules, request.shop_rules, user_id if live.personal else "")
+        slots = final_list(items, scores, n, rules=rules,
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
                            diversity=lam, **{k: v for k, v in bandit.items() if k != "names"})
         shown = [s.item for s in slots if s.source in ("ranked", "promoted")]
@@ -273,8 +278,15 @@ class Pipeline:
         return served
 
     # -- rules, fallback, exploration ---------------------------------------------------
-    def compiled(self, view: Interactions, rules: RuleSet | None, shop: RuleSet | None = None) -> CompiledRules:
+    def compiled(self, view: Interactions, rules: RuleSet | None, shop: RuleSet | None = None,
+                 user_id: str = "") -> CompiledRules:
+        """The shop's rules (``shop``, or ``shop_rules()``), the request's over them, then
+        those of the shopper's segment when the rules name it (``segment_of``)."""
         merged = overlay(shop if shop is not None else self.shop_rules(), rules)
+        if merged.segments and user_id and self.segment_of is not None:
+            segment = self.segment_of(user_id)
+            if segment is not None and segment in merged.segments:
+                merged = overlay(merged, merged.segments[segment])
         return self.views.compiled(view, merged, compile_rules)
 
     def shop_rules(self) -> RuleSet:
