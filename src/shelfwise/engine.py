@@ -78,6 +78,7 @@ class Engine:
         self._parts: tuple | None = None  # (pipeline, explainer, feedback, impressions), built on first use
         self._portraits: Portraits | None = None
         self._marketing: Marketing | None = None
+        self._forgetting: Forgetting | None = None
 
     # -- the serving path's parts -------------------------------------------------------
     @property
@@ -351,7 +352,10 @@ class Engine:
     # -- privacy -----------------------------------------------------------------------
     @property
     def forgetting(self) -> Forgetting:
-        return Forgetting(self.store, self.versions)
+        """Forgetting shoppers everywhere (``privacy.forgetting``): built once, on first use."""
+        if self._forgetting is None:
+            self._forgetting = Forgetting(self.store, self.versions)
+        return self._forgetting
 
     def forget_user(self, user_id: str, by: str = "python") -> DeletionReport:
         """Forget a shopper (``privacy.forgetting``): at once, their rows leave the store, no

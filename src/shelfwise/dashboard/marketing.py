@@ -59,22 +59,27 @@ def marketing(request: Request, session: Viewer, done: str | None = None, error:
 async def plan_campaign(request: Request, session: Editor):
     form = await check_csrf(request, session)
     engine = request.app.state.engine
+    name = str(form.get("name", "")).strip()
     try:
-        name = str(form.get("name", "")).strip()
-        if not name:
-            raise ValueError("name: give the campaign a name")
         segment, budget = int(form.get("segment", "")), int(form.get("budget", ""))
         share = float(form.get("control_share", "0.2"))
+    except ValueError:
+        return _refused(request, session, engine, "segment, budget and control share must be numbers")
+    if not name:
+        return _refused(request, session, engine, "name: give the campaign a name")
+    try:
         made = engine.marketing.create_campaign(name, {"segment": segment}, budget, share)
-    except (ValueError, UnknownId, NoData) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else "segment, budget and control share must be numbers"
-        if "invalid literal" in message or "could not convert" in message:
-            message = "segment, budget and control share must be numbers"
-        return render(request, "marketing.html", session, status=422, page="marketing", seg=engine.segments(),
-                      segments=segment_rows(engine.segments()), campaigns=campaign_rows(engine), done=None,
-                      error=message)
+    except (ValueError, UnknownId, NoData) as exc:  # the message names the field
+        return _refused(request, session, engine, str(exc).splitlines()[0])
     done = f"planned {made['name']}: {made['treatment']} shoppers to send it to, {made['control']} held out"
     return RedirectResponse(f"/dashboard/marketing?{urlencode({'done': done})}", status_code=303)
+
+
+def _refused(request: Request, session, engine, message: str):
+    """The page again, with why the campaign was not planned (a 422)."""
+    seg = engine.segments()
+    return render(request, "marketing.html", session, status=422, page="marketing", seg=seg,
+                  segments=segment_rows(seg), campaigns=campaign_rows(engine), done=None, error=message)
 
 
 @router.get("/marketing/campaigns/{campaign_id}/audience.csv")

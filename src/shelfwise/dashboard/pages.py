@@ -90,8 +90,7 @@ async def train(request: Request, session: Editor):
 def settings(request: Request, session: Viewer):
     engine = request.app.state.engine
     s = engine.settings
-    rows = [(name, _masked(value), origin) for name, value, origin in
-            describe(home=s.home, store_url=s.store_url or None, config=s.config)]
+    rows = _setting_rows(s)
     keys = request.app.state.keys.list() if session.can("admin") else None
     return render(request, "settings.html", session, page="settings", rows=rows, keys=keys, scopes=SCOPES,
                   created=None, error=None)
@@ -112,9 +111,15 @@ async def create_key(request: Request, session: Admin):
 def _settings_again(request, session, created, error, status):
     engine = request.app.state.engine
     s = engine.settings
-    rows = [(n, _masked(v), o) for n, v, o in describe(home=s.home, store_url=s.store_url or None, config=s.config)]
+    rows = _setting_rows(s)
     return render(request, "settings.html", session, status=status, page="settings", rows=rows,
                   keys=request.app.state.keys.list(), scopes=SCOPES, created=created, error=error)
+
+
+def _setting_rows(s) -> list[tuple[str, str, str]]:
+    """(setting, value as shown, where it came from) of the settings ``s``."""
+    return [(name, _masked(value), origin)
+            for name, value, origin in describe(home=s.home, store_url=s.store_url or None, config=s.config)]
 
 
 def _masked(value):

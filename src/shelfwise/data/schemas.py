@@ -8,6 +8,7 @@ million-row import does not build a million pydantic objects.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -72,6 +73,20 @@ def to_epoch_seconds(value: Any) -> float:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return to_epoch_seconds(dt)
     raise ValueError(f"cannot read a timestamp from {value!r}")
+
+
+def context_dict(value: Any) -> dict:
+    """An event's context as a dict, whether given as one or stored as JSON text; {} for
+    anything else (empty, malformed, or JSON that is not an object)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
 
 
 class Event(BaseModel):

@@ -17,13 +17,14 @@ at a 90-day half-life.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from shelfwise.data.schemas import context_dict
 
 ANCHOR = 1577836800.0  # 2020-01-01 UTC
 DAY = 86400.0
@@ -91,23 +92,11 @@ class Aggregates:
     transitions: list[dict]
 
 
-def _context(value) -> dict:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
-
-
 def spend_of(item: str | None, value, context, catalogue: CatalogueIndex) -> float:
     """What a purchase row spent: the context's ``unit_price`` times the quantity in ``value``
     (UCI Online Retail's shape), else the context's ``revenue``, else the catalogue price,
     else ``value`` itself (a shop that sends the amount), else 0."""
-    ctx = _context(context)
+    ctx = context_dict(context)
     qty = value if isinstance(value, int | float) and value == value and value > 0 else None
     for key in ("unit_price", "price"):
         if isinstance(ctx.get(key), int | float):

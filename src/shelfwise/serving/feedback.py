@@ -9,26 +9,14 @@ stored them; with a shared online state (Redis) every serving process sees the e
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
+from shelfwise.data.schemas import context_dict
 from shelfwise.errors import NotTrained
 from shelfwise.serving.pipeline import BANDIT, WEEK_DAYS
 
 log = logging.getLogger("shelfwise.feedback")
-
-
-def _context(value) -> dict:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
 
 
 class Feedback:
@@ -66,7 +54,7 @@ class Feedback:
         if self.impressions is None:
             return
         for (_user, item, weight), row in zip(moved, rows, strict=True):
-            rid = _context(row.get("context")).get("recommendation_id")
+            rid = context_dict(row.get("context")).get("recommendation_id")
             if not rid or item is None or weight <= 0:
                 continue
             shown = self.impressions.find(str(rid))
