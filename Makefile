@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean axe
+.PHONY: demo test lint bench clean axe audit
 # axe-core for the dashboard's browser tests, from the npm registry (not committed)
 AXE := .cache/axe-core/axe.min.js
 AXE_VERSION := 4.14.1
@@ -22,6 +22,7 @@ demo: $(STAMP)
 test: $(STAMP) $(AXE)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(BIN)/python -m pytest -q
 
 axe: $(AXE)
@@ -31,6 +32,11 @@ $(AXE):
 	cd .cache && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
 		&& tar -xzf axe-core-$(AXE_VERSION).tgz -C axe-core --strip-components=1 package/axe.min.js package/LICENSE \
 		&& rm axe-core-$(AXE_VERSION).tgz
+
+# Known vulnerabilities in the installed packages: needs PyPI's per-version JSON API (or OSV),
+# which a mirror-only machine cannot reach, so it is not part of `make test`.
+audit: $(STAMP)
+	$(BIN)/pip-audit --progress-spinner off --skip-editable --strict
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_and_fit.py

@@ -29,7 +29,8 @@ from shelfwise.api.keys import ApiKey, keys_table
 
 COOKIE = "shelfwise_session"
 SESSION_SECONDS = 12 * 3600
-SECRET_FILE = "dashboard.secret"
+# bandit B105: a file name, not a password
+SECRET_FILE = "dashboard.secret"  # nosec B105
 ROLES = ("viewer", "editor", "admin")
 
 
