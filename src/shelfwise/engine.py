@@ -36,6 +36,7 @@ from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
 from shelfwise.privacy.forgetting import Forgetting
+from shelfwise.privacy.report import privacy_report
 from shelfwise.profiles import Portraits
 from shelfwise.serving import (
     Context,
@@ -366,6 +367,10 @@ class Engine:
         report = self.forgetting.forget(str(user_id), by=by)
         self.online.forget(str(user_id))
         return report
+
+    def privacy(self) -> dict:
+        """Consent as stored and the deletions waiting and done (``privacy.report``)."""
+        return privacy_report(self.store, self.forgetting, self.settings)
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",

@@ -7,6 +7,7 @@ session's CSRF token; bad input is a 4xx naming the field."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import httpx
 
@@ -135,6 +136,8 @@ def test_activate_a_version(shop, open_page):
 
 def test_forget_a_shopper(shop, open_page):
     gone = shop.spare[0]
+    with shop.api("admin") as api:
+        before = api.get("/privacy").json()
     tab = open_page("admin")
     tab.goto(f"/dashboard/shoppers/{gone}")
     tab.page.click("#forget")
@@ -147,7 +150,27 @@ def test_forget_a_shopper(shop, open_page):
     assert tab.page.locator("#shopper-total [data-fig=total]").inner_text() == "0"
     with shop.api("viewer") as api:
         assert api.get(f"/users/{gone}").status_code == 404
+        assert api.get("/privacy").status_code == 403  # a viewer may not read the audit
+    with shop.api("admin") as api:
+        after = api.get("/privacy").json()
     assert tab.goto(f"/dashboard/shoppers/{gone}").status == 404
+    # the audit: one more deletion, by the admin's key, waiting for the refit; no id on the page
+    assert len(after["forgetting"]["audit"]) == len(before["forgetting"]["audit"]) + 1
+    newest = after["forgetting"]["audit"][0]
+    assert newest["requested_by"] == shop.keys["admin"].split("_")[1] and newest["refit_version"] is None
+    assert newest["events_deleted"] > 0
+    tab.goto("/dashboard/privacy")
+    assert tab.page.locator("#forget-summary [data-fig=pending]").inner_text() == str(after["forgetting"]["pending"])
+    assert after["forgetting"]["pending"] >= 1
+    assert tab.page.locator("#forget-audit tbody tr").count() == len(after["forgetting"]["audit"])
+    assert gone not in tab.page.content()
+    counts = after["consent"]
+    with sqlite3.connect(shop.home / "events.db") as db:  # the known answer: the users table itself
+        stored = dict(db.execute("SELECT consent, count(*) FROM users GROUP BY consent").fetchall())
+    assert counts["given"] == stored.get(1, 0) and counts["withheld"] == stored.get(0, 0)
+    assert counts["given"] > 0 and counts["withheld"] > 0  # the small shop withholds some
+    assert tab.page.locator("#consent-summary [data-fig=given]").inner_text() == f"{counts['given']:,}"
+    assert tab.page.locator("#consent-summary [data-fig=withheld]").inner_text() == f"{counts['withheld']:,}"
 
 
 def test_create_a_key_shown_once(shop, open_page):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from shelfwise.dashboard import items, marketing, pages, rules, shoppers  # noqa: F401 - each adds its pages to the router
+from shelfwise.dashboard import items, marketing, pages, privacy, rules, shoppers  # noqa: F401 - each adds its pages to the router
 from shelfwise.dashboard.web import root, router
 
 

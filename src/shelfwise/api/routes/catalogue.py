@@ -1,4 +1,4 @@
-"""Items and shoppers: PUT /items/{id}, PUT /users/{id}, DELETE /users/{id} (forget)."""
+"""Items and shoppers: PUT /items/{id}, PUT /users/{id}, DELETE /users/{id} (forget), GET /privacy."""
 
 from __future__ import annotations
 
@@ -43,3 +43,11 @@ def forget_user(user_id: IdPath, engine: EngineDep, request: Request, key: Annot
     return ForgetOut(user_id=user_id, events_deleted=report.events, profile_rows_deleted=report.user_rows,
                      impressions_deleted=report.impressions, versions_tombstoned=report.versions,
                      audit_id=report.audit_id)
+
+
+@router.get("/privacy", dependencies=[Admin], summary="Consent as stored, and deletions waiting and done")
+def privacy(engine: EngineDep) -> dict:
+    """``{"consent": {"given", "withheld", "default"}, "forgetting": {"pending", "oldest_seconds",
+    "refit_delay_seconds", "audit": [...]}}`` (``privacy.report``); the audit rows hold no
+    shopper id."""
+    return engine.privacy()
