@@ -35,6 +35,7 @@ from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
+from shelfwise.privacy.dp import PublicCounts
 from shelfwise.privacy.forgetting import Forgetting
 from shelfwise.privacy.report import privacy_report
 from shelfwise.profiles import Portraits
@@ -101,6 +102,9 @@ class Engine:
             pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online,
                                                          consent_default=self.settings.privacy.consent_default), log)
             pipeline.segment_of = lambda user: (self.portraits.segment_of(user) or {}).get("id")
+            if self.settings.privacy.dp_enabled:  # published counts through OpenDP (privacy.dp)
+                pipeline.published.public = PublicCounts(
+                    self.store, self.settings, catalogue=lambda: pipeline.source.load("popular")[1].item_ids)
             self._parts = (pipeline, Explainer(pipeline), Feedback(self.settings, self.versions, self.online, log),
                            log)
         return self._parts
