@@ -209,6 +209,9 @@ class Settings(BaseSettings):
         description="behaviours whose items a shopper is not shown again (viewed and carted items stay)")
     diversity: float = Field(default=1.0, ge=0, le=1,
                              description="MMR lambda: 1 = relevance order, lower = more varied lists")
+    long_tail_share: float = Field(default=0.0, ge=0, le=1,
+                                   description="least share of each list from the long tail (items outside "
+                                               "the 20% most popular); 0: off")
     explore: bool = Field(default=False, description="fill the last slot from the category bandit")
     explore_seed: int | None = Field(default=None, ge=0,
                                      description="seed of the exploration draws (a reproducible simulation); "

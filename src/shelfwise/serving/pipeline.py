@@ -240,7 +240,9 @@ class Pipeline:
         rules = self.compiled(view, request.rules, request.shop_rules, user_id if live.personal else "")
         slots = final_list(items, scores, n, rules=rules,
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
-                           diversity=lam, **{k: v for k, v in bandit.items() if k != "names"})
+                           diversity=lam, long_tail_share=self.settings.long_tail_share,
+                           long_tail=self.views.long_tail(view) if self.settings.long_tail_share > 0 else None,
+                           **{k: v for k, v in bandit.items() if k != "names"})
         shown = [s.item for s in slots if s.source in ("ranked", "promoted")]
         words = reasons.of(shown) if reasons is not None and not cold and request.reasons else {}
         owner = "popular" if cold else rec.name
