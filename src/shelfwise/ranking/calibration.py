@@ -40,7 +40,7 @@ def long_tail_rerank(items: np.ndarray, scores: np.ndarray, n: int, tail: np.nda
     items, scores = np.asarray(items, dtype=np.int64), np.asarray(scores)
     m = min(n, len(items))
     is_tail = np.asarray(tail, dtype=bool)[items]
-    need = int(round(share * m)) - int(is_tail[:m].sum())
+    need = round(share * m) - int(is_tail[:m].sum())
     if need <= 0 or m == 0:
         return items, scores
     incoming = np.flatnonzero(is_tail[m:])[:need] + m  # best-ranked tail items below the top m
