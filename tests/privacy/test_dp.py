@@ -128,3 +128,31 @@ def test_the_popular_list_shows_the_released_counts(tmp_path, small_shop):
         assert ("this week" in r.reason) == (n >= week.accuracy)
         assert "this week" not in r.reason or f"({n} shoppers)" in r.reason
     engine.close()
+
+
+def test_the_popular_route_serves_the_release_every_process_shares(tmp_path, small_shop):
+    from types import SimpleNamespace
+
+    from tests.api.conftest import start_shop_server
+
+    events = small_shop.events.copy()
+    events["timestamp"] += time.time() - 3600 - events["timestamp"].max()
+    srv = start_shop_server(tmp_path / "home", SimpleNamespace(events=events),
+                            {"SHELFWISE_PRIVACY__DP_ENABLED": "true"})
+    try:
+        with srv.client("read") as c:
+            first = c.get("/recommendations/popular", params={"n": 10})
+            again = c.get("/recommendations/popular", params={"n": 10})
+        assert first.status_code == 200 and again.json()["items"] == first.json()["items"]
+        store = open_store(srv.store_url)
+        ledger = Ledger(store.engine)
+        stored = ledger.last("popular")  # what the server released, as another process reads it
+        shown = {r["item_id"]: r["score"] for r in first.json()["items"]}
+        assert shown == {i: float(stored.counts[i]) for i in shown}
+        best = sorted(stored.counts.values(), reverse=True)[:10]
+        assert sorted(shown.values(), reverse=True) == [float(v) for v in best]
+        assert ledger.spent(stored.period) == 0.5  # the popular counts and the weekly ones, once each
+        store.close()
+    finally:
+        srv.proc.terminate()
+        srv.proc.wait(timeout=10)
