@@ -17,7 +17,7 @@ show (every shopper counted on every item they touched):
 Datasets: Amazon Beauty (../shared/data; the whole log as the window) and the synthetic shop.
 
 Run:  .venv/bin/python benchmarks/dp.py [--datasets beauty synthetic] [--epsilons 0.1 0.25 0.5 1]
-      [--releases 20] [--max-items 5]
+      [--releases 20] [--max-items 5 ...]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def events(dataset: str):
     return generate_shop(n_users=4000, n_items=1500, seed=0).events
 
 
-def run(dataset: str, epsilons: list[float], releases: int, max_items: int, alpha: float) -> list[dict]:
+def run(dataset: str, epsilons: list[float], releases: int, bounds: list[int], alpha: float) -> list[dict]:
     import numpy as np
 
     from shelfwise.privacy.dp import bound_contributions, noisy_counts
@@ -47,21 +47,21 @@ def run(dataset: str, epsilons: list[float], releases: int, max_items: int, alph
     ev = ev.assign(user_id=ev["user_id"].astype(str), item_id=ev["item_id"].astype(str))
     item_ids = sorted(ev["item_id"].unique())
     exact = ev.drop_duplicates(["user_id", "item_id"])["item_id"].value_counts().reindex(item_ids).to_numpy()
-    records = bound_contributions(ev, max_items)
-    bounded = records.value_counts().reindex(item_ids, fill_value=0).to_numpy()
     top = np.argsort(-exact, kind="stable")[:10]
     print(f"\n== {dataset}: {ev['user_id'].nunique():,} shoppers, {len(item_ids):,} items; exact top-10 counts "
-          f"{exact[top].min()}..{exact[top].max()}, median count {np.median(exact):.0f}; at most {max_items} "
-          f"items per shopper keeps {len(records) / exact.sum():.1%} of (shopper, item) pairs; "
-          f"{releases} releases per epsilon ==")
-    print(f"{'epsilon':>8}{'scale':>7}{'MAE':>8}{'MAE noise':>10}{'top-10 rel err':>15}{'top-10 overlap':>15}"
-          f"{'bound':>7}{'outside':>8}")
+          f"{exact[top].min()}..{exact[top].max()}, median count {np.median(exact):.0f}; "
+          f"{releases} releases per row ==")
+    print(f"{'items':>6}{'kept':>7}{'epsilon':>8}{'scale':>7}{'MAE':>8}{'MAE noise':>10}{'top-10 rel err':>15}"
+          f"{'top-10 overlap':>15}{'bound':>7}{'outside':>8}")
     rows = []
-    for eps in epsilons:
+    for max_items, eps in [(k, e) for k in bounds for e in epsilons]:
+        records = bound_contributions(ev, max_items)
+        bounded = records.value_counts().reindex(item_ids, fill_value=0).to_numpy()
+        kept = len(records) / exact.sum()  # the share of (shopper, item) pairs the bound keeps
         draws = np.stack([noisy_counts(records, item_ids, max_items, eps, alpha)[0] for _ in range(releases)])
         _, scale, bound = noisy_counts(records, item_ids, max_items, eps, alpha)
         overlap = np.mean([len(set(np.argsort(-d, kind="stable")[:10]) & set(top)) / 10 for d in draws])
-        row = {"dataset": dataset, "epsilon": eps, "scale": scale,
+        row = {"dataset": dataset, "max_items": max_items, "kept": kept, "epsilon": eps, "scale": scale,
                "mae": float(np.abs(draws - exact).mean()), "mae_noise": float(np.abs(draws - bounded).mean()),
                "top10_rel_err": float((np.abs(draws[:, top] - exact[top]) / exact[top]).mean()),
                "top10_overlap": float(overlap), "bound": bound,
@@ -69,7 +69,7 @@ def run(dataset: str, epsilons: list[float], releases: int, max_items: int, alph
                # draws are inside whenever the raw draw was
                "outside": float((np.abs(draws - bounded) >= bound).mean())}
         rows.append(row)
-        print(f"{eps:>8g}{scale:>7g}{row['mae']:>8.2f}{row['mae_noise']:>10.2f}{row['top10_rel_err']:>15.1%}"
+        print(f"{max_items:>6}{kept:>7.1%}{eps:>8g}{scale:>7g}{row['mae']:>8.2f}{row['mae_noise']:>10.2f}{row['top10_rel_err']:>15.1%}"
               f"{row['top10_overlap']:>15.0%}{bound:>7.1f}{row['outside']:>8.2%}", flush=True)
     return rows
 
@@ -82,11 +82,11 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["beauty", "synthetic"], choices=["beauty", "synthetic"])
     parser.add_argument("--epsilons", nargs="+", type=float, default=[0.1, default.dp_epsilon_per_release, 0.5, 1.0])
     parser.add_argument("--releases", type=int, default=20)
-    parser.add_argument("--max-items", type=int, default=default.dp_max_items_per_shopper)
+    parser.add_argument("--max-items", nargs="+", type=int, default=[default.dp_max_items_per_shopper])
     args = parser.parse_args()
     if any(e <= 0 for e in args.epsilons):
         parser.error("--epsilons: each epsilon must be > 0")
-    if args.releases < 1 or args.max_items < 1:
+    if args.releases < 1 or min(args.max_items) < 1:
         parser.error("--releases and --max-items must be >= 1")
     print(f"defaults: epsilon {default.dp_epsilon_per_release} per release, {default.dp_epsilon_per_day} per day, "
           f"at most {default.dp_max_items_per_shopper} items per shopper, alpha {default.dp_alpha}")

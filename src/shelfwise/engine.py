@@ -383,7 +383,8 @@ class Engine:
         """Offline evaluation on the store (``evaluation.shop.evaluate_shop``): split, fit each
         model on the train part as ``train`` builds it (tuned parameters, then ``params``),
         score full-ranking top-K lists. protocol: "loo-item" (last new item per shopper),
-        "loo" (last event) or "temporal" (last 20% of time). ``by_segment``:
+        "loo" (last event) or "temporal" (last 20% of time). ``frame.attrs["fairness"]``:
+        exposure Gini, brand gap and NDCG@10 per activity tertile per model. ``by_segment``:
         ``frame.attrs["by_segment"]`` holds NDCG@10 per shopper segment."""
         return evaluate_shop(self.store.snapshot(), self.store.items(), self.settings.behaviour_weights,
                              models or list(self.settings.models), lambda name, p: self._served_model(name, p),
