@@ -374,7 +374,7 @@ class Engine:
 
     def privacy(self) -> dict:
         """Consent as stored and the deletions waiting and done (``privacy.report``)."""
-        return privacy_report(self.store, self.forgetting, self.settings)
+        return privacy_report(self.store, self.forgetting, self.settings, public=self.pipeline.published.public)
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",

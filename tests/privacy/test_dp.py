@@ -123,6 +123,9 @@ def test_the_popular_list_shows_the_released_counts(tmp_path, small_shop):
     # two releases paid for: the popular list's counts and the weekly counts its reasons quote
     week = engine.pipeline.published.public.release("week")
     assert engine.pipeline.published.public.ledger.spent(release.period) == 0.5
+    published = engine.privacy()["published"]
+    assert published["dp_enabled"] and published["spent"] == 0.5 and published["epsilon_per_day"] == 1.0
+    assert published["releases"] == {"popular": release.released_at, "week": week.released_at}
     for r in served:  # a trend is named only with its released count, and only above the stated error
         n = int(week.for_items([r.item_id])[0])
         assert ("this week" in r.reason) == (n >= week.accuracy)
