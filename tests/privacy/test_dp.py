@@ -134,15 +134,18 @@ def test_the_popular_list_shows_the_released_counts(tmp_path, small_shop):
 
 
 def test_the_popular_route_serves_the_release_every_process_shares(tmp_path, small_shop):
-    from types import SimpleNamespace
-
-    from tests.api.conftest import start_shop_server
+    from tests.api.conftest import cli, start_server
 
     events = small_shop.events.copy()
     events["timestamp"] += time.time() - 3600 - events["timestamp"].max()
-    srv = start_shop_server(tmp_path / "home", SimpleNamespace(events=events),
-                            {"SHELFWISE_PRIVACY__DP_ENABLED": "true"})
+    home = tmp_path / "home"
+    srv = start_server(home, f"sqlite:///{home / 'events.db'}", {"SHELFWISE_PRIVACY__DP_ENABLED": "true"})
     try:
+        rows = events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
+        with srv.client("write") as c:
+            for start in range(0, len(rows), 5000):
+                assert c.post("/events", json={"events": rows[start:start + 5000]}).status_code == 200
+        cli("train", "-m", "popular", "--home", str(home), "--store-url", srv.store_url)
         with srv.client("read") as c:
             first = c.get("/recommendations/popular", params={"n": 10})
             again = c.get("/recommendations/popular", params={"n": 10})
