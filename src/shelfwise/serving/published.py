@@ -18,6 +18,7 @@ class Published:
     def __init__(self, views):
         self.views = views
         self.public = None  # privacy.dp.PublicCounts, or None: exact counts
+        self._memo: tuple | None = None  # ((view, release), scores) of the last popularity asked
 
     def popularity(self, view: Interactions) -> np.ndarray:
         """(view.n_items,) float32: the released noisy count of shoppers per item (-inf for an
@@ -27,8 +28,11 @@ class Published:
         release = self.public.release("popular")
         if release is None:  # no budget was ever left: nothing counted may be shown
             return np.full(view.n_items, -np.inf, dtype=np.float32)
-        counts = release.for_items(view.item_ids)
-        return np.where(np.isnan(counts), -np.inf, counts).astype(np.float32)
+        key = (id(view), release.kind, release.released_at)
+        if self._memo is None or self._memo[0] != key:  # once per release and view, not per request
+            counts = release.for_items(view.item_ids)
+            self._memo = (key, np.where(np.isnan(counts), -np.inf, counts).astype(np.float32))
+        return self._memo[1].copy()
 
     def order(self, view: Interactions, n: int) -> list[int]:
         """Item indices of the top ``n`` by ``popularity``, best first."""
