@@ -105,6 +105,28 @@ class PrivacySettings(BaseModel):
                     "after a deletion (deletions meanwhile share the run); 0: at once")
     forget_refit_poll_seconds: float = Field(default=5.0, gt=0, le=3600,
                                              description="how often serve looks for deletions to complete")
+    dp_enabled: bool = Field(default=False, description="publish popularity counts through OpenDP "
+                                                        "(the popular list, 'popular this week (N shoppers)')")
+    dp_epsilon_per_day: float = Field(default=1.0, gt=0, le=100, description="privacy budget per UTC day, all "
+                                                                             "public counts together")
+    dp_epsilon_per_release: float = Field(default=0.25, gt=0, le=100,
+                                          description="epsilon one release of one public count spends")
+    dp_max_items_per_shopper: int = Field(default=5, ge=1, le=100_000,
+                                          description="items a shopper counts towards in one release "
+                                                      "(their most recent); the counts' sensitivity")
+    dp_refresh_seconds: float = Field(default=43_200.0, gt=0, le=86_400,
+                                      description="a release serves this long before a new one is made")
+    dp_window_days: float = Field(default=30.0, gt=0, le=3650,
+                                  description="days of events the popular list's counts cover")
+    dp_alpha: float = Field(default=0.05, gt=0, lt=1,
+                            description="the stated bound holds for each count with probability 1 - alpha")
+
+    @model_validator(mode="after")
+    def _release_within_budget(self) -> PrivacySettings:
+        if self.dp_epsilon_per_release > self.dp_epsilon_per_day:
+            raise ValueError(f"dp_epsilon_per_release ({self.dp_epsilon_per_release}) exceeds "
+                             f"dp_epsilon_per_day ({self.dp_epsilon_per_day}): no release could be made")
+        return self
 
 
 class CheckSettings(BaseModel):
@@ -187,6 +209,9 @@ class Settings(BaseSettings):
         description="behaviours whose items a shopper is not shown again (viewed and carted items stay)")
     diversity: float = Field(default=1.0, ge=0, le=1,
                              description="MMR lambda: 1 = relevance order, lower = more varied lists")
+    long_tail_share: float = Field(default=0.0, ge=0, le=1,
+                                   description="least share of each list from the long tail (items outside "
+                                               "the 20% most popular); 0: off")
     explore: bool = Field(default=False, description="fill the last slot from the category bandit")
     explore_seed: int | None = Field(default=None, ge=0,
                                      description="seed of the exploration draws (a reproducible simulation); "

@@ -35,6 +35,7 @@ from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
+from shelfwise.privacy.dp import PublicCounts
 from shelfwise.privacy.forgetting import Forgetting
 from shelfwise.privacy.report import privacy_report
 from shelfwise.profiles import Portraits
@@ -101,6 +102,9 @@ class Engine:
             pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online,
                                                          consent_default=self.settings.privacy.consent_default), log)
             pipeline.segment_of = lambda user: (self.portraits.segment_of(user) or {}).get("id")
+            if self.settings.privacy.dp_enabled:  # published counts through OpenDP (privacy.dp)
+                pipeline.published.public = PublicCounts(
+                    self.store, self.settings, catalogue=lambda: pipeline.source.load("popular")[1].item_ids)
             self._parts = (pipeline, Explainer(pipeline), Feedback(self.settings, self.versions, self.online, log),
                            log)
         return self._parts
@@ -370,7 +374,7 @@ class Engine:
 
     def privacy(self) -> dict:
         """Consent as stored and the deletions waiting and done (``privacy.report``)."""
-        return privacy_report(self.store, self.forgetting, self.settings)
+        return privacy_report(self.store, self.forgetting, self.settings, public=self.pipeline.published.public)
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",
@@ -379,7 +383,8 @@ class Engine:
         """Offline evaluation on the store (``evaluation.shop.evaluate_shop``): split, fit each
         model on the train part as ``train`` builds it (tuned parameters, then ``params``),
         score full-ranking top-K lists. protocol: "loo-item" (last new item per shopper),
-        "loo" (last event) or "temporal" (last 20% of time). ``by_segment``:
+        "loo" (last event) or "temporal" (last 20% of time). ``frame.attrs["fairness"]``:
+        exposure Gini, brand gap and NDCG@10 per activity tertile per model. ``by_segment``:
         ``frame.attrs["by_segment"]`` holds NDCG@10 per shopper segment."""
         return evaluate_shop(self.store.snapshot(), self.store.items(), self.settings.behaviour_weights,
                              models or list(self.settings.models), lambda name, p: self._served_model(name, p),

@@ -121,6 +121,12 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
     frame = engine.evaluate(models, protocol=protocol, report_dir=report,
                             progress=lambda m: err.print(f"evaluating {m}..."), by_segment=by_segment)
     console.print(rich_table(frame, title=f"Evaluation ({protocol}, full ranking)"))
+    if "fairness" in frame.attrs:
+        from shelfwise.evaluation.report import FAIRNESS_CAPTION
+
+        console.print("Fairness:")
+        console.print(frame.attrs["fairness"].to_string(float_format=lambda x: f"{x:.4f}"))
+        console.print(FAIRNESS_CAPTION, style="dim")
     if by_segment:
         console.print("NDCG@10 per segment:")
         console.print(frame.attrs["by_segment"].to_string(float_format=lambda x: f"{x:.4f}"))

@@ -37,6 +37,7 @@ from shelfwise.ranking.model_reasons import ModelReasons
 from shelfwise.ranking.reasons import ListReasons
 from shelfwise.ranking.rules import CompiledRules, compile_rules
 from shelfwise.serving.impressions import ImpressionLog
+from shelfwise.serving.published import Published
 from shelfwise.serving.types import Context, ListRequest, Live, Recommendation, ServedList
 from shelfwise.serving.views import ViewCache
 
@@ -53,6 +54,9 @@ class Pipeline:
         # user id -> the id of their shopper segment, or None (set by the Engine when the shop
         # has portraits): a segment's business rules apply to its shoppers' lists
         self.segment_of: Callable[[str], int | None] | None = None
+        # popularity as shown: exact, or the shop's differentially private counts once the
+        # Engine sets ``published.public`` (``privacy.dp_enabled``)
+        self.published = Published(self.views)
         self._bandits: dict[int, tuple[CategoryThompson, np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         # each request draws from its own generator, spawned in turn from one seed sequence
@@ -87,7 +91,7 @@ class Pipeline:
     def popular(self, n: int = 10, rules: RuleSet | None = None) -> ServedList:
         """The shop's top-``n`` by the ``popular`` model and the live counters, under the rules."""
         _, view, version = self.source.load("popular")
-        items, scores = top_n(self.views.popular_scores(view)[None, :], min(view.n_items, n + 50))
+        items, scores = top_n(self._popularity(view)[None, :], min(view.n_items, n + 50))
         ok = items[0] >= 0
         slots = final_list(items[0][ok], scores[0][ok], n, rules=self.compiled(view, rules),
                            fallback=np.zeros(0, np.int64))
@@ -230,13 +234,15 @@ class Pipeline:
             why, user_id = "not personalised: the shopper has not consented to personalisation", ""
         why = why or f"the {rec.name} model has nothing more for this shopper"
         taken = set(blocked.tolist()) | set(items.tolist())
-        fallback = [i for i in self.views.popular_order(view, pool_n + len(taken)) if i not in taken]
+        fallback = [i for i in self._popular_order(view, pool_n + len(taken)) if i not in taken]
         explore = self.settings.explore if request.explore is None else request.explore
         bandit = self._exploration(view) if explore else {}
         rules = self.compiled(view, request.rules, request.shop_rules, user_id if live.personal else "")
         slots = final_list(items, scores, n, rules=rules,
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
-                           diversity=lam, **{k: v for k, v in bandit.items() if k != "names"})
+                           diversity=lam, long_tail_share=self.settings.long_tail_share,
+                           long_tail=self.views.long_tail(view) if self.settings.long_tail_share > 0 else None,
+                           **{k: v for k, v in bandit.items() if k != "names"})
         shown = [s.item for s in slots if s.source in ("ranked", "promoted")]
         words = reasons.of(shown) if reasons is not None and not cold and request.reasons else {}
         owner = "popular" if cold else rec.name
@@ -298,7 +304,7 @@ class Pipeline:
 
     def _in_context(self, view: Interactions, context: Context | None, n: int):
         """Popular items, restricted to the context's category page or search query when given."""
-        scores = self.views.popular_scores(view)
+        scores = self._popularity(view)
         if context is not None and context.category:
             scores[~matches_paths(category_paths(view.items, view.n_items), [context.category])] = -np.inf
         if context is not None and context.query:
@@ -307,9 +313,19 @@ class Pipeline:
         ok = items[0] >= 0
         return items[0][ok], top[0][ok]
 
+    def _popularity(self, view: Interactions) -> np.ndarray:
+        """(n_items,) float32 popularity shown to shoppers (``serving.published``)."""
+        return self.published.popularity(view)
+
+    def _popular_order(self, view: Interactions, n: int) -> list[int]:
+        return self.published.order(view, n)
+
     def _week_counts(self, view: Interactions):
         """item indices (k,) -> distinct shoppers with an event on each in the last week, as
-        the online state counts them now; None without an online state."""
+        the online state counts them now (or as published: ``serving.published``); None
+        without an online state."""
+        if self.published.public is not None:
+            return self.published.week_counts(view)
         online = getattr(self.source, "online", None)
         if online is None:
             return None
