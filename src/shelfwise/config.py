@@ -56,6 +56,14 @@ class ServeSettings(BaseModel):
     retrain_every_minutes: float = Field(default=0.0, ge=0, description="scheduled training runs; 0: off")
     body_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="a request body not received within this is a 408")
+    ssl_certfile: str = Field(default="", description="PEM certificate (chain): serve HTTPS; '' plain HTTP")
+    ssl_keyfile: str = Field(default="", description="PEM private key of ssl_certfile")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServeSettings:
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("ssl_certfile and ssl_keyfile go together: set both or neither")
+        return self
 
 
 class OnlineSettings(BaseModel):
@@ -105,6 +113,27 @@ class PrivacySettings(BaseModel):
                     "after a deletion (deletions meanwhile share the run); 0: at once")
     forget_refit_poll_seconds: float = Field(default=5.0, gt=0, le=3600,
                                              description="how often serve looks for deletions to complete")
+    event_retention_days: float = Field(
+        default=0.0, ge=0, description="delete raw events older than this (their item counts are kept); 0: keep all")
+    no_consent_events: str = Field(
+        default="keep", pattern="^(keep|aggregate|drop)$",
+        description="raw events of shoppers without consent: keep, aggregate (reduced to item counts) or drop")
+    retention_every_minutes: float = Field(
+        default=60.0, ge=0, description="how often shelfwise serve applies the two settings above; 0: never "
+                                        "(shelfwise retention runs it)")
+
+
+class SecuritySettings(BaseModel):
+    """Keys: the data key that encrypts personal fields, the secret of pseudonyms."""
+
+    model_config = ConfigDict(extra="forbid")
+    data_key_file: str = Field(default="", description="file of base64 AES-256 keys, first one current; "
+                                                       "'' : <home>/data.key if it exists (SHELFWISE_DATA_KEY "
+                                                       "overrides both)")
+    pseudonym_key_file: str = Field(default="", description="secret of the HMAC-SHA256 pseudonyms in logs and "
+                                                            "exports; '' : <home>/pseudonym.key, made at first use")
+    pseudonymise_exports: bool = Field(default=False, description="name shoppers by pseudonym in CSV exports "
+                                                                  "(audiences, campaigns, propensity scores)")
 
 
 class CheckSettings(BaseModel):
@@ -197,6 +226,7 @@ class Settings(BaseSettings):
     check: CheckSettings = Field(default_factory=CheckSettings)
     impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     gorse: GorseSettings = Field(default_factory=GorseSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
 

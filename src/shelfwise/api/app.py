@@ -31,6 +31,7 @@ from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.online.state import open_state
+from shelfwise.privacy.fields import DataKeyError
 from shelfwise.serving import one_core_per_request
 
 MAX_BODY = 1 << 20  # bytes
@@ -214,5 +215,7 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(UnknownId, handler(404))
     app.add_exception_handler(NotTrained, handler(409))
     app.add_exception_handler(NoData, handler(409))
+    # the server's data key cannot read a stored field: its configuration, not the request
+    app.add_exception_handler(DataKeyError, handler(503))
 
 

@@ -44,6 +44,8 @@ class EventStore(ABC):
     """Backend-neutral store. Frames use the canonical columns of ``shelfwise.data.schemas``."""
 
     url: str
+    #: Encrypts personal fields at rest (``privacy.fields``); None stores them as plaintext.
+    cipher = None
 
     @abstractmethod
     def append_events(self, events: pd.DataFrame) -> int:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
+from shelfwise.privacy.fields import attributes_aad, context_aad, open_column, seal_event_rows
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
 from shelfwise.store.campaigns import CampaignStore
 from shelfwise.store.portraits import PortraitStore
@@ -62,7 +63,8 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
 
     def __init__(self, url: str, **engine_kwargs):
         self.url = url
-        self.engine = sa.create_engine(url, **engine_kwargs)
+        # hide_parameters: an error message or log line never carries stored values (ids, context)
+        self.engine = sa.create_engine(url, hide_parameters=True, **engine_kwargs)
         self._configure()
         create_schema(self.engine)
 
@@ -76,14 +78,16 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         missing = set(_EVENT_INSERT_COLUMNS) - set(events.columns)
         if missing:
             raise ValueError(f"event frame lacks column(s): {sorted(missing)}")
+        rows = seal_event_rows(self.cipher, _tuples(events[_EVENT_INSERT_COLUMNS]))
         with self.engine.begin() as conn:
-            return self._bulk_insert_events(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
+            return self._bulk_insert_events(conn, rows)
 
     def append_event_tuples(self, rows: list[tuple]) -> int:
         """Append validated events given as tuples in ``EVENT_COLUMNS`` order in one
         transaction; returns how many were new (the HTTP batch path: no frame to build)."""
         if not rows:
             return 0
+        rows = seal_event_rows(self.cipher, rows)
         with self.engine.begin() as conn:
             return self._bulk_insert_events(conn, rows)
 
@@ -95,6 +99,7 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         if len(events) == 0:
             return []
         rows = _tuples(events[_EVENT_INSERT_COLUMNS]) if isinstance(events, pd.DataFrame) else events
+        rows = seal_event_rows(self.cipher, rows)
         with self.engine.begin() as conn:
             return self._insert_rows(conn, rows)
 
@@ -138,6 +143,9 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         frame = self._read(query)
         frame["timestamp"] = frame["timestamp"].astype("float64")
         frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
+        if len(frame):
+            frame["context"] = open_column(self.cipher, frame["context"].tolist(), frame["user_id"].tolist(),
+                                           context_aad)
         return frame
 
     def snapshot(self) -> pd.DataFrame:
@@ -198,7 +206,11 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         return self._upsert(items_table, [_item_row(r) for r in _records(items)], "item_id")
 
     def upsert_users(self, users) -> int:
-        return self._upsert(users_table, [_user_row(r) for r in _records(users)], "user_id")
+        rows = [_user_row(r) for r in _records(users)]
+        if self.cipher is not None:
+            for row in rows:
+                row["attributes"] = self.cipher.encrypt(row["attributes"], attributes_aad(row["user_id"]))
+        return self._upsert(users_table, rows, "user_id")
 
     def out_of_stock(self) -> set[str]:
         with self.engine.connect() as conn:
@@ -215,6 +227,9 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
 
     def users(self) -> pd.DataFrame:
         frame = self._read(sa.select(users_table).order_by(users_table.c.user_id))
+        if len(frame):
+            frame["attributes"] = open_column(self.cipher, frame["attributes"].tolist(), frame["user_id"].tolist(),
+                                              attributes_aad)
         frame["attributes"] = frame["attributes"].map(lambda s: json.loads(s) if s else {})
         return frame
 
