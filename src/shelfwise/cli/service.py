@@ -77,7 +77,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
             schedule.stop()
 
 
-keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke; the data key: rotate-data-key.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 Scope = enum.StrEnum("Scope", {n: n for n in ("read", "write", "admin")})
 
@@ -117,6 +117,23 @@ def keys_revoke(key_id: str, home: Home = None, store_url: StoreUrl = None, conf
     if not _keys(home, store_url, config).revoke(key_id):
         _fail(f"no live key with id {key_id!r}")
     console.print(f"revoked {key_id}")
+
+
+@command("rotate-data-key", group=keys_app)
+def keys_rotate_data_key(batch: Annotated[int, typer.Option(min=1, max=1_000_000,
+                                                            help="Rows re-encrypted per transaction.")] = 2000,
+                         home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Re-encrypt every personal field under a new data key (the first run makes the key file,
+    0600, and encrypts what was stored in plaintext). Crash-safe: run it again to resume."""
+    from shelfwise.privacy.rotation import rotate_data_key
+
+    engine = _engine(home, store_url, config)
+    done = rotate_data_key(engine.settings, engine.store, batch=batch)
+    retired = (f"; key(s) {', '.join(done.retired)} retired" if done.retired else "")
+    console.print(f"data key {done.key_id} ({done.source}): re-encrypted {done.profiles} profile(s) and "
+                  f"{done.contexts} event context(s){retired}", highlight=False, soft_wrap=True)
+    if done.retired and done.source.startswith("SHELFWISE"):
+        err.print(f"now remove the retired key(s) from {done.source}", highlight=False)
 
 
 def _stamp(epoch: float) -> str:

@@ -144,8 +144,8 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         frame["timestamp"] = frame["timestamp"].astype("float64")
         frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
         if len(frame):
-            frame["context"] = open_column(self.cipher, frame["context"].tolist(), frame["user_id"].tolist(),
-                                           context_aad)
+            frame["context"] = _opened(frame, "context", open_column(
+                self.cipher, frame["context"].tolist(), frame["user_id"].tolist(), context_aad))
         return frame
 
     def snapshot(self) -> pd.DataFrame:
@@ -228,8 +228,8 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
     def users(self) -> pd.DataFrame:
         frame = self._read(sa.select(users_table).order_by(users_table.c.user_id))
         if len(frame):
-            frame["attributes"] = open_column(self.cipher, frame["attributes"].tolist(), frame["user_id"].tolist(),
-                                              attributes_aad)
+            frame["attributes"] = _opened(frame, "attributes", open_column(
+                self.cipher, frame["attributes"].tolist(), frame["user_id"].tolist(), attributes_aad))
         frame["attributes"] = frame["attributes"].map(lambda s: json.loads(s) if s else {})
         return frame
 
@@ -295,6 +295,11 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _opened(frame: pd.DataFrame, column: str, values: list) -> pd.Series:
+    """Decrypted cells as the column they replace (same dtype, so missing stays as it was)."""
+    return pd.Series(values, index=frame.index, dtype=frame[column].dtype)
 
 
 def _records(rows) -> list[dict]:
