@@ -37,6 +37,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
     import os
 
     from shelfwise.errors import MissingExtra
+    from shelfwise.privacy import retention
 
     try:
         import uvicorn
@@ -60,6 +61,11 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
 
     privacy = settings.privacy
     refit = ForgetRefit(settings, privacy.forget_refit_delay_seconds, privacy.forget_refit_poll_seconds).start()
+    chore = None
+    if privacy.retention_every_minutes > 0 and retention.needed(privacy):
+        from shelfwise.store import open_store
+
+        chore = retention.Chore(open_store(settings.resolved_store_url), privacy).start()
     console.print(f"serving {masked_url(settings.resolved_store_url)} on http://{host}:{port} (docs: /docs), "
                   f"{workers} worker(s), online state {masked_url(settings.online.url) or 'in process'}"
                   + (f", training every {settings.serve.retrain_every_minutes:g} min" if schedule else ""),
@@ -73,6 +79,8 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
                         workers=workers, log_level="warning")
     finally:
         refit.stop()
+        if chore is not None:
+            chore.stop()
         if schedule is not None:
             schedule.stop()
 

@@ -19,6 +19,7 @@ from shelfwise.privacy.fields import attributes_aad, context_aad, open_column, s
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
 from shelfwise.store.campaigns import CampaignStore
 from shelfwise.store.portraits import PortraitStore
+from shelfwise.store.retention import RetentionStore
 from shelfwise.store.tables import (
     campaign_members_table,
     create_schema,
@@ -31,6 +32,9 @@ from shelfwise.store.tables import (
     users_table,
 )
 
+#: Tables that name a shopper: what a forget deletes from (and PostgreSQL vacuums after).
+SHOPPER_TABLES = ("events", "users", "impressions", "gorse_feedback", "portrait_stats", "portrait_counts",
+                  "campaign_members", "forget_pending")
 POOL = {"pool_size": 32, "max_overflow": 16}  # see SqliteEventStore.__init__
 ITEM_COLUMNS = [c.name for c in items_table.columns]
 USER_COLUMNS = [c.name for c in users_table.columns]
@@ -55,7 +59,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(PortraitStore, CampaignStore, EventStore):
+class SqlEventStore(PortraitStore, CampaignStore, RetentionStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
@@ -247,8 +251,9 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         self.flush_deleted()
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
 
-    def flush_deleted(self) -> None:
-        """What a backend does so deleted rows leave its files (SQLite: checkpoint the WAL)."""
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:
+        """What a backend does so deleted rows leave its files (SQLite: checkpoint the WAL;
+        PostgreSQL: VACUUM ``tables``, default every table that names a shopper)."""
 
     # -- impressions -------------------------------------------------------------
     def log_impressions(self, rows: list[dict]) -> int:
@@ -351,7 +356,7 @@ class SqliteEventStore(SqlEventStore):
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
-    def flush_deleted(self) -> None:
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:
         # the zeroed pages are in the WAL until a checkpoint copies them over the old ones
         with self.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -388,6 +393,13 @@ class PostgresEventStore(SqlEventStore):
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         super().__init__(url, pool_pre_ping=True, **POOL)
+
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:
+        # A deleted row is a dead tuple until VACUUM reclaims it (its bytes stay in the page
+        # until the space is reused); VACUUM cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables or SHOPPER_TABLES:
+                conn.exec_driver_sql(f"VACUUM {table}")
 
     def _bulk_insert_events(self, conn, rows: list[tuple]) -> int:
         # COPY into a transaction-local staging table, then one INSERT .. ON CONFLICT: an
