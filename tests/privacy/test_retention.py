@@ -34,7 +34,7 @@ def shop(home, url, **privacy) -> Engine:
 
 def left(engine) -> list[tuple]:
     snap = engine.store.snapshot()
-    return sorted(zip(snap.user_id, snap.item_id, snap.event_type, ((NOW - snap.timestamp) / DAY).round()))
+    return sorted(zip(snap.user_id, snap.item_id, snap.event_type, ((NOW - snap.timestamp) / DAY).round(), strict=True))
 
 
 def counts(engine) -> list[tuple]:
