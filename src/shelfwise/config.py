@@ -56,6 +56,7 @@ class ServeSettings(BaseModel):
     retrain_every_minutes: float = Field(default=0.0, ge=0, description="scheduled training runs; 0: off")
     body_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="a request body not received within this is a 408")
+    access_log: bool = Field(default=False, description="log every request (shopper ids in paths pseudonymised)")
     ssl_certfile: str = Field(default="", description="PEM certificate (chain): serve HTTPS; '' plain HTTP")
     ssl_keyfile: str = Field(default="", description="PEM private key of ssl_certfile")
 

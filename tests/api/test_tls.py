@@ -26,9 +26,11 @@ from shelfwise.cli.main import app
 from shelfwise.config import Settings
 from shelfwise.engine import Engine
 from shelfwise.privacy.fields import new_key, write_key_file
+from shelfwise.privacy.pseudonyms import Pseudonyms
 from tests.api.conftest import cli, free_port
 
 EMAIL = "bob.durand@example.org"
+SHOPPER = "shopper-7f3a9c"  # an id no log line could hold by chance
 
 
 def self_signed(folder) -> tuple[str, str]:
@@ -54,13 +56,13 @@ def test_https_with_encrypted_profiles_and_retention(tmp_path):
     write_key_file(home / "data.key", [new_key()])
     now = time.time()
     engine = Engine(Settings(home=home))
-    engine.ingest([{"user_id": "u1", "item_id": "i1", "event_type": "view", "timestamp": now - 40 * 86400},
-                   {"user_id": "u1", "item_id": "i2", "event_type": "view", "timestamp": now - 60}])
+    engine.ingest([{"user_id": SHOPPER, "item_id": "i1", "event_type": "view", "timestamp": now - 40 * 86400},
+                   {"user_id": SHOPPER, "item_id": "i2", "event_type": "view", "timestamp": now - 60}])
     engine.close()
     cert, key = self_signed(tmp_path)
     admin = cli("keys", "create", "tls-admin", "--scope", "admin", "--home", str(home))
     port = free_port()
-    env = {**os.environ, "SHELFWISE_PRIVACY__EVENT_RETENTION_DAYS": "30"}
+    env = {**os.environ, "SHELFWISE_PRIVACY__EVENT_RETENTION_DAYS": "30", "SHELFWISE_SERVE__ACCESS_LOG": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), "--home", str(home),
                              "--ssl-certfile", cert, "--ssl-keyfile", key],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -82,8 +84,12 @@ def test_https_with_encrypted_profiles_and_retention(tmp_path):
         except httpx.ConnectError as exc:
             assert "CERTIFICATE_VERIFY_FAILED" in str(exc)
         with httpx.Client(base_url=url, verify=trust, headers={"Authorization": f"Bearer {admin}"}) as client:
-            assert client.put("/users/u1", json={"attributes": {"email": EMAIL}}).status_code in (200, 201)
-            assert client.get("/users/u1").json()["attributes"] == {"email": EMAIL}
+            assert client.put(f"/users/{SHOPPER}", json={"attributes": {"email": EMAIL}}).status_code in (200, 201)
+            assert client.get(f"/users/{SHOPPER}").json()["attributes"] == {"email": EMAIL}
+            client.get(f"/users/{SHOPPER}/recommendations", params={"n": 3})
+            metrics = client.get("/metrics")
+            assert metrics.status_code == 200 and "shelfwise_http_requests" in metrics.text
+            assert SHOPPER not in metrics.text  # labels are route templates
         with sqlite3.connect(home / "events.db") as con:
             stored = con.execute("SELECT attributes FROM users").fetchone()[0]
             assert stored.startswith("sw1:") and EMAIL not in stored
@@ -98,6 +104,10 @@ def test_https_with_encrypted_profiles_and_retention(tmp_path):
         proc.wait(timeout=30)
     out = proc.stdout.read().decode()
     assert f"on https://127.0.0.1:{port}" in out and "no data key configured" not in out
+    # the access log names the shopper by a stable pseudonym, never by id
+    alias = Pseudonyms.from_settings(Settings(home=home))(SHOPPER)
+    assert f"GET /users/{alias} HTTP/1.1" in out and f"GET /users/{alias}/recommendations?n=3" in out, out
+    assert SHOPPER not in out
 
 
 def test_serve_refuses_a_half_or_wrong_tls_pair_in_one_line(tmp_path):

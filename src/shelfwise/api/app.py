@@ -31,6 +31,7 @@ from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.online.state import open_state
+from shelfwise.privacy import pseudonyms
 from shelfwise.privacy.fields import DataKeyError
 from shelfwise.serving import one_core_per_request
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                      "`Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
     serve = engine.settings.serve
     app.state.engine = engine
+    pseudonyms.install(pseudonyms.Pseudonyms.from_settings(engine.settings))  # no shopper id in a log line
     app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)
     app.state.metrics = Metrics()
     app.state.training = None

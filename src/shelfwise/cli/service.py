@@ -82,13 +82,15 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
                   f"{workers} worker(s), online state {masked_url(settings.online.url) or 'in process'}"
                   + (f", training every {settings.serve.retrain_every_minutes:g} min" if schedule else ""),
                   highlight=False)
+    level = "info" if settings.serve.access_log else "warning"  # uvicorn logs requests at info
     try:
         if workers == 1:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", **tls)
+            uvicorn.run(create_app(settings), host=host, port=port, log_level=level,
+                        access_log=settings.serve.access_log, **tls)
         else:  # each worker builds its app from the settings resolved here
             os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="json"))
             uvicorn.run("shelfwise.api.app:create_app_from_env", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", **tls)
+                        workers=workers, log_level=level, access_log=settings.serve.access_log, **tls)
     finally:
         refit.stop()
         if chore is not None:
