@@ -71,7 +71,8 @@ def test_cli_exports_name_shoppers_by_pseudonym(tmp_path):
     item = shop.events.loc[shop.events["event_type"] == "purchase", "item_id"].value_counts().index[0]
     args = ["audience", "--item", item, "-n", "25", "-m", "ease", "--home", str(tmp_path), "--out"]
     assert runner.invoke(app, [*args, str(tmp_path / "plain.csv")]).exit_code == 0
-    res = runner.invoke(app, [*args, str(tmp_path / "named.csv")], env={"SHELFWISE_SECURITY__PSEUDONYMISE_EXPORTS": "1"})
+    res = runner.invoke(app, [*args, str(tmp_path / "named.csv")],
+                        env={"SHELFWISE_SECURITY__PSEUDONYMISE_EXPORTS": "1"})
     assert res.exit_code == 0, res.output
     plain, named = pd.read_csv(tmp_path / "plain.csv"), pd.read_csv(tmp_path / "named.csv")
     names = Pseudonyms.from_settings(Settings(home=tmp_path))
