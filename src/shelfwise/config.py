@@ -14,6 +14,7 @@ Nothing here reads ``sys.argv``: the CLI parses arguments and passes them in.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -333,15 +334,31 @@ def describe(**overrides: Any) -> list[tuple[str, Any, str]]:
             if name == "store_url" and not leaf:  # "" stands for a file the user should see
                 leaf = settings.resolved_store_url
                 origin = ("default" if origin == "default" else f'{origin} sets ""') + ": SQLite in home"
-            rows.append((name if key is None else f"{name}.{key}", masked_url(leaf), origin))
+            label = name if key is None else f"{name}.{key}"
+            rows.append((label, masked(label, leaf), origin))
     return rows
 
 
+#: Settings (by the last part of their name) and URL query parameters whose value is a secret.
+SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_key)$", re.I)
+_SECRET_QUERY = re.compile(r"([?&](?:ssl)?(?:password|passwd|secret|token|api_?key)=)[^&#]*", re.I)
+
+
+def masked(name: str, value):
+    """What ``shelfwise config`` and the dashboard may show of a setting: a secret-named one
+    (``...password``, ``...token``, ``...secret``, ``...api_key``) as ``***``, URLs through
+    ``masked_url``."""
+    if value and SECRET_NAME.search(name.rsplit(".", 1)[-1]):
+        return "***"
+    return masked_url(value)
+
+
 def masked_url(value):
-    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``); any
-    other value as it is."""
+    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``), and
+    secret query parameters too (``?sslpassword=***``); any other value as it is."""
     if not isinstance(value, str) or "://" not in value:
         return value
+    value = _SECRET_QUERY.sub(r"\1***", value)
     scheme, _, rest = value.partition("://")
     # the user info ends at the last '@' before any query: a password may hold '@' or '/'
     head = rest.split("?", 1)[0].split("#", 1)[0]
