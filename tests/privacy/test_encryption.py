@@ -145,3 +145,23 @@ def test_cli_rotate_data_key_makes_the_key_file_then_rotates(tmp_path):
     assert res.exit_code == 0, res.output
     assert f"key(s) {first} retired" in res.output
     assert Engine(Settings(home=home)).store.users().set_index("user_id").loc["u1", "attributes"] == {"email": EMAIL}
+
+
+def test_the_dashboard_joins_encrypted_contexts_to_served_lists(tmp_path):
+    from shelfwise.dashboard.figures import exposure
+
+    write_key_file(tmp_path / "data.key", [new_key()])
+    engine = Engine(Settings(home=tmp_path))
+    engine.store.log_impressions([{"recommendation_id": "r1", "position": 1, "item_id": "i1", "user_id": "u1",
+                                   "created_at": 1.7e9, "model": "popular", "version": "v", "policy": "p",
+                                   "source": "ranked"}])
+    engine.ingest([{"user_id": "u1", "item_id": "i1", "event_type": "click", "timestamp": 1.7e9 + 5,
+                    "context": {"recommendation_id": "r1"}},
+                   {"user_id": "u1", "item_id": "i1", "event_type": "purchase", "timestamp": 1.7e9 + 9,
+                    "context": {"recommendation_id": "r1"}},
+                   {"user_id": "u2", "item_id": "i1", "event_type": "click", "timestamp": 1.7e9 + 7,
+                    "context": {"recommendation_id": "other"}}])
+    assert all(c.startswith("sw1:") for c in raw_rows(f"sqlite:///{tmp_path / 'events.db'}")[1])
+    seen = exposure(engine, "i1")
+    assert (seen["shown"], seen["clicked"], seen["bought"]) == (1, 1, 1)
+    engine.close()
