@@ -118,7 +118,7 @@ class Engine:
     @property
     def store(self) -> EventStore:
         if self._store is None:
-            from shelfwise.privacy.fields import FieldCipher
+            from shelfwise.store.fields import FieldCipher
 
             self._store = open_store(self.settings.resolved_store_url, cipher=FieldCipher.from_settings(self.settings))
         return self._store

@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 from shelfwise.cli.main import app
 from shelfwise.config import Settings
 from shelfwise.engine import Engine
-from shelfwise.privacy.fields import new_key, write_key_file
 from shelfwise.privacy.pseudonyms import Pseudonyms
+from shelfwise.store.fields import new_key, write_key_file
 from tests.api.conftest import cli, free_port
 
 EMAIL = "bob.durand@example.org"

@@ -1,4 +1,4 @@
-"""Personal fields encrypted at rest (``privacy.fields``) and the data key rotated
+"""Personal fields encrypted at rest (``store.fields``) and the data key rotated
 (``privacy.rotation``), on SQLite and PostgreSQL: the raw rows, read with the database's own
 driver, hold no plaintext; the Engine reads it back; the old key alone reads nothing after a
 rotation; a missing or wrong key is one line and exit 2."""
@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from shelfwise.cli.main import app
 from shelfwise.config import Settings
 from shelfwise.engine import Engine
-from shelfwise.privacy.fields import DataKeyError, FieldCipher, KeyRing, key_id, new_key, write_key_file
 from shelfwise.privacy.rotation import rotate_data_key
 from shelfwise.store import open_store
+from shelfwise.store.fields import DataKeyError, FieldCipher, KeyRing, key_id, new_key, write_key_file
 from tests.store.conftest import store_url  # noqa: F401 - the sqlite / postgresql fixture
 
 EMAIL, QUERY = "alice.martin@example.com", "wedding dress size 38"

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from shelfwise.cli.main import app
 from shelfwise.config import Settings, masked
 from shelfwise.engine import Engine
-from shelfwise.privacy.fields import key_id, new_key
 from shelfwise.store import open_store
+from shelfwise.store.fields import key_id, new_key
 
 runner = CliRunner(env={"COLUMNS": "300"})
 PASSWORD, SSL_PASSWORD, REDIS_PASSWORD = "pg-Pa55word", "ssl-Pa55", "redis-Pa55"

@@ -32,8 +32,8 @@ from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.online.state import open_state
 from shelfwise.privacy import pseudonyms
-from shelfwise.privacy.fields import DataKeyError
 from shelfwise.serving import one_core_per_request
+from shelfwise.store.fields import DataKeyError
 
 MAX_BODY = 1 << 20  # bytes
 SHAPE_TAGS = {"one", "batch"}  # the tags of POST /events' two body shapes, not field names

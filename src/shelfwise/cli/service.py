@@ -24,7 +24,7 @@ from shelfwise.cli.common import (
     err,
 )
 from shelfwise.config import masked_url
-from shelfwise.privacy.fields import FieldCipher
+from shelfwise.store.fields import FieldCipher
 
 
 @command()

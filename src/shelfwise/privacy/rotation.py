@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from shelfwise.privacy.fields import (
+from shelfwise.store.fields import (
     _PLAIN,
     KEY_ENV,
     FieldCipher,

@@ -44,7 +44,7 @@ class EventStore(ABC):
     """Backend-neutral store. Frames use the canonical columns of ``shelfwise.data.schemas``."""
 
     url: str
-    #: Encrypts personal fields at rest (``privacy.fields``); None stores them as plaintext.
+    #: Encrypts personal fields at rest (``store.fields``); None stores them as plaintext.
     cipher = None
 
     @abstractmethod

@@ -22,7 +22,7 @@ def register_backend(prefix: str, factory: Callable[[str], EventStore]) -> None:
 def open_store(url: str, cipher=None) -> EventStore:
     """Open the store a URL names: ``sqlite:///path.db``, ``sqlite://`` (memory) or
     ``postgresql://user@host/db`` (any ``postgresql+driver://`` form too). ``cipher``
-    (``privacy.fields.FieldCipher``) encrypts its personal fields; None keeps them plain."""
+    (``store.fields.FieldCipher``) encrypts its personal fields; None keeps them plain."""
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in _BACKENDS:
         known = ", ".join(sorted(_BACKENDS))

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.gorse import feedback_of_event, format_time
 from shelfwise.engine import Engine
-from shelfwise.privacy.fields import context_aad, reveal
+from shelfwise.store.fields import context_aad, reveal
 from shelfwise.store.tables import events_table, side_feedback_table
 
 side_feedback = side_feedback_table  # created with the store's other tables

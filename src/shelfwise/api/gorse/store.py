@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from shelfwise.data.gorse import item_timestamp
 from shelfwise.engine import Engine
-from shelfwise.privacy.fields import attributes_aad, reveal
+from shelfwise.store.fields import attributes_aad, reveal
 from shelfwise.store.sql import events_table, items_table, users_table
 
 from .feedback_store import side_feedback, sql_of

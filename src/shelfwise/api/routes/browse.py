@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from shelfwise.api.deps import EngineDep, Read
 from shelfwise.api.schemas import IdPath
 from shelfwise.errors import UnknownId
-from shelfwise.privacy.fields import attributes_aad, reveal
+from shelfwise.store.fields import attributes_aad, reveal
 from shelfwise.store.tables import events_table, items_table, users_table
 
 router = APIRouter(tags=["browse"])

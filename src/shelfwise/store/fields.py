@@ -1,4 +1,4 @@
-"""Personal fields encrypted at rest: AES-256-GCM (``cryptography``'s AESGCM), one key ring.
+"""Personal fields encrypted at rest, by the store itself: AES-GCM (``cryptography``'s AESGCM), one key ring.
 
 What is encrypted: a shopper's profile attributes (``users.attributes``) and an event's
 context (``events.context``), the free-form fields a shop fills with personal data (names,
