@@ -72,16 +72,21 @@ def test_rotation_re_encrypts_and_retires_the_old_key(tmp_path, store_url):  # n
     engine = Engine(settings)
     assert engine.store.cipher is None
     fill(engine)
+    from shelfwise.api.gorse.feedback_store import upsert_side
+
+    upsert_side(engine, [{"user_id": u, "item_id": i, "feedback_type": "dislike", "value": 1.0, "timestamp": 1.7e9,
+                          "comment": f"note {u} {i}"} for u, i in (("u1", "i1"), ("u1", "i2"), ("u2", "i1"))],
+                overwrite=True)
     assert EMAIL in raw_rows(store_url)[0][0]
-    first = rotate_data_key(settings, engine.store, batch=1, grace_seconds=0)
-    assert (first.profiles, first.contexts, first.retired) == (1, 1, ())
+    first = rotate_data_key(settings, engine.store, batch=1, grace_seconds=0)  # walks (user, item, type) keys
+    assert (first.profiles, first.contexts, first.comments, first.retired) == (1, 1, 3, ())
     old = base64.b64decode((tmp_path / "data.key").read_text().split()[0])
     assert stat.S_IMODE((tmp_path / "data.key").stat().st_mode) == 0o600
     users, events = raw_rows(store_url)
     assert users[0].startswith(f"sw1:{key_id(old)}:") and events[0].startswith(f"sw1:{key_id(old)}:")
 
     second = rotate_data_key(settings, engine.store, batch=1, grace_seconds=0)
-    assert second.retired == (key_id(old),) and (second.profiles, second.contexts) == (1, 1)
+    assert second.retired == (key_id(old),) and (second.profiles, second.contexts, second.comments) == (1, 1, 3)
     assert (tmp_path / "data.key").read_text().count("\n") == 1  # the old key is gone from the file
     users, events = raw_rows(store_url)
     assert users[0].startswith(f"sw1:{second.key_id}:") and events[0].startswith(f"sw1:{second.key_id}:")
@@ -164,4 +169,24 @@ def test_the_dashboard_joins_encrypted_contexts_to_served_lists(tmp_path):
     assert all(c.startswith("sw1:") for c in raw_rows(f"sqlite:///{tmp_path / 'events.db'}")[1])
     seen = exposure(engine, "i1")
     assert (seen["shown"], seen["clicked"], seen["bought"]) == (1, 1, 1)
+    engine.close()
+
+
+def test_gorse_feedback_comments_are_encrypted_and_rotated(tmp_path):
+    from shelfwise.api.gorse.feedback_store import feedback_of, upsert_side
+
+    write_key_file(tmp_path / "data.key", [new_key()])
+    settings = Settings(home=tmp_path)
+    engine = Engine(settings)
+    upsert_side(engine, [{"user_id": "u1", "item_id": "i1", "feedback_type": "dislike", "value": 1.0,
+                          "timestamp": 1.7e9, "comment": "call me on 06 12 34 56 78"}], overwrite=True)
+    with sqlite3.connect(tmp_path / "events.db") as con:
+        stored = con.execute("SELECT comment FROM gorse_feedback").fetchone()[0]
+    assert stored.startswith("sw1:") and "06 12" not in stored
+    assert [r.feedback["Comment"] for r in feedback_of(engine, user_id="u1")] == ["call me on 06 12 34 56 78"]
+    done = rotate_data_key(settings, engine.store, grace_seconds=0)
+    assert (done.profiles, done.contexts, done.comments) == (0, 0, 1)
+    with sqlite3.connect(tmp_path / "events.db") as con:
+        assert con.execute("SELECT comment FROM gorse_feedback").fetchone()[0].startswith(f"sw1:{done.key_id}:")
+    assert [r.feedback["Comment"] for r in feedback_of(engine, user_id="u1")] == ["call me on 06 12 34 56 78"]
     engine.close()

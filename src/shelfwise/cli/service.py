@@ -173,7 +173,9 @@ def keys_rotate_data_key(batch: Annotated[int, typer.Option(min=1, max=1_000_000
     done = rotate_data_key(engine.settings, engine.store, batch=batch)
     retired = (f"; key(s) {', '.join(done.retired)} retired" if done.retired else "")
     console.print(f"data key {done.key_id} ({done.source}): re-encrypted {done.profiles} profile(s) and "
-                  f"{done.contexts} event context(s){retired}", highlight=False, soft_wrap=True)
+                  f"{done.contexts} event context(s)"
+                  + (f" and {done.comments} feedback comment(s)" if done.comments else "")
+                  + retired, highlight=False, soft_wrap=True)
     if done.retired and done.source.startswith("SHELFWISE"):
         err.print(f"now remove the retired key(s) from {done.source}", highlight=False)
 

@@ -31,6 +31,7 @@ from shelfwise.store.fields import (
     FieldCipher,
     KeyRing,
     attributes_aad,
+    comment_aad,
     context_aad,
     is_sealed,
     key_file_path,
@@ -40,7 +41,7 @@ from shelfwise.store.fields import (
     sealed_key_id,
     write_key_file,
 )
-from shelfwise.store.tables import events_table, users_table
+from shelfwise.store.tables import events_table, side_feedback_table, users_table
 
 
 @dataclass(frozen=True)
@@ -49,34 +50,40 @@ class Rotation:
     retired: tuple[str, ...]  # keys removed from the file ("" where the environment holds them)
     profiles: int  # users.attributes cells re-encrypted
     contexts: int  # events.context cells re-encrypted
+    comments: int  # gorse_feedback.comment cells re-encrypted
     source: str  # where the keys are
 
 
-def _reencrypt(engine: sa.Engine, cipher: FieldCipher, table: sa.Table, key: str, column: str,
+def _reencrypt(engine: sa.Engine, cipher: FieldCipher, table: sa.Table, keys: tuple[str, ...], column: str,
                aad, batch: int) -> int:
     """Re-encrypt ``table.column`` under the cipher's current key, ``batch`` rows per
-    transaction, walking the table by ``key``; returns the cells rewritten."""
-    k, col = table.c[key], table.c[column]
+    transaction, walking the table in the order of its primary key ``keys``; returns the
+    cells rewritten."""
+    cols, col = [table.c[k] for k in keys], table.c[column]
+    walk = sa.tuple_(*cols) if len(cols) > 1 else cols[0]
     current = cipher.ring.current
     done, last = 0, None
-    update = sa.update(table).where(k == sa.bindparam("k_")).values({column: sa.bindparam("v_")})
+    update = (sa.update(table).where(*[c == sa.bindparam(f"k_{c.name}") for c in cols])
+              .values({column: sa.bindparam("v_")}))
     while True:
-        query = sa.select(k, table.c.user_id, col).where(col.is_not(None)).order_by(k).limit(batch)
+        query = sa.select(*cols, table.c.user_id, col).where(col.is_not(None)).order_by(*cols).limit(batch)
         if last is not None:
-            query = query.where(k > last)
+            query = query.where(walk > (sa.tuple_(*last) if len(cols) > 1 else last[0]))
         with engine.begin() as conn:
             rows = conn.execute(query).all()
             if not rows:
                 return done
-            last = rows[-1][0]
+            last = tuple(rows[-1][:len(cols)])
             changes = []
-            for ident, user_id, value in rows:
+            for row in rows:
+                *ident, user_id, value = row[:len(cols)] + row[-2:]
                 if is_sealed(value) and sealed_key_id(value) == current:
                     continue
                 plain = reveal(cipher, value, aad(user_id))
                 if plain in _PLAIN:
                     continue
-                changes.append({"k_": ident, "v_": cipher.encrypt(plain, aad(user_id))})
+                changes.append({**{f"k_{c.name}": v for c, v in zip(cols, ident, strict=True)},
+                                "v_": cipher.encrypt(plain, aad(user_id))})
             if changes:
                 conn.execute(update, changes)
                 done += len(changes)
@@ -102,11 +109,13 @@ def rotate_data_key(settings, store, batch: int = 2000, grace_seconds: float = 2
             write_key_file(path, [new_key()])
         cipher = FieldCipher(read_key_file(path), path)
     engine = store.engine
-    profiles = _reencrypt(engine, cipher, users_table, "user_id", "attributes", attributes_aad, batch)
-    contexts = _reencrypt(engine, cipher, events_table, "seq", "context", context_aad, batch)
+    profiles = _reencrypt(engine, cipher, users_table, ("user_id",), "attributes", attributes_aad, batch)
+    contexts = _reencrypt(engine, cipher, events_table, ("seq",), "context", context_aad, batch)
+    comments = _reencrypt(engine, cipher, side_feedback_table, ("user_id", "item_id", "feedback_type"), "comment",
+                          comment_aad, batch)
     ring = cipher.ring
     retired = tuple(ring.ids[1:])
     if path is not None and retired:
         write_key_file(path, ring.raw[:1])
     store.cipher = FieldCipher(read_key_file(path), path) if path is not None else cipher
-    return Rotation(ring.current, retired, profiles, contexts, ring.source)
+    return Rotation(ring.current, retired, profiles, contexts, comments, ring.source)

@@ -1,10 +1,12 @@
-"""Personal fields encrypted at rest, by the store itself: AES-GCM (``cryptography``'s AESGCM), one key ring.
+"""Personal fields encrypted at rest, by the store itself: AES-GCM (``cryptography``'s
+AESGCM), one key ring.
 
-What is encrypted: a shopper's profile attributes (``users.attributes``) and an event's
-context (``events.context``), the free-form fields a shop fills with personal data (names,
-addresses, search queries). Ids, times, behaviours and numbers stay plain: every query
-filters or sums them. ``None``, ``""`` and ``"{}"`` (nothing to hide) stay plain too, so
-events without a context cost bulk imports nothing.
+What is encrypted: a shopper's profile attributes (``users.attributes``), an event's context
+(``events.context``) and a Gorse feedback comment (``gorse_feedback.comment``): the free-form
+fields a shop fills with personal data (names, addresses, search queries). Ids, times,
+behaviours and numbers stay plain: every query filters or sums them. ``None``, ``""`` and
+``"{}"`` (nothing to hide) stay plain too, so events without a context cost bulk imports
+nothing.
 
 A stored ciphertext is one text cell, ``sw1:<key id>:<base64(nonce 12 B || ciphertext || tag)>``:
 the key id beside it names the key that decrypts it, so a ring of several keys reads fields
@@ -206,6 +208,10 @@ def attributes_aad(user_id: str) -> str:
 
 def context_aad(user_id: str) -> str:
     return f"events.context\x1f{user_id}"
+
+
+def comment_aad(user_id: str) -> str:
+    return f"gorse_feedback.comment\x1f{user_id}"
 
 
 _USER, _CONTEXT = 1, 7  # positions in ``data.schemas.EVENT_COLUMNS``

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.gorse import feedback_of_event, format_time
 from shelfwise.engine import Engine
-from shelfwise.store.fields import context_aad, reveal
+from shelfwise.store.fields import comment_aad, context_aad, reveal
 from shelfwise.store.tables import events_table, side_feedback_table
 
 side_feedback = side_feedback_table  # created with the store's other tables
@@ -57,10 +57,11 @@ def _from_events(rows, cipher) -> list[Row]:
     return out
 
 
-def _from_side(rows) -> list[Row]:
+def _from_side(rows, cipher) -> list[Row]:
     return [Row((r.user_id, r.item_id, r.feedback_type), r.timestamp, 1 << 62, {
         "FeedbackType": r.feedback_type, "UserId": r.user_id, "ItemId": r.item_id,
-        "Value": float(r.value or 0.0), "Timestamp": format_time(r.timestamp), "Comment": r.comment or ""})
+        "Value": float(r.value or 0.0), "Timestamp": format_time(r.timestamp),
+        "Comment": reveal(cipher, r.comment, comment_aad(r.user_id)) or ""})
         for r in rows]
 
 
@@ -79,7 +80,7 @@ def _read(engine: Engine, event_where: list, side_where: list) -> list[Row]:
     with sql_of(engine).connect() as conn:
         events = conn.execute(sa.select(*_EVENT_COLUMNS).where(e.c.item_id.is_not(None), *event_where)).all()
         side = conn.execute(sa.select(side_feedback).where(*side_where)).all()
-    return collapse(_from_events(events, engine.store.cipher) + _from_side(side))
+    return collapse(_from_events(events, engine.store.cipher) + _from_side(side, engine.store.cipher))
 
 
 def feedback_of(engine: Engine, user_id: str | None = None, item_id: str | None = None) -> list[Row]:
@@ -150,7 +151,7 @@ def page_feedback(engine: Engine, start: tuple | None, n: int, feedback_type: st
                 *filter_e, pair_e >= sa.tuple_(*first), pair_e <= sa.tuple_(*high))).all()
             side = conn.execute(sa.select(side_feedback).where(
                 *filter_s, pair_s >= sa.tuple_(*first), pair_s <= sa.tuple_(*high))).all()
-            for row in collapse(_from_events(events, engine.store.cipher) + _from_side(side)):
+            for row in collapse(_from_events(events, engine.store.cipher) + _from_side(side, engine.store.cipher)):
                 wanted = feedback_type is None or row.key[2] == feedback_type
                 if wanted and (start is None or row.key >= tuple(start)):
                     out.append(row)
@@ -207,5 +208,8 @@ def upsert_side(engine: Engine, rows: list[dict[str, Any]], overwrite: bool) -> 
     stmt = (insert.on_conflict_do_update(index_elements=keys, set_={
                 c: insert.excluded[c] for c in ("value", "timestamp", "comment")})
             if overwrite else insert.on_conflict_do_nothing(index_elements=keys))
+    cipher = engine.store.cipher
+    if cipher is not None:  # a Gorse comment is free text: personal, like an event's context
+        rows = [{**r, "comment": cipher.encrypt(r.get("comment"), comment_aad(r["user_id"]))} for r in rows]
     with sql.begin() as conn:
         conn.execute(stmt, rows)
