@@ -76,3 +76,5 @@ class Chore:
 
     def stop(self) -> None:
         self._stop.set()
+        self._thread.join(timeout=30)  # a run in progress finishes its transaction first
+        self.store.close()
