@@ -18,6 +18,7 @@ from shelfwise.engine import Engine
 from shelfwise.privacy.rotation import rotate_data_key
 from shelfwise.store import open_store
 from shelfwise.store.fields import DataKeyError, FieldCipher, KeyRing, key_id, new_key, write_key_file
+from tests.api.conftest import free_port
 from tests.store.conftest import store_url  # noqa: F401 - the sqlite / postgresql fixture
 
 EMAIL, QUERY = "alice.martin@example.com", "wedding dress size 38"
@@ -127,16 +128,18 @@ def test_a_missing_or_wrong_key_is_one_line_and_exit_2(tmp_path, monkeypatch):
     fill(engine)
     engine.close()
     (home / "data.key").unlink()
-    for env, expected in [({}, "events.context is encrypted (data key"),
+    for env, expected in [({}, "is encrypted (data key"),
                           ({"SHELFWISE_DATA_KEY": base64.b64encode(new_key()).decode()},
                            "which SHELFWISE_DATA_KEY does not hold"),
                           ({"SHELFWISE_DATA_KEY": "not-a-key"}, "SHELFWISE_DATA_KEY: key 1 is not base64"),
                           ({"SHELFWISE_SECURITY__DATA_KEY_FILE": str(tmp_path / "nope.key")},
                            "security.data_key_file: " + str(tmp_path / "nope.key") + " does not exist")]:
-        res = runner.invoke(app, ["train", "-m", "popular", "--home", str(home)], env=env)
-        assert res.exit_code == 2, res.output
-        assert "Traceback" not in res.output and expected in res.output, res.output
-        assert res.output.strip().count("\n") == 0, res.output
+        for args in (["train", "-m", "popular"], ["serve", "--port", str(free_port())]):
+            # serve checks the key on what is stored before it listens
+            res = runner.invoke(app, [*args, "--home", str(home)], env=env)
+            assert res.exit_code == 2, res.output
+            assert "Traceback" not in res.output and expected in res.output, res.output
+            assert res.output.strip().count("\n") == 0, res.output
 
 
 def test_cli_rotate_data_key_makes_the_key_file_then_rotates(tmp_path):

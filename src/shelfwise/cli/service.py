@@ -24,7 +24,8 @@ from shelfwise.cli.common import (
     err,
 )
 from shelfwise.config import masked_url
-from shelfwise.store.fields import FieldCipher
+from shelfwise.store import open_store
+from shelfwise.store.fields import FieldCipher, check_readable
 
 
 @command()
@@ -59,7 +60,10 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
         _fail(f"--workers {workers} needs a shared online state: set online.url to a redis:// URL "
               "(SHELFWISE_ONLINE__URL=redis://127.0.0.1:6379/0)")
     tls = _tls(settings, ssl_certfile, ssl_keyfile)
-    if FieldCipher.from_settings(settings) is None:  # a malformed or missing named key fails here
+    cipher = FieldCipher.from_settings(settings)  # a malformed or missing named key fails here
+    with open_store(settings.resolved_store_url, cipher=cipher) as store:
+        check_readable(store)  # and a wrong one here, before any request
+    if cipher is None:
         err.print("warning: no data key configured: profile attributes and event context are stored in "
                   "plaintext (`shelfwise keys rotate-data-key` makes one)", highlight=False, soft_wrap=True)
     _check_port(host, port)
@@ -74,8 +78,6 @@ def serve(host: Annotated[str | None, typer.Option(help="Address (default: setti
     refit = ForgetRefit(settings, privacy.forget_refit_delay_seconds, privacy.forget_refit_poll_seconds).start()
     chore = None
     if privacy.retention_every_minutes > 0 and retention.needed(privacy):
-        from shelfwise.store import open_store
-
         chore = retention.Chore(open_store(settings.resolved_store_url), privacy).start()
     scheme = "https" if tls else "http"
     console.print(f"serving {masked_url(settings.resolved_store_url)} on {scheme}://{host}:{port} (docs: /docs), "

@@ -231,3 +231,25 @@ def open_column(cipher: FieldCipher | None, values: list, user_ids: list, aad) -
     if not any(map(is_sealed, values)):
         return values
     return [reveal(cipher, v, aad(u)) if is_sealed(v) else v for v, u in zip(values, user_ids, strict=True)]
+
+
+def check_readable(store) -> None:
+    """Raise DataKeyError unless the store's keys open what it holds: a profile's encrypted
+    attributes and the newest encrypted event context among the last 10,000 events (a server
+    checks this before it starts, so a wrong key fails at once, not on a shopper's request)."""
+    import sqlalchemy as sa
+
+    from shelfwise.store.tables import events_table, users_table
+
+    u, e = users_table.c, events_table.c
+    with store.engine.connect() as conn:
+        profile = conn.execute(sa.select(u.user_id, u.attributes).where(u.attributes.startswith(PREFIX))
+                               .limit(1)).first()
+        newest = conn.execute(sa.select(sa.func.max(e.seq))).scalar()
+        event = None if newest is None else conn.execute(
+            sa.select(e.user_id, e.context).where(e.seq > newest - 10_000, e.context.startswith(PREFIX))
+            .order_by(e.seq.desc()).limit(1)).first()
+    if profile is not None:
+        reveal(store.cipher, profile[1], attributes_aad(profile[0]))
+    if event is not None:
+        reveal(store.cipher, event[1], context_aad(event[0]))
