@@ -61,6 +61,20 @@ def test_log_lines_name_no_shopper(tmp_path):
     assert f"/users/{names('u-991')}/explain" in text
 
 
+@pytest.mark.parametrize(("path", "named"), [
+    ("/api/user/{}/feedback/star", "/api/user/{}/feedback/star"),
+    ("/api/recommend/{}?n=3", "/api/recommend/{}?n=3"),
+    ("/api/feedback/{}/i1", "/api/feedback/{}/i1"),
+    ("/api/feedback/star/{}/i1/", "/api/feedback/star/{}/i1/"),
+    ("/dashboard/shoppers/{}", "/dashboard/shoppers/{}"),
+    ("/audiences?user_id={}&n=2", "/audiences?user_id={}&n=2"),
+])
+def test_every_route_that_names_a_shopper_is_pseudonymised(path, named):
+    names = Pseudonyms(b"0123456789abcdef0123456789abcdef")
+    assert names.in_text(f'"GET {path.format("kim-42")} HTTP/1.1" 200') == \
+        f'"GET {named.format(names("kim-42"))} HTTP/1.1" 200'
+
+
 def test_cli_exports_name_shoppers_by_pseudonym(tmp_path):
     shop = generate_shop(n_users=300, n_items=200, seed=11)
     engine = Engine(Settings(home=tmp_path))

@@ -6,8 +6,8 @@ tell whose it is, nor test a guessed id. The secret comes from ``SHELFWISE_PSEUD
 else the file ``security.pseudonym_key_file``, else ``<home>/pseudonym.key``, made (32 random
 bytes, 0600) at first use.
 
-Where: the server's log lines (``LogFilter`` on uvicorn's and shelfwise's loggers: a request
-path's shopper id, ``/users/<id>/...``), and CSV exports of shoppers when
+Where: the server's log lines (``LogFilter`` on uvicorn's and shelfwise's loggers: the shopper
+id of a request path, ``/users/<id>/...`` and the other routes that name one), and CSV exports of shoppers when
 ``security.pseudonymise_exports`` is on (``for_export``). Prometheus metrics carry no shopper id
 (their labels are route templates, models and reasons).
 """
@@ -26,7 +26,13 @@ import pandas as pd
 
 KEY_ENV = "SHELFWISE_PSEUDONYM_KEY"
 KEY_FILE_NAME = "pseudonym.key"
-_USER_PATH = re.compile(r"(/users/)([^/?#\s\"']+)")
+_SEG = r"[^/?#\s\"'&]+"
+# Where a request line names a shopper: our /users/{id}, the dashboard's /shoppers/{id},
+# Gorse's /api/user/{id} and /api/recommend/{id}, its /api/feedback/[{type}/]{user}/{item}
+# (the user is the second-to-last segment), and a user_id query parameter.
+_USER_PATH = re.compile(rf"(/users/|/shoppers/|/api/user/|/api/recommend/)({_SEG})")
+_FEEDBACK_PATH = re.compile(rf"(/api/feedback/(?:{_SEG}/)?)({_SEG})(/{_SEG}(?=/?(?:[?#\s\"']|$)))")
+_USER_QUERY = re.compile(rf"([?&](?:user_id|user-id|userid)=)({_SEG})", re.I)
 
 
 class Pseudonyms:
@@ -39,8 +45,13 @@ class Pseudonyms:
         return "p_" + hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()[:20]
 
     def in_text(self, text: str) -> str:
-        """``text`` with each ``/users/<id>`` path segment's id replaced by its pseudonym."""
-        return _USER_PATH.sub(lambda m: m.group(1) + quote(self(unquote(m.group(2))), safe=""), text)
+        """``text`` with the shopper id of each request path in it replaced by its pseudonym
+        (``/users/<id>``, ``/shoppers/<id>``, Gorse's user paths, ``?user_id=<id>``)."""
+        def swap(m: re.Match) -> str:
+            return m.group(1) + quote(self(unquote(m.group(2))), safe="") + (m.group(3) if m.re.groups > 2 else "")
+        for pattern in (_USER_PATH, _FEEDBACK_PATH, _USER_QUERY):
+            text = pattern.sub(swap, text)
+        return text
 
     @classmethod
     def from_settings(cls, settings) -> Pseudonyms:
