@@ -193,3 +193,12 @@ def test_gorse_feedback_comments_are_encrypted_and_rotated(tmp_path):
         assert con.execute("SELECT comment FROM gorse_feedback").fetchone()[0].startswith(f"sw1:{done.key_id}:")
     assert [r.feedback["Comment"] for r in feedback_of(engine, user_id="u1")] == ["call me on 06 12 34 56 78"]
     engine.close()
+
+
+def test_every_field_the_schema_marks_personal_is_an_encrypted_column():
+    from shelfwise.data.schemas import Event, User
+    from shelfwise.store.fields import ENCRYPTED
+
+    marked = {f"{table}.{name}" for table, model in (("events", Event), ("users", User))
+              for name, field in model.model_fields.items() if (field.json_schema_extra or {}).get("personal")}
+    assert marked == {"events.context", "users.attributes"} and marked <= set(ENCRYPTED)

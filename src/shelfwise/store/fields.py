@@ -36,6 +36,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from shelfwise.errors import ShelfwiseError
 
 PREFIX = "sw1:"
+#: The stored columns this module encrypts: the fields ``data.schemas`` marks personal
+#: (``Event.context``, ``User.attributes``) and Gorse's free-text feedback comment.
+ENCRYPTED = ("users.attributes", "events.context", "gorse_feedback.comment")
 KEY_ENV = "SHELFWISE_DATA_KEY"
 KEY_FILE_NAME = "data.key"
 _PLAIN = (None, "", "{}")
