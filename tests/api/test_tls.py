@@ -86,6 +86,9 @@ def test_https_with_encrypted_profiles_and_retention(tmp_path):
         with httpx.Client(base_url=url, verify=trust, headers={"Authorization": f"Bearer {admin}"}) as client:
             assert client.put(f"/users/{SHOPPER}", json={"attributes": {"email": EMAIL}}).status_code in (200, 201)
             assert client.get(f"/users/{SHOPPER}").json()["attributes"] == {"email": EMAIL}
+            sent = client.post("/events", json={"user_id": SHOPPER, "item_id": "i3", "event_type": "view",
+                                                "timestamp": time.time(), "context": {"query": "private words"}})
+            assert sent.status_code in (200, 201, 202), sent.text
             client.get(f"/users/{SHOPPER}/recommendations", params={"n": 3})
             metrics = client.get("/metrics")
             assert metrics.status_code == 200 and "shelfwise_http_requests" in metrics.text
@@ -95,9 +98,11 @@ def test_https_with_encrypted_profiles_and_retention(tmp_path):
             assert stored.startswith("sw1:") and EMAIL not in stored
             # serve applied event_retention_days at start: the 40-day-old event is gone, counted
             deadline = time.monotonic() + 20
-            while con.execute("SELECT count(*) FROM events").fetchone()[0] != 1 and time.monotonic() < deadline:
+            while con.execute("SELECT count(*) FROM events").fetchone()[0] != 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert con.execute("SELECT item_id FROM events").fetchall() == [("i2",)]
+            assert con.execute("SELECT item_id FROM events ORDER BY seq").fetchall() == [("i2",), ("i3",)]
+            sealed = con.execute("SELECT context FROM events WHERE item_id = 'i3'").fetchone()[0]
+            assert sealed.startswith("sw1:") and "private" not in sealed  # the group-commit path encrypts too
             assert con.execute("SELECT item_id, event_type, count FROM item_counts").fetchall() == [("i1", "view", 1)]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
