@@ -122,7 +122,9 @@ class Engine:
     @property
     def store(self) -> EventStore:
         if self._store is None:
-            self._store = open_store(self.settings.resolved_store_url)
+            from shelfwise.store.fields import FieldCipher
+
+            self._store = open_store(self.settings.resolved_store_url, cipher=FieldCipher.from_settings(self.settings))
         return self._store
 
     @property

@@ -168,6 +168,20 @@ def forget_user(user_id: str, home: Home = None, store_url: StoreUrl = None, con
                   "of every serving model", highlight=False)
 
 
+@command()
+def retention(home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Apply privacy.event_retention_days and privacy.no_consent_events now: old events and
+    those of shoppers without consent deleted, their per-item counts kept (`serve` does this
+    every privacy.retention_every_minutes)."""
+    from shelfwise.privacy.retention import apply_retention
+
+    engine = _engine(home, store_url, config)
+    done = apply_retention(engine.store, engine.settings.privacy)
+    console.print(f"deleted {done.expired} event(s) older than {engine.settings.privacy.event_retention_days:g} "
+                  f"day(s) and {done.reduced} event(s) of {done.shoppers} shopper(s) without consent "
+                  f"({engine.settings.privacy.no_consent_events})", highlight=False, soft_wrap=True)
+
+
 @command("recommend-batch")
 def recommend_batch(events: Annotated[Path, typer.Option(help="Training events CSV.")],
                     users: Annotated[Path, typer.Option(help="User ids, one per line.")],

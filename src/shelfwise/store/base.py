@@ -44,6 +44,8 @@ class EventStore(ABC):
     """Backend-neutral store. Frames use the canonical columns of ``shelfwise.data.schemas``."""
 
     url: str
+    #: Encrypts personal fields at rest (``store.fields``); None stores them as plaintext.
+    cipher = None
 
     @abstractmethod
     def append_events(self, events: pd.DataFrame) -> int:
@@ -138,8 +140,25 @@ class EventStore(ABC):
     def delete_user(self, user_id: str) -> DeletionReport:
         """Remove every event, every impression and the profile of one user, atomically."""
 
-    def flush_deleted(self) -> None:  # noqa: B027 - optional hook
-        """Make deleted rows leave the backend's files where it can (SQLite's WAL)."""
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:  # noqa: B027 - optional hook
+        """Make deleted rows leave the backend's files where it can (SQLite's WAL,
+        PostgreSQL's VACUUM of ``tables``, default every table that names a shopper)."""
+
+    # -- retention (``store.retention``; run by ``privacy.retention``) ----------------------
+    @abstractmethod
+    def expire_events(self, before: float) -> int:
+        """Delete events older than ``before``, adding them to ``item_counts``; how many."""
+
+    @abstractmethod
+    def shoppers_without_consent(self, consent_default: bool) -> list[str]: ...
+
+    @abstractmethod
+    def reduce_shoppers(self, user_ids: list[str], count: bool) -> int:
+        """Delete the shoppers' events (into ``item_counts`` when ``count``); how many."""
+
+    @abstractmethod
+    def item_counts(self) -> pd.DataFrame:
+        """Counts of reduced events: item_id, event_type, count (int64)."""
 
     # -- portrait aggregates (``store.portraits``; written and read by ``shelfwise.profiles``) --
     @abstractmethod

@@ -170,3 +170,12 @@ campaign_members_table = sa.Table(
     sa.Column("rank", sa.Integer, nullable=False),  # place in the audience, 1 = most likely
     sa.Index("ix_campaign_members_user", "user_id"),  # forgetting a shopper
 )
+
+# Raw events reduced to counts (``store.retention``): what retention deleted and what
+# shoppers without consent did, per item and behaviour, with no shopper id.
+item_counts_table = sa.Table(
+    "item_counts", metadata,
+    sa.Column("item_id", sa.String(255), primary_key=True),
+    sa.Column("event_type", sa.String(32), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
