@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
 from shelfwise.store.campaigns import CampaignStore
+from shelfwise.store.experiments import ExperimentStore
 from shelfwise.store.portraits import PortraitStore
 from shelfwise.store.tables import (
     campaign_members_table,
@@ -54,7 +55,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(PortraitStore, CampaignStore, EventStore):
+class SqlEventStore(PortraitStore, CampaignStore, ExperimentStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
