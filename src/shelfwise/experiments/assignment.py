@@ -122,7 +122,7 @@ def _check_options(where: str, options: dict) -> None:
     from shelfwise.registry import model_names
 
     model = options.get("model")
-    if model is not None and model not in model_names():
+    if model is not None and (not isinstance(model, str) or model not in model_names()):
         raise ValueError(f"{where}.model: unknown model {model!r}")
     diversity = options.get("diversity")
     if diversity is not None and (isinstance(diversity, bool) or not isinstance(diversity, int | float)
@@ -131,7 +131,8 @@ def _check_options(where: str, options: dict) -> None:
     if options.get("explore") is not None and not isinstance(options["explore"], bool):
         raise ValueError(f"{where}.explore: must be true or false")
     types = options.get("exclude_types")
-    if types is not None and (not isinstance(types, list) or set(types) - set(EVENT_TYPES)):
+    if types is not None and (not isinstance(types, list) or not all(isinstance(t, str) for t in types)
+                              or set(types) - set(EVENT_TYPES)):
         raise ValueError(f"{where}.exclude_types: a list of behaviours among {', '.join(EVENT_TYPES)}")
     if options.get("rules") is not None:
         try:

@@ -59,7 +59,7 @@ class Experiments:
         return next((e for e in self.all() if e.running), None)
 
     def stop(self, experiment_id: str, now: float | None = None) -> dict:
-        experiment = self.get(experiment_id)
+        self.get(experiment_id)  # UnknownId first
         if not self.store.stop_experiment(experiment_id, time.time() if now is None else float(now)):
             raise ExperimentConflict(f"experiment {experiment_id} is stopped already")
         self._changed()

@@ -40,9 +40,10 @@ def _name(model: ModelChoice | None) -> str | None:
 def _answer(served: ServedList, fallback: str | None = None, **ids) -> RecommendationsOut:
     return RecommendationsOut(recommendation_id=served.recommendation_id, model=served.model,
                               version=served.version, fallback=fallback or served.fallback,
-                              personalised=served.personalised, items=[
+                              personalised=served.personalised, experiment=served.experiment,
+                              variant=served.variant, items=[
         Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason, source=r.source,
-               sources=r.sources, propensity=r.propensity) for r in served.items], **ids)
+               sources=r.sources, propensity=r.propensity, team=r.team) for r in served.items], **ids)
 
 
 def with_fallback(engine: Engine, metrics, wanted: str, n: int, call) -> tuple[ServedList, str | None]:
