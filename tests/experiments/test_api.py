@@ -6,11 +6,19 @@ to the team that placed the item."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
+import httpx
 import pytest
 
-from tests.api.conftest import cli, start_shop_server
+from shelfwise.api.keys import KeyStore
+from shelfwise.config import Settings
+from shelfwise.engine import Engine
+from tests.api.conftest import Server, cli, free_port
 
 VARIANTS = [{"name": "control", "options": {"model": "itemknn"}},
             {"name": "diverse", "options": {"model": "itemknn", "diversity": 0.5}}]
@@ -18,10 +26,35 @@ VARIANTS = [{"name": "control", "options": {"model": "itemknn"}},
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, small_shop):
-    srv = start_shop_server(tmp_path_factory.mktemp("exp"), small_shop)
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=10)
+    """The shop stored, trained (itemknn, rules) and keyed in this process, then served by
+    ``shelfwise serve`` in its own (the API's ingest and training are tested elsewhere)."""
+    home = tmp_path_factory.mktemp("exp")
+    store = f"sqlite:///{home / 'events.db'}"
+    engine = Engine(Settings(home=home, store_url=store))
+    engine.store.upsert_items(small_shop.items)
+    engine.ingest(small_shop.events)
+    engine.train(["itemknn", "rules"])
+    keys = {scope: KeyStore(engine.store.engine).create(f"test-{scope}", [scope])[1]
+            for scope in ("read", "write", "admin")}
+    engine.close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), "--home", str(home),
+                             "--store-url", store], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(f"server did not start: {proc.stdout.read().decode()}")
+    yield Server(url, home, store, keys, proc)
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 def _status(c, eid: str, shoppers: int) -> dict:
