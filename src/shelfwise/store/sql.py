@@ -272,6 +272,8 @@ class SqlEventStore(PortraitStore, CampaignStore, ExperimentStore, EventStore):
         frame["position"] = frame["position"].astype("int64")
         frame["created_at"] = frame["created_at"].astype("float64")
         frame["propensity"] = pd.to_numeric(frame["propensity"]).astype("float64")
+        for name in ("arm", "experiment", "variant"):  # None where unset, never NaN
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
         return frame
 
     def prune_impressions(self, before: float) -> int:
