@@ -69,10 +69,12 @@ def ab_report(experiment: Experiment, per: pd.DataFrame, confidence: float = 0.9
         adjusted[metric], thetas[metric] = cuped.adjust(per[metric].to_numpy(), per[f"pre_{metric}"].to_numpy())
     groups = {name: per["variant"].to_numpy() == name for name in names}
     rows, summaries = [], {}
-    for name in names:
+    for variant in experiment.variants:
+        name = variant.name
         g = per[groups[name]]
         ctr = metrics.ratio_se(g["clicks"].to_numpy(), g["impressions"].to_numpy())
-        row = {"name": name, "shoppers": len(g), "impressions": int(g["impressions"].sum()),
+        row = {"name": name, "share": variant.share, "options": variant.options, "shoppers": len(g),
+               "impressions": int(g["impressions"].sum()),
                "clicks": int(g["clicks"].sum()), "ctr": metrics.interval(*ctr, confidence)}
         summaries[name] = {"ctr": ctr}
         for metric, label in (("converted", "conversion_rate"), ("revenue", "revenue_per_shopper")):
