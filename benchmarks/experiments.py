@@ -136,7 +136,7 @@ def fmt(n: float | None) -> str:
 
 REGIMES = {  # the simulator's click model as generated, and one where clicks are rarer
     "clicks as generated (attraction offset 1.5)": ShopperParams(),
-    "rare clicks (attraction offset 4.0)": ShopperParams(attraction_offset=4.0),
+    "rare clicks (attraction offset 7.0)": ShopperParams(attraction_offset=7.0),
 }
 PAIRS = (("ease", "mmr(0.5)"), ("ease", "popular"))
 
