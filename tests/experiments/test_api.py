@@ -159,3 +159,23 @@ def test_interleaving_over_the_api_credits_the_team(server, small_shop):
         assert (pref["wins"], pref["losses"], pref["ties"]) == (wins, 0, len(users) - wins)
         assert pref["winner"] == "knn" and pref["p_value"] < 0.001
         admin.post(f"/experiments/{eid}/stop")
+
+
+def test_a_variant_with_the_exploration_slot_is_not_cached(server, small_shop):
+    with server.client("admin") as admin, server.client("read") as reader:
+        for e in reader.get("/experiments").json():
+            if e["status"] == "running":
+                admin.post(f"/experiments/{e['experiment_id']}/stop")
+        made = admin.post("/experiments", json={"name": "explore", "variants": [
+            {"name": "plain", "share": 0.5, "options": {"model": "itemknn", "explore": False}},
+            {"name": "explore", "share": 0.5, "options": {"model": "itemknn", "explore": True}}]})
+        eid = made.json()["experiment_id"]
+        seen = {}
+        for u in (str(u) for u in small_shop.user_ids[300:340]):
+            first = reader.get(f"/users/{u}/recommendations").json()
+            second = reader.get(f"/users/{u}/recommendations").json()
+            seen.setdefault(first["variant"], []).append(first["recommendation_id"] == second["recommendation_id"])
+            if first["variant"] == "explore":
+                assert first["items"][-1]["source"] == "explore" and first["items"][-1]["propensity"] is not None
+        assert all(seen["plain"]) and not any(seen["explore"])  # cached, and drawn afresh each time
+        admin.post(f"/experiments/{eid}/stop")

@@ -156,7 +156,8 @@ def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions,
             served_from_cache(app, user_id, payload)
             return Response(payload, media_type="application/json")
     payload = list_payload(engine, app.state.metrics, user_id, n, name, **options.kwargs)
-    if seconds > 0:
+    # an experiment's variant may turn the exploration slot on: such a list is not cached either
+    if seconds > 0 and b'"source":"explore"' not in payload:
         app.state.online.cache(user_id, key, generation, payload, seconds)
     return Response(payload, media_type="application/json")
 
