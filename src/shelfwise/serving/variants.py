@@ -57,16 +57,31 @@ def interleaved(pipeline, user_id: str, request: ListRequest, experiment: Experi
     return served
 
 
+def placed(pipeline, user_id: str, request: ListRequest) -> tuple[Experiment, Variant] | None:
+    """(the running experiment, the shopper's variant); None when none runs or the shopper is
+    outside its traffic."""
+    running = getattr(pipeline.source, "running_experiment", None)
+    experiment = running() if running is not None and user_id and request.experiment is None else None
+    variant = experiment.variant_of(user_id) if experiment is not None else None
+    return None if variant is None else (experiment, variant)
+
+
+def ab_request(pipeline, user_id: str, request: ListRequest) -> ListRequest:
+    """``request`` as the shopper's A/B variant serves it, else as it is (``Explainer`` uses
+    it, so an explanation is of the list the shopper is served)."""
+    found = placed(pipeline, user_id, request)
+    if found is None or found[0].kind != "ab":
+        return request
+    return variant_request(request, *found) or request
+
+
 def in_experiment(pipeline, user_id: str, request: ListRequest) -> ServedList | None:
     """The shopper's list in the running experiment; None when there is none, the shopper is
     outside its traffic, or the request is served as asked."""
-    running = getattr(pipeline.source, "running_experiment", None)
-    experiment = running() if running is not None and user_id and request.experiment is None else None
-    if experiment is None:
+    found = placed(pipeline, user_id, request)
+    if found is None:
         return None
-    variant = experiment.variant_of(user_id)
-    if variant is None:
-        return None
+    experiment, variant = found
     if experiment.kind == "interleave":
         return interleaved(pipeline, user_id, request, experiment)
     tagged = variant_request(request, experiment, variant)
