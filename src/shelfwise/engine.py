@@ -31,6 +31,7 @@ from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.shop import evaluate_shop
+from shelfwise.experiments.service import Experiments
 from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
 from shelfwise.online.state import OnlineState, open_state
@@ -81,6 +82,7 @@ class Engine:
         self._portraits: Portraits | None = None
         self._marketing: Marketing | None = None
         self._forgetting: Forgetting | None = None
+        self._experiments: Experiments | None = None
 
     # -- the serving path's parts -------------------------------------------------------
     @property
@@ -152,6 +154,17 @@ class Engine:
         if self._marketing is None:
             self._marketing = Marketing(self.store, self.settings, self.portraits, self._load)
         return self._marketing
+
+    @property
+    def experiments(self) -> Experiments:
+        """A/B tests and interleaving (``shelfwise.experiments``); starting or stopping one voids
+        cached lists in every process sharing the online state, and this process re-reads it."""
+        if self._experiments is None:
+            def changed() -> None:
+                self.online.catalogue_changed()  # the generation every list key holds
+                self.pipeline.source.experiments_changed()
+            self._experiments = Experiments(self.store, changed)
+        return self._experiments
 
     def close(self) -> None:
         if self._parts is not None and self._parts[3] is not None:

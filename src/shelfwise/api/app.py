@@ -24,7 +24,17 @@ from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
 from shelfwise.api.online import CachedLists
 from shelfwise.api.precompute import Precompute
-from shelfwise.api.routes import browse, catalogue, events, health, marketing, models, recommendations, session
+from shelfwise.api.routes import (
+    browse,
+    catalogue,
+    events,
+    experiments,
+    health,
+    marketing,
+    models,
+    recommendations,
+    session,
+)
 from shelfwise.api.schemas import SLASH
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
@@ -74,7 +84,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.commit = GroupCommit(engine.store, engine.accepted,
                                    window_s=serve.group_commit_ms / 1000)
     _warm(engine)
-    for module in (events, catalogue, recommendations, session, models, health, browse, marketing):
+    for module in (events, catalogue, recommendations, session, models, health, browse, marketing, experiments):
         app.include_router(module.router)
     app.include_router(gorse.router)  # Gorse's REST API under /api, over the same Engine
     dashboard.mount(app)  # the pages at /dashboard

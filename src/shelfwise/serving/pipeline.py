@@ -39,6 +39,7 @@ from shelfwise.ranking.rules import CompiledRules, compile_rules
 from shelfwise.serving.impressions import ImpressionLog
 from shelfwise.serving.published import Published
 from shelfwise.serving.types import Context, ListRequest, Live, Recommendation, ServedList
+from shelfwise.serving.variants import in_experiment
 from shelfwise.serving.views import ViewCache
 
 BANDIT = "category"  # the exploration bandit's name in the online state
@@ -64,11 +65,16 @@ class Pipeline:
 
     # -- entry points ------------------------------------------------------------------
     def recommend(self, user_id: str, request: ListRequest | None = None) -> ServedList:
-        """The list of shopper ``user_id`` from their events as the source has them now."""
+        """The list of shopper ``user_id`` from their events as the source has them now, in
+        their variant of the experiment running now, if any (``serving.variants``)."""
         request = request or ListRequest()
+        return in_experiment(self, str(user_id), request) or self.plain(str(user_id), request)
+
+    def plain(self, user_id: str, request: ListRequest) -> ServedList:
+        """``recommend`` as the request asks, whatever experiment runs."""
         name = request.model or self.settings.default_model
         rec, view, version = self.source.load(name)
-        return self._serve(str(user_id), self.live(view, str(user_id)), rec, view, version, name, request)
+        return self._serve(user_id, self.live(view, user_id), rec, view, version, name, request)
 
     def recommend_events(self, item_ids: list[str], types: list[str], times, request: ListRequest | None = None
                          ) -> ServedList:
@@ -269,12 +275,15 @@ class Pipeline:
         arms = {s.item: bandit["names"][bandit["item_category"][s.item]] for s in slots
                 if s.source == "explore"} if bandit else {}
         return self._answered(user_id, name, version, out, whole, policy_name, log=request.log, arms=arms,
-                              view=view, personal=live.personal and not (live.empty and live.user_index is None))
+                              view=view, personal=live.personal and not (live.empty and live.user_index is None),
+                              tag=request.experiment)
 
     def _answered(self, user_id: str, name: str, version: str | None, out: list[Recommendation],
                   fallback: str | None, policy: str, *, log: bool, arms: dict | None = None,
-                  view: Interactions | None = None, personal: bool = True) -> ServedList:
-        served = ServedList(uuid.uuid4().hex, name, version, out, fallback, policy, personalised=personal)
+                  view: Interactions | None = None, personal: bool = True,
+                  tag: tuple[str, str] | None = None) -> ServedList:
+        served = ServedList(uuid.uuid4().hex, name, version, out, fallback, policy, personalised=personal,
+                            experiment=tag[0] if tag else None, variant=tag[1] if tag else None)
         online = getattr(self.source, "online", None)
         if arms and online is not None:  # the bandit's impressions count once the list is answered
             online.bandit_shown(BANDIT, list(arms.values()))
@@ -349,6 +358,11 @@ class Pipeline:
                 where = f" in {' > '.join(paths[i])}" if paths[i] else ""
                 out[i] = f"popular{where} this week ({c} shopper{'s' if c != 1 else ''})"
         return out
+
+    def rng(self) -> np.random.Generator:
+        """A generator of its own for one request, spawned from the pipeline's seed."""
+        with self._lock:
+            return np.random.default_rng(self._seeds.spawn(1)[0])
 
     def _exploration(self, view: Interactions) -> dict:
         """Keyword arguments of ``final_list`` for the exploration slot: a Thompson bandit over

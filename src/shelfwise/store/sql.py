@@ -18,6 +18,7 @@ from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
 from shelfwise.store.campaigns import CampaignStore
 from shelfwise.store.fields import attributes_aad, context_aad, open_column, seal_event_rows
+from shelfwise.store.experiments import ExperimentStore
 from shelfwise.store.portraits import PortraitStore
 from shelfwise.store.retention import RetentionStore
 from shelfwise.store.tables import (
@@ -59,7 +60,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(PortraitStore, CampaignStore, RetentionStore, EventStore):
+class SqlEventStore(PortraitStore, CampaignStore, RetentionStore, ExperimentStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
@@ -291,6 +292,8 @@ class SqlEventStore(PortraitStore, CampaignStore, RetentionStore, EventStore):
         frame["position"] = frame["position"].astype("int64")
         frame["created_at"] = frame["created_at"].astype("float64")
         frame["propensity"] = pd.to_numeric(frame["propensity"]).astype("float64")
+        for name in ("arm", "experiment", "variant"):  # None where unset, never NaN
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
         return frame
 
     def prune_impressions(self, before: float) -> int:
