@@ -17,8 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
 from shelfwise.store.campaigns import CampaignStore
-from shelfwise.store.fields import attributes_aad, context_aad, open_column, seal_event_rows
 from shelfwise.store.experiments import ExperimentStore
+from shelfwise.store.fields import attributes_aad, context_aad, open_column, seal_event_rows
 from shelfwise.store.portraits import PortraitStore
 from shelfwise.store.retention import RetentionStore
 from shelfwise.store.tables import (
