@@ -56,6 +56,33 @@ class ServeSettings(BaseModel):
     retrain_every_minutes: float = Field(default=0.0, ge=0, description="scheduled training runs; 0: off")
     body_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="a request body not received within this is a 408")
+    rate_limit: str = Field(default="200/second", max_length=200,
+                            description="requests per server key (read, write, admin), e.g. "
+                                        "'200/second;5000/minute'; '' turns it off")
+    browser_rate_limit: str = Field(default="20/second", max_length=200,
+                                    description="requests per client address for a public key or a "
+                                                "shopper token; '' turns it off")
+    auth_failure_limit: str = Field(default="20/minute", max_length=200,
+                                    description="failed authentications per client address and per key "
+                                                "id, past which they are answered 429; '' turns it off")
+    token_max_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400,
+                                         description="the longest a shopper token may live")
+    token_secret_file: str = Field(default="", max_length=4096,
+                                   description="file holding the shopper tokens' signing secret; "
+                                               "'' is tokens.secret in home")
+
+    @field_validator("rate_limit", "browser_rate_limit", "auth_failure_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(f"not a rate limit such as '200/second' or '10/second;500/minute': "
+                                 f"{value[:40]!r}") from None
+        return value
 
 
 class OnlineSettings(BaseModel):
