@@ -81,19 +81,19 @@ class Guard:
         if presented is None:
             raise unauthorized("a valid API key is needed (Authorization: Bearer <key>)")
         address, key_id = client_address(request), claimed_key_id(presented)
-        # an address (or a key id) that has failed too often is not heard until it waits:
-        # its next guess is not checked at all
-        for ids in (("address", address), ("key", key_id)):
-            wait = await self.limiter.over("failure", *ids)
-            if wait is not None:
-                raise too_many(wait, "too many failed authentications")
+        # an address that has failed too often is not heard until it waits: its next
+        # credential is not checked at all. A key id that has is still checked (so an attacker
+        # cannot lock its holder out), but a wrong secret for it gets 429, not a verdict.
+        wait = await self.limiter.over("failure", "address", address)
+        if wait is not None:
+            raise too_many(wait, "too many failed authentications from this address")
         key, why, counts = await self._check(presented)
         if key is None:
             if counts:
-                for ids in (("address", address), ("key", key_id)):
-                    wait = await self.limiter.hit("failure", *ids)
-                    if wait is not None:
-                        raise too_many(wait, "too many failed authentications")
+                waits = [await self.limiter.hit("failure", "address", address),
+                         await self.limiter.hit("failure", "key", key_id)]
+                if any(w is not None for w in waits):
+                    raise too_many(max(w or 0 for w in waits), "too many failed authentications")
             raise unauthorized(why)
         wait = await (self.limiter.hit("browser", key.key_id, address) if key.browser
                       else self.limiter.hit("key", key.key_id))
