@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from shelfwise.api.keys import IMPLIES
-from tests.api.conftest import cli, start_shop_server
 
 NASTY = ["' OR 1=1 --", "x'; DROP TABLE events; --", "../../etc/passwd", "..\\..\\windows\\win.ini",
          "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "%2e%2e%2f", "{{7*7}}", "${jndi:x}"]
@@ -21,18 +20,8 @@ KNOWN_USER, KNOWN_ITEM = "U000079", "P000001"
 
 
 @pytest.fixture(scope="module")
-def armed(tmp_path_factory, small_shop):
-    """The small shop served with its limits off (they have their own tests: a run of every
-    route with a wrong key would trip them), and a public key besides read/write/admin."""
-    srv = start_shop_server(tmp_path_factory.mktemp("attacks"), small_shop, {
-        "SHELFWISE_SERVE__RATE_LIMIT": "", "SHELFWISE_SERVE__BROWSER_RATE_LIMIT": "",
-        "SHELFWISE_SERVE__AUTH_FAILURE_LIMIT": "", "SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
-    srv.keys["public"] = cli("keys", "create", "test-public", "--scope", "public",
-                             "--home", str(srv.home), "--store-url", srv.store_url)
-    srv.keys["wrong"] = srv.keys["admin"][:-4] + "abcd"  # the admin key's id, a wrong secret
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=10)
+def armed(attack_server):
+    return attack_server
 
 
 @pytest.fixture(scope="module")

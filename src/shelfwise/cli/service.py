@@ -89,8 +89,8 @@ def _keys(home, store_url, config):
 
 
 @command("create", group=keys_app)
-def keys_create(name: str, scope: Annotated[list[Scope], typer.Option("--scope", "-s",
-                                                                     help="public, read, write or admin (repeatable).")],
+def keys_create(name: str, scope: Annotated[list[Scope], typer.Option(
+                    "--scope", "-s", help="public, read, write or admin (repeatable).")],
                 home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Create a key; it is printed once and stored only as a hash."""
     record, key = _keys(home, store_url, config).create(name, scope)
@@ -121,7 +121,8 @@ def keys_revoke(key_id: str, home: Home = None, store_url: StoreUrl = None, conf
 
 @command("token", group=keys_app)
 def keys_token(user_id: str,
-               ttl: Annotated[float, typer.Option(help="Seconds it lives (at most serve.token_max_ttl_seconds).")] = 3600.0,
+               ttl: Annotated[float, typer.Option(
+                   help="Seconds it lives (at most serve.token_max_ttl_seconds).")] = 3600.0,
                key_id: Annotated[str | None, typer.Option(
                    help="Id of the live key it answers to: revoking that key voids it (default: none).")] = None,
                home: Home = None, store_url: StoreUrl = None, config: Config = None):
