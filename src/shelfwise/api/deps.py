@@ -8,6 +8,8 @@ the route itself count a request once.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Annotated
 
 import anyio
@@ -63,6 +65,9 @@ class Guard:
 
     def __init__(self, keys: KeyStore, limiter: Limiter, token_secret: bytes):
         self.keys, self.limiter, self.token_secret = keys, limiter, token_secret
+        # addresses past the failure limit, until when (monotonic): known here from this
+        # process's own verdicts, so a good request costs no look-up in the limits' store
+        self.paused: dict[str, float] = {}
 
     async def caller(self, request: Request) -> ApiKey:
         memo = getattr(request.state, MEMO, None)
@@ -82,18 +87,23 @@ class Guard:
             raise unauthorized("a valid API key is needed (Authorization: Bearer <key>)")
         address, key_id = client_address(request), claimed_key_id(presented)
         # an address that has failed too often is not heard until it waits: its next
-        # credential is not checked at all. A key id that has is still checked (so an attacker
-        # cannot lock its holder out), but a wrong secret for it gets 429, not a verdict.
-        wait = await self.limiter.over("failure", "address", address)
-        if wait is not None:
-            raise too_many(wait, "too many failed authentications from this address")
+        # credential is not checked at all (in each process from its first failure past the
+        # limit). A key id that has is still checked (so an attacker cannot lock its holder
+        # out), but a wrong secret for it gets 429, not a verdict.
+        until = self.paused.get(address, 0.0) - time.monotonic()
+        if until > 0:
+            raise too_many(math.ceil(until), "too many failed authentications from this address")
         key, why, counts = await self._check(presented)
         if key is None:
             if counts:
-                waits = [await self.limiter.hit("failure", "address", address),
-                         await self.limiter.hit("failure", "key", key_id)]
-                if any(w is not None for w in waits):
-                    raise too_many(max(w or 0 for w in waits), "too many failed authentications")
+                by_address = await self.limiter.hit("failure", "address", address)
+                by_key = await self.limiter.hit("failure", "key", key_id)
+                if by_address is not None:
+                    if len(self.paused) > 10_000:  # many addresses: forget those whose pause is over
+                        self.paused = {a: t for a, t in self.paused.items() if t > time.monotonic()}
+                    self.paused[address] = time.monotonic() + by_address
+                if by_address is not None or by_key is not None:
+                    raise too_many(max(by_address or 0, by_key or 0), "too many failed authentications")
             raise unauthorized(why)
         wait = await (self.limiter.hit("browser", key.key_id, address) if key.browser
                       else self.limiter.hit("key", key.key_id))
