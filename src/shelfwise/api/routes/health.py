@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shelfwise.api.deps import AdminUnlessPublicMetrics, EngineDep
@@ -21,7 +22,8 @@ def healthz(engine: EngineDep, request: Request) -> dict:
     return out
 
 
-@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(AdminUnlessPublicMetrics())])
+@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(AdminUnlessPublicMetrics())],
+            response_class=PlainTextResponse)
 def metrics(request: Request, engine: EngineDep) -> Response:
     m = request.app.state.metrics
     m.versions.clear()  # only the versions serving now
