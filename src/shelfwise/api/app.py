@@ -63,7 +63,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPIOffline(title="shelfwise", version=__version__, lifespan=_lifespan,
                          dependencies=[Depends(restore_slashes)],
                          description="Personalised recommendations for an online shop. Send an API key as "
-                                     "`Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
+                                     "`Authorization: Bearer <key>` (create one with `shelfwise keys create`), "
+                                     "or a shopper token from `POST /tokens`. Each operation names the key "
+                                     "scope it needs (`security`) and every status it may answer; a 429 "
+                                     "says when to come back in `Retry-After`.")
     serve = engine.settings.serve
     app.state.engine = engine
     app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)
