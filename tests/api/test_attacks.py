@@ -175,3 +175,27 @@ def test_dashboard_forms_refuse_a_post_without_the_sessions_csrf_token(armed):
                 res = c.post(url, data={**form, "confirm": "yes"}, headers={"cookie": cookie})
                 assert res.status_code == 403 and "csrf" in res.text, (path, form, res.status_code)
     assert _count(armed) == before
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_the_same_ids_on_postgresql_round_trip_and_like_wildcards_are_text(server):
+    """On the PostgreSQL store: every shaped id is stored, read, changed and forgotten as
+    itself; a NUL is a 422 naming the field; ``%`` and ``_`` in a search match themselves."""
+    with server.client("admin") as c:
+        plain = c.post("/events", json={"user_id": "plain", "item_id": "i", "event_type": "view", "timestamp": 1e9})
+        assert plain.json()["added"] == 1
+        for nasty in NASTY + ["100%_off"]:
+            segment = "/users/" + quote(nasty, safe="")
+            stored = c.post("/events", json={"user_id": nasty, "item_id": nasty, "event_type": "view",
+                                              "timestamp": 1e9})
+            assert stored.status_code == 200 and stored.json()["added"] == 1, (nasty, stored.text)
+            assert c.put(segment, json={"attributes": {"note": nasty}}).json()["user_id"] == nasty
+            assert c.get(segment).json()["attributes"] == {"note": nasty}
+        for wildcard, expected in (("%", {"100%_off", "%2e%2e%2f"}), ("_", {"100%_off"})):
+            found = {u["user_id"] for u in c.get("/users", params={"q": wildcard}).json()["users"]}
+            assert found == expected, (wildcard, found)
+        nul = c.post("/events", json={"user_id": "A\u0000B", "item_id": "i", "event_type": "view"})
+        assert nul.status_code == 422 and "user_id" in nul.text
+        for nasty in NASTY + ["100%_off"]:
+            assert c.delete("/users/" + quote(nasty, safe="")).json()["events_deleted"] == 1
+        assert c.get("/users").json()["total"] == 1 and c.get("/users/plain").json()["n_events"] == 1
