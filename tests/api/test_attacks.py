@@ -184,7 +184,7 @@ def test_the_same_ids_on_postgresql_round_trip_and_like_wildcards_are_text(serve
     with server.client("admin") as c:
         plain = c.post("/events", json={"user_id": "plain", "item_id": "i", "event_type": "view", "timestamp": 1e9})
         assert plain.json()["added"] == 1
-        for nasty in NASTY + ["100%_off"]:
+        for nasty in [*NASTY, "100%_off"]:
             segment = "/users/" + quote(nasty, safe="")
             stored = c.post("/events", json={"user_id": nasty, "item_id": nasty, "event_type": "view",
                                               "timestamp": 1e9})
@@ -196,6 +196,6 @@ def test_the_same_ids_on_postgresql_round_trip_and_like_wildcards_are_text(serve
             assert found == expected, (wildcard, found)
         nul = c.post("/events", json={"user_id": "A\u0000B", "item_id": "i", "event_type": "view"})
         assert nul.status_code == 422 and "user_id" in nul.text
-        for nasty in NASTY + ["100%_off"]:
+        for nasty in [*NASTY, "100%_off"]:
             assert c.delete("/users/" + quote(nasty, safe="")).json()["events_deleted"] == 1
         assert c.get("/users").json()["total"] == 1 and c.get("/users/plain").json()["n_events"] == 1

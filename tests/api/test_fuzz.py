@@ -38,7 +38,7 @@ def test_every_answer_is_one_the_document_describes(shop_server):
             try:
                 case.validate_response(response, checks=CHECKS, headers=headers)
             except FailureGroup as exc:  # every failure is kept, to be told together
-                failures.append(f"{case.method} {operation.path}: {response.status_code} "
+                failures.append(f"{case.method} {case.operation.path}: {response.status_code} "
                                 f"{response.headers.get('content-type')} "
                                 f"({'; '.join(f.title for f in exc.exceptions)}) {response.text[:120]}")
 
