@@ -57,6 +57,9 @@ def test_a_key_past_its_limit_is_429_with_retry_after_in_every_process(pair):
         assert 1 <= int(refused.headers["Retry-After"]) <= 60 and "rate limit" in refused.json()["detail"]
         gorse = c.get(f"{a.url}/api/popular", headers=_from("192.0.2.1", a.keys["read"]))
         assert gorse.status_code == 429 and "Retry-After" in gorse.headers  # Gorse's plain-text 429 too
+        # a shopper's list, which the list cache may answer before routing, is counted and refused alike
+        listed = c.get(f"{a.url}/users/u1/recommendations", headers=_from("192.0.2.1", a.keys["read"]))
+        assert listed.status_code == 429 and listed.json()["detail"].startswith("rate limit")
         # another key is counted on its own
         assert c.get(f"{b.url}/models/versions", headers=_from("192.0.2.1", a.keys["admin"])).status_code == 200
 
