@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shelfwise.api.deps import EngineDep, RequireScope
+from shelfwise.api.deps import AdminUnlessPublicMetrics, EngineDep
 
 router = APIRouter(tags=["service"])
-_admin = RequireScope("admin")
 
 
 @router.get("/healthz", summary="Liveness, and which models are trained")
@@ -22,12 +22,8 @@ def healthz(engine: EngineDep, request: Request) -> dict:
     return out
 
 
-def _metrics_access(request: Request) -> None:
-    if not request.app.state.engine.settings.serve.metrics_public:
-        _admin.check(request, request.app.state.keys)
-
-
-@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(_metrics_access)])
+@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(AdminUnlessPublicMetrics())],
+            response_class=PlainTextResponse)
 def metrics(request: Request, engine: EngineDep) -> Response:
     m = request.app.state.metrics
     m.versions.clear()  # only the versions serving now
