@@ -121,7 +121,8 @@ def _tls(settings, certfile: Path | None, keyfile: Path | None) -> dict[str, str
     return {"ssl_certfile": cert, "ssl_keyfile": key}
 
 
-keys_app = typer.Typer(help="API keys: create, list, revoke; shopper tokens; the data key: rotate-data-key.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke; shopper tokens; the data key: rotate-data-key.",
+                       no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 Scope = enum.StrEnum("Scope", {n: n for n in ("public", "read", "write", "admin")})  # api.keys.SCOPES
 
