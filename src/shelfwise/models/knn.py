@@ -80,6 +80,7 @@ class UserKNN(Recommender):
     nearest neighbours (cosine on the user x item matrix, shrunk)."""
 
     name = "userknn"
+    forgets_exactly = True
     _parameter_constraints = {
         "k": Interval(int, 1), "shrink": Interval(float, 0),
         "weighting": Options(frozenset({"cosine", "bm25"})),
@@ -94,10 +95,20 @@ class UserKNN(Recommender):
         self.binary = binary
 
     def _fit(self, interactions: Interactions) -> None:
-        x = _prepare(interactions, self.weighting, self.binary)
+        self._keep_matrix(_prepare(interactions, self.weighting, self.binary))
+
+    def _keep_matrix(self, x: sp.csr_matrix) -> None:
         self.matrix_ = x  # (n_users, n_items) what neighbours contribute
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         self.norms_ = norms.astype(np.float32)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        # their rows go, so they are nobody's neighbour; BM25 weights the remaining rows
+        # by the remaining shoppers, as a fit without them would
+        remaining = np.setdiff1d(np.arange(self.n_users_), users)
+        x = _prepare(view.without_users(users, keep_rows=False), self.weighting, self.binary).tocoo()
+        self._keep_matrix(sp.csr_matrix((x.data, (remaining[x.row], x.col)), shape=self.matrix_.shape,
+                                        dtype=np.float32))
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         x = self.matrix_
