@@ -20,7 +20,7 @@ SEQ = {"dim": 16, "layers": 1, "heads": 2, "max_len": 10, "max_epochs": 1, "refi
        "item_groups": False, "n_validation_users": 50}
 FAST = {"als": {"factors": 8, "iterations": 3}, "bpr": {"factors": 8, "iterations": 5},
         "sasrec": SEQ, "bert4rec": SEQ, "gru4rec": SEQ, "bilstm_transformer": SEQ,
-        "hybrid": {"retrievers": [["itemknn", 20], ["als", 20], ["userknn", 10], ["popular", 10]],
+        "hybrid": {"retrievers": [["itemknn", 20], ["als", 20], ["userknn", 10], ["popular", 10]], "fusion": "weighted",
                    "retriever_params": {"als": {"factors": 8, "iterations": 3}}}}
 
 
