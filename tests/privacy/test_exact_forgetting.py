@@ -93,3 +93,18 @@ def test_the_forgotten_shoppers_item_counts_are_gone(synthetic):
     touched = np.asarray(full.binary[users].sum(axis=0)).ravel()
     assert touched.sum() > 0
     np.testing.assert_array_equal(before - model.popularity_, touched)
+
+
+@pytest.mark.parametrize(("k", "binary"), [(3, True), (3, False), (40, True)])
+def test_itemknn_subtracts_in_place_to_the_same_bits(synthetic, k, binary):
+    """Item-kNN (cosine) recomputes only the rows and columns of the items the shoppers
+    touched and keeps every other entry: its similarity matrix equals the fit without them
+    bit for bit, however hard ``k`` prunes the rows."""
+    full, without, forgotten = synthetic
+    model = create("itemknn", k=k, binary=binary).fit(full)
+    old = model.similarity_.copy()
+    model.forget_users(full.users_to_indices(forgotten), full)
+    fresh = create("itemknn", k=k, binary=binary).fit(without)
+    assert (old != fresh.similarity_).nnz > 0  # the shoppers counted
+    assert model.similarity_.dtype == fresh.similarity_.dtype
+    assert (model.similarity_ != fresh.similarity_).nnz == 0
