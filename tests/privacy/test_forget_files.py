@@ -102,3 +102,32 @@ def test_a_delete_over_http_rewrites_every_model_file_before_any_refit(tmp_path,
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=10)
+
+
+def test_two_deletions_at_once_both_reach_the_files(tmp_path, tiny_shop):
+    """Two processes' engines forgetting two shoppers at the same moment (threads here):
+    each rewrite reads the files the other wrote, so neither shopper comes back."""
+    import threading
+
+    home = tmp_path / "home"
+    first = Engine(Settings(home=home, impressions={"enabled": False}))
+    first.ingest(tiny_shop.events)
+    first.train(["itemknn", "ease"])
+    second = Engine(Settings(home=home, impressions={"enabled": False}))
+    users = [str(u) for u in tiny_shop.events["user_id"].value_counts().index[:2]]
+    rows = {u: _rows(home / "versions", u) for u in users}
+    go = threading.Barrier(2)
+
+    def forget(engine, user):
+        go.wait()
+        engine.forget_user(user)
+
+    threads = [threading.Thread(target=forget, args=(e, u)) for e, u in zip((first, second), users, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for user in users:
+        assert_absent(home / "versions", user, rows[user])
+    first.close()
+    second.close()

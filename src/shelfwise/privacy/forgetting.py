@@ -24,7 +24,7 @@ import dataclasses
 import time
 
 from shelfwise.online.versions import ModelVersions
-from shelfwise.privacy.unlearning import Unlearned, forget_in_version
+from shelfwise.privacy.unlearning import Unlearned, forget_in_version, rewriting
 from shelfwise.registry import model_class
 from shelfwise.store.base import DeletionReport
 from shelfwise.store.forgets import ForgetLog
@@ -49,10 +49,11 @@ class Forgetting:
         """Rewrite every kept version (or ``versions``) without the shopper; every process
         then drops what it loaded. Returns what changed, per version that held them."""
         done = []
-        for version in versions if versions is not None else self.versions.list_versions():
-            changed = forget_in_version(self.versions.root / version, user_id)
-            if changed is not None:
-                done.append(changed)
+        with rewriting(self.versions.root):  # one rewrite at a time, across threads and processes
+            for version in versions if versions is not None else self.versions.list_versions():
+                changed = forget_in_version(self.versions.root / version, user_id)
+                if changed is not None:
+                    done.append(changed)
         self.versions.models_changed()
         self.last = done
         return done

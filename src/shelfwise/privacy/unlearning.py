@@ -16,7 +16,9 @@ one; every process then drops the models it loaded (``ModelVersions.models_chang
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -36,6 +38,20 @@ class Unlearned:
     exact: list[str] = field(default_factory=list)  # models now equal to a fit without them
     dropped: list[str] = field(default_factory=list)  # own rows emptied; a refit finishes them
     unreadable: list[str] = field(default_factory=list)  # could not be loaded here (a missing extra)
+
+
+@contextlib.contextmanager
+def rewriting(root: Path):
+    """Hold the home's rewrite lock (``root``/.forget.lock, an ``flock``): two deletions at
+    once, in two threads or two processes, would each read a view the other is rewriting and
+    put the other's shopper back."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".forget.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def tombstone() -> str:
