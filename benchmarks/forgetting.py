@@ -29,7 +29,9 @@ slower refit; ``--dataset retail`` for the real log).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -80,6 +82,26 @@ def _rows_left(home: Path, rows: dict[str, int]) -> list[str]:
                 if held:
                     left.append(f"{state.parent.relative_to(home)}:{base if key.endswith('.shape') else key}")
     return left
+
+
+def _model_costs(folder: Path, user: str) -> list[tuple[str, bool, float]]:
+    """(model, exact, seconds to load, forget and save it) for one shopper in a copy of one
+    version: what ``DELETE`` spends per model and per kept version."""
+    from shelfwise.data.interactions import Interactions
+    from shelfwise.models.base import Recommender
+
+    copy = Path(tempfile.mkdtemp(prefix="shelfwise-forget-cost-")) / folder.name
+    shutil.copytree(folder, copy)
+    view = Interactions.load(copy / "view")
+    out = []
+    for name in json.loads((copy / "run.json").read_text())["models"]:
+        t = time.perf_counter()
+        model = Recommender.load(copy / name)
+        model.forget_users([view.user_index[user]], view)
+        model.save(copy / name)
+        out.append((name, model.forgets_exactly, time.perf_counter() - t))
+    shutil.rmtree(copy.parent, ignore_errors=True)
+    return out
 
 
 def _events(dataset: str, users: int, items: int):
@@ -150,6 +172,7 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         shoppers = events["user_id"].astype(str).value_counts().index[:args.deletions].tolist()
+        costs = _model_costs(home / "versions" / engine.versions.list_versions()[-1], shoppers[0])
         model = "userknn" if "userknn" in args.models else args.models[-1]
         for user in shoppers:
             versions = engine.versions.list_versions()
@@ -191,6 +214,10 @@ def main() -> None:
           "any kept version holds anything in the shopper's row (each opened and checked)")
     print("refit: a training run of every serving model without the shopper serves, and the versions "
           "that held them are deleted (/healthz forget.pending = 0)")
+    print(f"\nper model, one kept version, the heaviest shopper (load, forget_users, save; "
+          f"load {os.getloadavg()[0]:.1f}):")
+    for name, exact, seconds in costs:
+        print(f"  {name:20s} {'exact' if exact else 'own rows dropped':18s} {seconds * 1000:8.0f} ms")
     print("\npeers:")
     for name, gone, retrain in PEERS:
         print(f"  {name:16s} deletion: {gone}; out of the models: {retrain}")

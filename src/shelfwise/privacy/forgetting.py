@@ -74,9 +74,10 @@ class Forgetting:
             return 0  # some model still serves from a version trained with them
         if not any(at < started for _, at in pending):
             return 0
+        # the versions that held them go first: "no deletion pending" then means no file has them
+        self.versions.drop_all_but_active()
         done = self.log.complete(before=started, version=version)
         self.store.flush_deleted()  # the pending rows named the shoppers
-        self.versions.drop_all_but_active()
         return done
 
     def status(self) -> dict:
