@@ -66,6 +66,7 @@ def test_engine_forget_leaves_no_model_file_holding_the_shopper(tmp_path, tiny_s
     assert engine.recommend(user, 5, model="hybrid").personalised
     report = engine.forget_user(user)
     assert report.versions == 2
+    assert report.exact == ("ease", "itemknn", "popular", "rules", "userknn") and report.dropped == ("als", "hybrid")
     checked = assert_absent(engine.versions.root, user, rows)
     assert checked >= len(MODELS) + 1 + 3  # each model, the second version's, the hybrid's retrievers
     status = engine.forgetting.status()
@@ -91,7 +92,8 @@ def test_a_delete_over_http_rewrites_every_model_file_before_any_refit(tmp_path,
     try:
         with server.client("admin") as c:
             assert c.get(f"/users/{user}/recommendations", params={"model": "als"}).json()["personalised"]
-            assert c.delete(f"/users/{user}").status_code == 200
+            gone = c.delete(f"/users/{user}").json()
+            assert gone["models_awaiting_refit"] == ["als"] and {"itemknn", "rules"} <= set(gone["models_subtracted"])
             assert assert_absent(home / "versions", user, rows) >= 3
             for model in ("itemknn", "rules", "als"):
                 served = c.get(f"/users/{user}/recommendations", params={"model": model}).json()

@@ -40,10 +40,14 @@ class Forgetting:
         """Delete the shopper from the store and tombstone them in every kept version;
         ``by`` (an API key id, "cli", "python") goes to the audit row."""
         report = self.store.delete_user(user_id)
-        scrubbed = len(self.unlearn(user_id))
+        unlearned = self.unlearn(user_id)
+        scrubbed = len(unlearned)
+        exact = {name for u in unlearned for name in u.exact}
+        dropped = {name for u in unlearned for name in (*u.dropped, *u.unreadable)}
         audit_id = self.log.record(user_id, by=by, events=report.events, profile_rows=report.user_rows,
                                    impressions=report.impressions, versions=scrubbed)
-        return dataclasses.replace(report, versions=scrubbed, audit_id=audit_id)
+        return dataclasses.replace(report, versions=scrubbed, audit_id=audit_id, exact=tuple(sorted(exact - dropped)),
+                                   dropped=tuple(sorted(dropped)))
 
     def unlearn(self, user_id: str, versions: list[str] | None = None) -> list[Unlearned]:
         """Rewrite every kept version (or ``versions``) without the shopper; every process
