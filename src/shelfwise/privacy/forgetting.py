@@ -34,11 +34,11 @@ class Forgetting:
     def __init__(self, store, versions: ModelVersions):
         self.store, self.versions = store, versions
         self.log = ForgetLog(store.engine)
-        self.last: list[Unlearned] = []  # what the latest ``unlearn`` changed, per version
 
     def forget(self, user_id: str, by: str = "python") -> DeletionReport:
-        """Delete the shopper from the store and tombstone them in every kept version;
-        ``by`` (an API key id, "cli", "python") goes to the audit row."""
+        """Delete the shopper from the store and rewrite every kept version without them
+        (``unlearn``); ``by`` (an API key id, "cli", "python") goes to the audit row. The
+        report names the models that subtracted them exactly and those that wait for the refit."""
         report = self.store.delete_user(user_id)
         unlearned = self.unlearn(user_id)
         scrubbed = len(unlearned)
@@ -59,7 +59,6 @@ class Forgetting:
                 if changed is not None:
                     done.append(changed)
         self.versions.models_changed()
-        self.last = done
         return done
 
     def settle(self, version: str) -> int:

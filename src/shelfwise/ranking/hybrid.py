@@ -200,6 +200,7 @@ class HybridRecommender(Recommender):
             self.intervals_ = repurchase_intervals(scrubbed)
         self.context_, self.histories_ = FeatureContext.of(scrubbed), Histories.of(scrubbed)
         self.training_targets_ = self.training_targets_[~np.isin(self.training_targets_[:, 0], users)]
+        self.__dict__.pop("_ranker_data", None)  # the ranker's training rows in memory hold their features
 
     def with_fusion(self, fusion: str) -> HybridRecommender:
         """The same fitted retrievers and ranker training groups with another fusion ranker
