@@ -15,6 +15,7 @@ from shelfwise.config import Settings
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.synthetic import generate_shop
 from shelfwise.engine import Engine
+from shelfwise.models import create
 from tests.api.conftest import cli, start_server
 from tests.privacy.test_forget_contract import _per_shopper_rows_empty, _states
 
@@ -75,6 +76,22 @@ def test_engine_forget_leaves_no_model_file_holding_the_shopper(tmp_path, tiny_s
     for model in MODELS:
         assert engine.recommend(user, 5, model=model).fallback == "unknown shopper", model
     engine.close()
+
+    # the count-based models as rewritten on disk score every other shopper as models fitted
+    # from scratch on the events without the shopper (columns matched by item id)
+    reopened = Engine(Settings(home=home, impressions={"enabled": False}))
+    events = tiny_shop.events[tiny_shop.events["user_id"].astype(str) != user]
+    scratch = Interactions.from_events(events)
+    assert (scratch.items_to_indices(Interactions.load(next(iter(engine.versions.root.glob("*/view")))).item_ids)
+            >= 0).all()  # every item is still touched by someone
+    for name in status["exact"]:
+        model, view = reopened.versions.load(name)
+        others = [u for u in view.user_ids if not u.startswith("\x00")]
+        fresh = create(name, **PARAMS.get(name, {})).fit(scratch)
+        got = model.score(view.users_to_indices(others))
+        want = fresh.score(scratch.users_to_indices(others))[:, scratch.items_to_indices(view.item_ids)]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+    reopened.close()
 
 
 def test_a_delete_over_http_rewrites_every_model_file_before_any_refit(tmp_path, tiny_shop):
