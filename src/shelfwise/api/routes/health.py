@@ -15,7 +15,8 @@ router = APIRouter(tags=["service"])
 def healthz(engine: EngineDep, request: Request) -> dict:
     """``precomputed`` (with ``online.precompute_seconds``): lists this process's walker has
     gone through in its current pass, of how many, and its whole passes so far. ``forget``:
-    deletions waiting for a training run without the shopper, and the oldest one's age."""
+    deletions waiting for a training run without the shopper, the oldest one's age, and which
+    serving models a deletion leaves exact at once (``exact``) or waiting for that run (``refit``)."""
     out = {"status": "ok", "models": engine.trained_models(), "forget": engine.forgetting.status()}
     if request.app.state.precompute is not None:
         out["precomputed"] = request.app.state.precompute.status()
