@@ -43,6 +43,7 @@ class BanditLog:
     action_names: tuple = ()
     logging_dist: np.ndarray | None = None  # (n, K) pi_0(. | x_i), where the logger kept it
     truth: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n, K) E[r | x_i, a]
+    items: np.ndarray | None = None  # (n,) the item shown, where known
 
     def __post_init__(self):
         n = len(self.actions)
@@ -69,7 +70,7 @@ class BanditLog:
                        propensities=self.propensities[rows], rewards=cut(self.rewards),
                        features=self.features[rows], allowed=self.allowed[rows],
                        logging_dist=None if self.logging_dist is None else self.logging_dist[rows],
-                       truth=cut(self.truth))
+                       truth=cut(self.truth), items=None if self.items is None else self.items[rows])
 
 
 @dataclass(frozen=True)

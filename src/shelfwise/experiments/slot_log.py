@@ -162,12 +162,13 @@ class SlotPolicy(GreedyPolicy):
         """Every slot this policy filled so far, as an ``ope.BanditLog``."""
         def cat(key):
             return np.concatenate([r[key] for r in self._rows])
-        dist, actions = cat("dist"), cat("actions")
+        dist, actions, item = cat("dist"), cat("actions"), cat("item")
         truth = {k: cat(k) for k in ("click", "purchase") if self._rows and k in self._rows[0]}
         return BanditLog(users=cat("users"), actions=actions,
                          propensities=dist[np.arange(len(actions)), actions],
                          rewards={"click": cat("r_click"), "purchase": cat("r_purchase")},
-                         features=cat("features"), allowed=cat("item") >= 0,
+                         features=cat("features"), allowed=item >= 0,
+                         items=item[np.arange(len(actions)), actions],
                          action_names=tuple(str(c) for c in self.category_names_),
                          logging_dist=dist, truth=truth)
 
@@ -197,4 +198,5 @@ def resample(log: BanditLog, rng: np.random.Generator) -> BanditLog:
     rewards = {k: (rng.random(log.n) < t[rows, actions]).astype(float) for k, t in log.truth.items()}
     return BanditLog(users=log.users, actions=actions, propensities=log.logging_dist[rows, actions],
                      rewards=rewards, features=log.features, allowed=log.allowed,
-                     action_names=log.action_names, logging_dist=log.logging_dist, truth=log.truth)
+                     action_names=log.action_names, logging_dist=log.logging_dist, truth=log.truth,
+                     items=None)
