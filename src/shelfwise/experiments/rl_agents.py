@@ -6,14 +6,16 @@ evaluation that holds them against fixed policies on the same shoppers and draws
   y = r + gamma (1 - done) Q_target(s', argmax_a Q_online(s', a)), which curbs DQN's
   overestimation; everything else (replay, target sync, epsilon schedule, Huber loss) is
   stable-baselines3's.
-- ``A2C`` with ``n_steps`` = the episode length and ``gae_lambda`` = 1: every rollout is one
-  whole episode, so the advantage is the Monte-Carlo return minus the learned value, i.e.
-  REINFORCE with a learned baseline (Williams, 1992; Sutton & Barto, 13.4).
+- ``A2C`` on ``N_ENVS`` copies of the environment (``ShopperEnv.clone``) with ``n_steps`` =
+  the episode length and ``gae_lambda`` = 1: every episode lasts exactly ``horizon`` steps,
+  so each update is a batch of ``N_ENVS`` whole episodes and the advantage is the
+  Monte-Carlo return minus the learned value, i.e. REINFORCE with a learned baseline
+  (Williams, 1992; Sutton & Barto, 13.4), plus a small entropy bonus.
 
 ``rollout`` plays one episode per given shopper, resetting with ``seed + j`` (common random
 numbers across policies) and a fresh bandit, and reports purchases per shopper, the lists'
 category entropy (bits, ``simulation.metrics.category_entropy``), catalogue coverage and the
-share of each action.
+share of each action, with each shopper's return (``returns``, for paired comparisons).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from stable_baselines3 import A2C, DQN
 from shelfwise.simulation.metrics import category_entropy
 
 AGENTS = ("dqn", "reinforce")
+N_ENVS = 8  # episodes per REINFORCE update
 
 
 class DoubleDQN(DQN):
@@ -66,9 +69,11 @@ def make_agent(kind: str, env, seed: int = 0, gamma: float = 0.99):
                          exploration_fraction=0.3, exploration_final_eps=0.05, policy_kwargs=net,
                          seed=seed, device="cpu", verbose=0)
     if kind == "reinforce":
-        return A2C("MlpPolicy", env, learning_rate=1e-3, n_steps=env.horizon, gamma=gamma, gae_lambda=1.0,
-                   ent_coef=0.01, normalize_advantage=True, policy_kwargs=net, seed=seed, device="cpu",
-                   verbose=0)
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        vec = DummyVecEnv([env.clone for _ in range(N_ENVS)])
+        return A2C("MlpPolicy", vec, learning_rate=1e-3, n_steps=env.horizon, gamma=gamma, gae_lambda=1.0,
+                   ent_coef=0.01, policy_kwargs=net, seed=seed, device="cpu", verbose=0)
     raise ValueError(f"kind must be one of {AGENTS}. Got {kind!r} instead.")
 
 
@@ -106,7 +111,7 @@ def rollout(env, act: Callable[[np.ndarray], int], users, seed: int = 0) -> dict
             shown.update(items.tolist())
         purchases.append(total)
     entropy = category_entropy(np.concatenate(lists), np.concatenate(cats))
-    return {"purchases": float(np.mean(purchases)),
+    return {"returns": np.asarray(purchases), "purchases": float(np.mean(purchases)),
             "purchases_se": float(np.std(purchases, ddof=1) / np.sqrt(len(purchases))),
             "diversity": float(entropy.mean()), "coverage": len(shown) / env.n_items,
             "actions": actions / actions.sum()}

@@ -31,6 +31,8 @@ generator.
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import scipy.sparse as sp
@@ -88,6 +90,17 @@ class ShopperEnv(gym.Env):
         size = 3 * self.k + self.portrait.shape[1] + 3
         self.observation_space = gym.spaces.Box(0.0, 100.0, shape=(size,), dtype=np.float32)
         self.user = int(self.users[0])
+
+    def clone(self) -> ShopperEnv:
+        """Another environment over the same shop, pools and bandit, with its own shoppers'
+        state and random generator (for vectorised training without refitting the ranker)."""
+        other = copy.copy(self)
+        other.shoppers = copy.copy(self.shoppers)
+        other.shoppers.fatigue = self.shoppers.fatigue.copy()
+        other.shoppers.owned = self.shoppers.owned.copy()
+        other._bandit_news = []
+        other._np_random = None
+        return other
 
     def reset_bandit(self, seed: int = 0) -> None:
         """A fresh category bandit (prior posteriors, its generator reseeded), so every
