@@ -6,8 +6,11 @@ simulated days (``experiments.slot_log.SlotPolicy``), logging its propensities; 
 and DR (``experiments.ope``) estimate from that log the click and purchase rates of other
 slot policies, beside Open Bandit Pipeline's estimators on the same inputs, against (a) the
 exact expected rate on the logged contexts (the simulator's probabilities) and (b) the rate
-measured by running the policy itself in the simulator with the same seed. Then IPS's bias
-over ``resamples`` logs redrawn on the same contexts (mean error and its standard error).
+measured by running the policy itself in the simulator with the same seed. Then IPS's bias:
+its mean error over ``resamples`` logs redrawn on the same contexts (with its standard error;
+with propensities near 0 the weights are heavy-tailed and a few hundred logs understate both),
+and exactly: E[IPS] - truth = minus the target's expected reward on actions the logger
+could not take (propensity 0: the bandit's Monte-Carlo estimate gave them no draw).
 
 ``rl_section``: ``experiments.rl_env.ShopperEnv`` (one shopper's next ``horizon`` daily
 visits; action = how the candidates are re-ranked: greedy, MMR at three weights, or greedy
@@ -88,7 +91,10 @@ def ope_section(days: int = 4, seed: int = 0, resamples: int = 200, shop_size: d
                     "truth (run)": measured.mean(), "run se": measured.std(ddof=1) / np.sqrt(len(measured)),
                     "covers": bool(est["low"] <= est["truth"] <= est["high"]),
                     "ips bias over resamples": f"{bias.mean():+.5f} ± {bias.std(ddof=1) / np.sqrt(resamples):.5f}"
-                    if est["estimator"] == "ips" else "", "unsupported": est["unsupported"]})
+                    if est["estimator"] == "ips" else "",
+                    # E[IPS] - truth exactly: minus the target's reward on actions the logger never takes
+                    "ips exact bias": -float((dist * log.truth[reward] * (log.logging_dist <= 0)).sum(1).mean())
+                    if est["estimator"] == "ips" else np.nan, "unsupported": est["unsupported"]})
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
@@ -126,7 +132,7 @@ def rl_section(seeds: int = 3, steps: int = 15000, horizon: int = 20, eval_users
         at = 1000 * (seed + 1)  # evaluation draws, shared by every policy of this seed
         rng = np.random.default_rng(seed)
         policies = [(n, (lambda a: lambda obs: a)(i), 0.0) for i, n in enumerate(names)]
-        policies.append(("random", lambda obs: int(rng.integers(env.action_space.n)), 0.0))
+        policies.append(("random", lambda obs, rng=rng: int(rng.integers(env.action_space.n)), 0.0))
         for kind in rl_agents.AGENTS:
             agent, seconds = rl_agents.train(kind, env, steps, seed=seed)
             policies.append((kind, rl_agents.greedy_action(agent), seconds))
@@ -144,8 +150,7 @@ def rl_section(seeds: int = 3, steps: int = 15000, horizon: int = 20, eval_users
         actions=("actions", "last"))
     with pd.option_context("display.width", 250, "display.float_format", "{:.3f}".format):
         print(table.to_string())
-    fixed = [n for n in names]
-    best = max(fixed, key=lambda n: table.loc[n, "purchases"])
+    best = max(names, key=lambda n: table.loc[n, "purchases"])
     lines = []
     for kind in rl_agents.AGENTS:
         for other in dict.fromkeys(["greedy", best]):

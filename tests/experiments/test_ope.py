@@ -89,7 +89,7 @@ def test_evaluate_reports_every_estimator_with_the_truth(logged):
 
 
 def test_bad_input_is_refused_with_the_field_named(logged):
-    policy, log = logged
+    _, log = logged
     with pytest.raises(ValueError, match="target must have shape"):
         ope.ips(log, np.ones((log.n, 3)) / 3)
     with pytest.raises(ValueError, match="propensities"):

@@ -36,13 +36,13 @@ def test_rewards_are_the_simulators_purchases(env, small_shop):
     fresh = ShopEnvironment(small_shop).shoppers
     total = 0.0
     for episode in range(25):
-        obs, _ = env.reset(seed=episode)
+        env.reset(seed=episode)
         user = env.user
         fresh.fatigue[user] = 0.0
         done = False
         while not done:
             action = int(env.action_space.sample())
-            obs, reward, done, _, info = env.step(action)
+            _, reward, done, _, info = env.step(action)
             bought = fresh.respond(np.array([user]), info["items"][None, :], info["uniforms"][None])
             fresh.fatigue[user] *= fresh.params.boredom_decay
             assert reward == bought.purchased.sum()
@@ -68,7 +68,7 @@ def test_an_agent_trained_a_little_beats_random_on_a_planted_env(small_shop, kin
     params = ShopperParams(boredom=0.0, cart_rate=1.0, buy_base=0.7, buy_slope=0.3)
     planted = ShopperEnv(small_shop, params=params, horizon=8, pool=100, lambdas=(1.0, 0.0), bandit=False,
                          users=np.arange(0, 400, 2))
-    agent, seconds = rl_agents.train(kind, planted, 2000, seed=0)
+    agent, _ = rl_agents.train(kind, planted, 2000, seed=0)
     shoppers = np.arange(1, 400, 2)  # not trained on
     rng = np.random.default_rng(0)
     random = rl_agents.rollout(planted, lambda obs: int(rng.integers(2)), shoppers, seed=5)
@@ -76,6 +76,18 @@ def test_an_agent_trained_a_little_beats_random_on_a_planted_env(small_shop, kin
     gain = trained["returns"] - random["returns"]  # paired: same shoppers, same draws
     assert gain.mean() > 3 * gain.std(ddof=1) / np.sqrt(len(gain)), (gain.mean(), trained["actions"])
     assert trained["actions"][0] > 0.8
+
+
+def test_each_action_is_a_serving_configuration(env):
+    """Serving an action through the one path means these ListRequest fields; MMR with
+    lambda 1 and no exploration is the greedy list the environment shows for action 0."""
+    from shelfwise.serving.types import ListRequest
+
+    requests = [ListRequest(**env.serving_request(a)) for a in range(env.action_space.n)]
+    assert [r.diversity for r in requests] == [*env.lambdas, 1.0]
+    assert [r.explore for r in requests] == [False] * len(env.lambdas) + [True]
+    env.reset(seed=3)
+    np.testing.assert_array_equal(env.slate(0), env.pool[env.user][: env.n])
 
 
 def test_bad_input_is_refused(env, small_shop):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch as th
-import torch.nn.functional as F  # noqa: N812 - the usual name
+import torch.nn.functional as F
 from stable_baselines3 import A2C, DQN
 
 from shelfwise.simulation.metrics import category_entropy

@@ -147,6 +147,20 @@ class ShopperEnv(gym.Env):
         info = {"items": items, "purchased": r.purchased[0], "viewed": r.viewed[0], "uniforms": uniforms[0]}
         return self._obs(), reward, self.t >= self.horizon, False, info
 
+    def serving_request(self, action: int) -> dict:
+        """The serving path's ``ListRequest`` fields that serve ``action``'s re-ranking: MMR with
+        weight lambda is ``diversity``; the bandit action is the greedy list with the
+        exploration slot (``explore``). This is the hook by which a learned policy is served:
+        an experiment's variant (or the caller) sets these fields per request from the agent's
+        choice, and the list goes through the one serving path like any other. (The serving
+        bandit's arms are top-level categories; this environment's are two levels deep.)"""
+        action = int(action)
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be in [0, {self.action_space.n}). Got {action} instead.")
+        if action == len(self.lambdas):
+            return {"diversity": 1.0, "explore": True}
+        return {"diversity": float(self.lambdas[action]), "explore": False}
+
     # -- the lists ---------------------------------------------------------------------------
     def _available(self) -> np.ndarray:
         """(L,) bool: the pool's items still worth showing (not a durable bought since)."""
