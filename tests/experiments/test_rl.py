@@ -52,6 +52,23 @@ def test_rewards_are_the_simulators_purchases(env, small_shop):
     assert total > 0  # the check saw purchases, not only zeros
 
 
+def test_expected_reward_has_the_mean_of_the_purchases(small_shop):
+    """reward="expected" pays the list's expected purchases; summed over many steps it meets
+    the purchases the shoppers actually made from the same lists within noise."""
+    env = ShopperEnv(small_shop, horizon=6, pool=40, reward="expected")
+    expected, bought = [], []
+    for episode in range(60):
+        env.reset(seed=episode)
+        done = False
+        while not done:
+            _, reward, done, _, info = env.step(int(env.action_space.sample()))
+            expected.append(reward)
+            bought.append(info["purchased"].sum())
+    expected, bought = np.array(expected), np.array(bought, float)
+    se = np.sqrt(np.maximum(expected, 1e-12).sum()) / len(bought)  # Poisson-like noise of the count
+    assert abs(bought.mean() - expected.mean()) < 4 * se, (bought.mean(), expected.mean())
+
+
 def test_same_seed_same_episode(env):
     runs = []
     for _ in range(2):
@@ -94,6 +111,8 @@ def test_bad_input_is_refused(env, small_shop):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action must be in"):
         env.step(99)
+    with pytest.raises(ValueError, match="reward must be"):
+        ShopperEnv(small_shop, reward="clicks")
     with pytest.raises(ValueError, match="lambdas"):
         ShopperEnv(small_shop, lambdas=(1.5,))
     with pytest.raises(ValueError, match="kind must be one of"):

@@ -14,7 +14,10 @@ day; durables the shopper buys leave it).
   whether the slot's item was viewed, as ``simulation.BanditPolicy``, in batches of
   ``BANDIT_BATCH`` impressions).
 - **Reward**: the purchases the shopper makes from the list (``Shoppers.respond``); the
-  return over the episode is the purchases over ``horizon`` days. Satiation decays overnight
+  return over the episode is the purchases over ``horizon`` days. ``reward="expected"``
+  gives instead the expected purchases of the list in today's state (the same funnel's
+  probabilities; same mean, far less noise: a training aid the simulator allows and a shop
+  does not); the shopper still responds with draws, so the state moves the same way. Satiation decays overnight
   (``ShopperParams.boredom_decay``), so what is shown today changes tomorrow's purchases.
 - **Observation** (float32, 3K + 10, K categories at depth 2): what the shop can observe,
   never the truth: per category, the decayed count of items shown to the shopper during the
@@ -54,13 +57,16 @@ class ShopperEnv(gym.Env):
 
     def __init__(self, shop, *, params=None, n: int = 10, pool: int = 50, horizon: int = 20,
                  lambdas: tuple[float, ...] = (1.0, 0.7, 0.5, 0.3), bandit: bool = True,
-                 users=None, model: str = "ease", seed: int = 0):
+                 users=None, model: str = "ease", reward: str = "purchases", seed: int = 0):
         if n < 2 or pool < n or horizon < 1:
             raise ValueError(f"need n >= 2, pool >= n and horizon >= 1. Got n={n}, pool={pool}, "
                              f"horizon={horizon} instead.")
         if not lambdas or any(not 0 <= lam <= 1 for lam in lambdas):
             raise ValueError(f"lambdas must be non-empty and in [0, 1]. Got {lambdas!r} instead.")
+        if reward not in ("purchases", "expected"):
+            raise ValueError(f"reward must be 'purchases' or 'expected'. Got {reward!r} instead.")
         self.n, self.horizon, self.lambdas, self.with_bandit = n, horizon, tuple(lambdas), bandit
+        self.reward_mode = reward
         shop_env = ShopEnvironment(shop, params, n=n, seed=seed)
         self.shoppers = shop_env.shoppers
         inter = shop_env.interactions()
@@ -127,6 +133,7 @@ class ShopperEnv(gym.Env):
             raise ValueError(f"action must be in [0, {self.action_space.n}). Got {action} instead.")
         items = self.slate(action)
         uniforms = self.np_random.random((1, self.n, 4))
+        expected = self._expected_purchases(items) if self.reward_mode == "expected" else 0.0
         r = self.shoppers.respond(np.array([self.user]), items[None, :], uniforms)
         if action == len(self.lambdas) and items[-1] >= 0:
             self._bandit_news.append((int(self.categories[items[-1]]), float(r.viewed[0, -1])))
@@ -143,7 +150,7 @@ class ShopperEnv(gym.Env):
             self.last_buy = self.t
         self.shoppers.fatigue[self.user] *= self.shoppers.params.boredom_decay  # overnight
         self.t += 1
-        reward = float(r.purchased.sum())
+        reward = float(r.purchased.sum()) if self.reward_mode == "purchases" else expected
         info = {"items": items, "purchased": r.purchased[0], "viewed": r.viewed[0], "uniforms": uniforms[0]}
         return self._obs(), reward, self.t >= self.horizon, False, info
 
@@ -186,6 +193,15 @@ class ShopperEnv(gym.Env):
         sim = self.sim[self.user][np.ix_(ok, ok)]
         chosen, _ = mmr(items[None, :], scores[None, :], sim[None], self.n, lam)
         return chosen[0]
+
+    def _expected_purchases(self, items: np.ndarray) -> float:
+        """Expected purchases from the list ``items`` (n,) in today's state (the funnel of
+        ``simulation.shoppers`` with its probabilities instead of draws)."""
+        p = self.shoppers.params
+        a = self.shoppers.attraction(np.array([self.user]), items[None, :])[0]
+        stock = self.shoppers.in_stock[np.maximum(items, 0)] & (items >= 0)
+        return float((self.shoppers.examination(self.n) * a * p.cart_rate * a * stock
+                      * (p.buy_base + p.buy_slope * a)).sum())
 
     def _obs(self) -> np.ndarray:
         greedy = self.slate(0) if self.lambdas[0] >= 1 else self.pool[self.user][: self.n]
