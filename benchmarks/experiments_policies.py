@@ -153,7 +153,7 @@ def rl_section(seeds: int = 3, steps: int = 15000, horizon: int = 20, eval_users
     best = max(names, key=lambda n: table.loc[n, "purchases"])
     lines = []
     for kind in rl_agents.AGENTS:
-        for other in dict.fromkeys(["greedy", best]):
+        for other in dict.fromkeys(["greedy", "bandit", "random", best]):
             d = np.concatenate(returns[kind]) - np.concatenate(returns[other])  # paired by shopper and draws
             se = d.std(ddof=1) / np.sqrt(len(d))
             word = "beats" if d.mean() > 2 * se else ("loses to" if d.mean() < -2 * se else "ties with")
