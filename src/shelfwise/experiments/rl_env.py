@@ -19,7 +19,7 @@ day; durables the shopper buys leave it).
   probabilities; same mean, far less noise: a training aid the simulator allows and a shop
   does not); the shopper still responds with draws, so the state moves the same way. Satiation decays overnight
   (``ShopperParams.boredom_decay``), so what is shown today changes tomorrow's purchases.
-- **Observation** (float32, 3K + 10, K categories at depth 2): what the shop can observe,
+- **Observation** (float32, 3K + D + 5: K categories at depth 2, D departments): what the shop can observe,
   never the truth: per category, the decayed count of items shown to the shopper during the
   episode (/ 5), the decayed purchases, the share of today's greedy list; the greedy list's
   overlap with what was shown lately; the portrait from the history (department shares,
@@ -40,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 import scipy.sparse as sp
 
+from shelfwise.data.interactions import TYPE_CODES
 from shelfwise.ranking.catalogue import category_codes
 from shelfwise.ranking.diversity import attribute_similarity, mmr
 from shelfwise.ranking.exploration import CategoryThompson
@@ -85,7 +86,8 @@ class ShopperEnv(gym.Env):
         counts = np.asarray((inter.binary @ onehot).todense())
         share = counts / np.maximum(counts.sum(1, keepdims=True), 1.0)
         events = np.diff(inter.seq_indptr)
-        buys = np.asarray((inter.binary.multiply(inter.matrix >= 5)).sum(1)).ravel()
+        owner = np.repeat(np.arange(inter.n_users), events)  # (n_events,) user of each event
+        buys = np.bincount(owner[inter.seq_types == TYPE_CODES["purchase"]], minlength=inter.n_users)
         self.portrait = np.column_stack([share, np.log1p(events) / 5, np.log1p(buys) / 3]).astype(np.float32)
         # fewer Monte-Carlo draws than serving: the env needs the bandit's choice, not exact
         # propensities, and every posterior update costs a fresh estimate
