@@ -21,7 +21,7 @@ numbers: purchases per shopper over the horizon, list category entropy (bits), c
 coverage, training time. The verdict line is computed from the figures printed.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/experiments_policies.py
-      [--section ope rl] [--seeds 3] [--steps 15000] [--quick]
+      [--section ope rl] [--seeds 3] [--steps 15000] [--train-reward purchases|expected] [--quick]
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def ope_section(days: int = 4, seed: int = 0, resamples: int = 200, shop_size: d
 
 
 def rl_section(seeds: int = 3, steps: int = 15000, horizon: int = 20, eval_users: int = 150,
-               shop_size: dict | None = None) -> pd.DataFrame:
+               shop_size: dict | None = None, train_reward: str = "purchases") -> pd.DataFrame:
     """Print and return the RL table (one row per policy, averaged over seeds)."""
     import torch
 
@@ -122,10 +122,13 @@ def rl_section(seeds: int = 3, steps: int = 15000, horizon: int = 20, eval_users
     shop = generate_shop(**size)
     users = np.arange(size["n_users"])
     env = ShopperEnv(shop, horizon=horizon, users=users[users % 2 == 0])
+    trainer = env.clone()  # agents may train on the expected purchases; every policy is judged on drawn ones
+    trainer.reward_mode = train_reward
     held_out = users[users % 2 == 1][:eval_users]
     names = [("greedy" if lam >= 1 else f"mmr({lam:g})") for lam in env.lambdas] + ["bandit"]
     print(f"\n== RL in the simulator: {size['n_users']} shoppers, {size['n_items']} items, episodes of "
-          f"{horizon} daily visits, {len(held_out)} held-out shoppers, {seeds} seeds, {steps} training steps ==")
+          f"{horizon} daily visits, {len(held_out)} held-out shoppers, {seeds} seeds, {steps} training steps "
+          f"on {train_reward} ==")
     print(f"actions: {', '.join(f'{i}={n}' for i, n in enumerate(names))}")
     rows, returns = [], {}
     for seed in range(seeds):
@@ -134,7 +137,7 @@ def rl_section(seeds: int = 3, steps: int = 15000, horizon: int = 20, eval_users
         policies = [(n, (lambda a: lambda obs: a)(i), 0.0) for i, n in enumerate(names)]
         policies.append(("random", lambda obs, rng=rng: int(rng.integers(env.action_space.n)), 0.0))
         for kind in rl_agents.AGENTS:
-            agent, seconds = rl_agents.train(kind, env, steps, seed=seed)
+            agent, seconds = rl_agents.train(kind, trainer, steps, seed=seed)
             policies.append((kind, rl_agents.greedy_action(agent), seconds))
         for name, act, seconds in policies:
             m = rl_agents.rollout(env, act, held_out, seed=at)
@@ -169,6 +172,8 @@ def main(argv=None) -> None:
     ap.add_argument("--section", nargs="+", choices=["ope", "rl"], default=["ope", "rl"])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=15000, help="training steps per agent and seed")
+    ap.add_argument("--train-reward", choices=["purchases", "expected"], default="purchases",
+                    help="what the agents learn from (evaluation always counts drawn purchases)")
     ap.add_argument("--quick", action="store_true", help="a tiny shop and short training (a smoke run)")
     args = ap.parse_args(argv)
     if args.seeds < 1 or args.steps < 1:
@@ -179,7 +184,7 @@ def main(argv=None) -> None:
     if "rl" in args.section:
         rl_section(**({"seeds": 1, "steps": 500, "horizon": 5, "eval_users": 20,
                        "shop_size": {"n_users": 400, "n_items": 300, "seed": 3}} if args.quick else
-                      {"seeds": args.seeds, "steps": args.steps}))
+                      {"seeds": args.seeds, "steps": args.steps}), train_reward=args.train_reward)
 
 
 if __name__ == "__main__":
