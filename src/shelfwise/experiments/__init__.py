@@ -1,1 +1,1 @@
-"""Experiments and learning from feedback: A/B tests, interleaving, off-policy evaluation, RL."""
+"""Experiments: A/B tests, interleaving, their statistics (and, beside them, off-policy evaluation and RL)."""

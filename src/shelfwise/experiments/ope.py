@@ -116,8 +116,7 @@ def snips(log: BanditLog, target: np.ndarray, reward: str = "click", level: floa
     value = float((w * r).sum() / w.sum()) if w.sum() > 0 else 0.0
     # delta method: the ratio's influence terms are w (r - V) / mean(w)
     terms = w * (r - value) / max(w.mean(), 1e-12)
-    est = _interval("snips", terms, value, level)
-    return est
+    return _interval("snips", terms, value, level)
 
 
 def dr(log: BanditLog, target: np.ndarray, q_hat: np.ndarray, reward: str = "click",
