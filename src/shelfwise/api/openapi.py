@@ -31,7 +31,8 @@ WHY = {
     403: "The key lacks the scope, or the shopper token is for another shopper or another route.",
     404: "No such item, shopper, campaign or version.",
     408: "The request body did not arrive in time (serve.body_timeout_seconds).",
-    409: "Not possible yet: the model is not trained, the shop is not segmented, a run is in progress.",
+    409: "Not possible now: the model is not trained, the shop is not segmented, a run is in progress, "
+         "another experiment runs or this one has stopped.",
     413: "The request body is over 1 MiB.",
     422: "A parameter or the body is not valid; the detail names the field.",
     429: "A rate limit, or too many failed authentications; Retry-After says when to come back.",
@@ -53,6 +54,8 @@ RAISES = {
     "/campaigns/{campaign_id}/audience.csv": {409},
     "/models/train": {409},
     "/models/{version}/activate": {409},
+    "/experiments": {409},
+    "/experiments/{experiment_id}/stop": {409},
     "/api/health/ready": {503},
 }
 SECURITY = {
