@@ -68,6 +68,13 @@ class SparkTrainer:
         self.spark = spark or spark_session(master, driver_memory, conf)
         self._frames: tuple[Interactions, Frames] | None = None
 
+    @classmethod
+    def from_settings(cls, settings) -> SparkTrainer:
+        """A trainer on ``settings.training``'s master, its Parquet under ``spark_dir`` (default
+        ``<home>/spark``); the JVM starts here."""
+        t = settings.training
+        return cls(t.spark_master, t.spark_dir or Path(settings.home) / "spark", driver_memory=t.spark_driver_memory)
+
     @staticmethod
     def can_fit(name: str) -> bool:
         return name in SPARK_MODELS
