@@ -64,8 +64,9 @@ class SparkTrainer:
 
         root = Path(work_dir) if work_dir else Path(tempfile.gettempdir())
         self.folder = root / f"shelfwise-spark-{uuid.uuid4().hex[:10]}"
-        self._own_session = spark is None
-        self.spark = spark or spark_session(master, driver_memory, conf)
+        # a session this process already runs is left running on close (its owner stops it)
+        self.spark, self._own_session = (spark, False) if spark is not None else spark_session(
+            master, driver_memory, conf)
         self._frames: tuple[Interactions, Frames] | None = None
 
     @classmethod

@@ -8,9 +8,12 @@ shared filesystem).
 
 from __future__ import annotations
 
+import os
+
 #: settings for a small machine: few shuffle partitions (the default 200 would make hundreds
 #: of tiny tasks), no web UI, no console progress bars in the CLI's output
 BASE_CONF = {
+    "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
     "spark.ui.enabled": "false",
@@ -21,18 +24,31 @@ BASE_CONF = {
 }
 
 
-def spark_session(master: str = "local[2]", driver_memory: str = "2g", conf: dict[str, str] | None = None):
-    """A SparkSession on ``master`` (created, or the running one if the JVM is already up, in
-    which case ``driver_memory`` cannot change any more)."""
+def _session_class():
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the environment
         from shelfwise.errors import MissingExtra
 
         raise MissingExtra("Training on Spark", "spark", ["pyspark"]) from exc
-    builder = SparkSession.builder.master(master).appName("shelfwise-train")
+    return SparkSession
+
+
+def spark_session(master: str = "local[2]", driver_memory: str = "2g",
+                  conf: dict[str, str] | None = None) -> tuple[object, bool]:
+    """(a SparkSession on ``master``, whether it was started here). A session this process
+    already runs is returned as it is (its JVM's memory cannot change any more)."""
+    session_class = _session_class()
+    running = session_class.getActiveSession()
+    if running is not None:
+        return running, False
+    # MLlib's ALS solves through the system's BLAS/LAPACK when it finds libblas.so.3 (Debian:
+    # libopenblas0); one thread each, as Spark's tasks already use the cores. The JVM started
+    # below inherits this process's environment, executors get it through spark.executorEnv.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    builder = session_class.builder.master(master).appName("shelfwise-train")
     for key, value in {**BASE_CONF, "spark.driver.memory": driver_memory, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return spark, True
