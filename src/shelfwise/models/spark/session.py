@@ -25,12 +25,21 @@ BASE_CONF = {
 
 
 def _session_class():
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    """pyspark's SparkSession, or MissingExtra naming the 'spark' extra."""
+    import importlib
+
+    missing = []
+    for module in ("pyspark", "pyarrow"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
         from shelfwise.errors import MissingExtra
 
-        raise MissingExtra("Training on Spark", "spark", ["pyspark"]) from exc
+        raise MissingExtra("Training on Spark", "spark", missing)
+    from pyspark.sql import SparkSession
+
     return SparkSession
 
 
