@@ -73,8 +73,9 @@ def test_session_baskets_and_bm25_on_the_synthetic_shop(trainer, small_shop):
 
 def test_spark_als_ranks_within_tolerance_of_implicit(trainer, data_dir):
     """Leave-one-out NDCG@10 on 3,000 Grocery shoppers: Spark ALS within 15% (relative) of
-    implicit's ALS with the same parameters. On 3,000 shoppers one NDCG@10 has a standard
-    error near 10% of its value; benchmarks/spark.py holds the full datasets to 3%."""
+    implicit's ALS with the same parameters (measured: 0.0224 against 0.0233), and both above
+    popularity (0.0158). On 3,000 shoppers one NDCG@10 has a standard error near 10% of its
+    value; benchmarks/spark.py compares the full datasets, where the bar is 3%."""
     events = load_amazon_grocery(data_dir / "amazon-grocery").events
     events = events[events["user_id"].isin(events["user_id"].drop_duplicates().iloc[:3000])]
     split = leave_one_out(events)
@@ -82,8 +83,9 @@ def test_spark_als_ranks_within_tolerance_of_implicit(trainer, data_dir):
     users, truth = truth_from(split.test, train)
     params = {"factors": 32, "iterations": 10}
     ndcg = {}
-    for engine, model in (("local", create("als", **params).fit(train)),
+    for engine, model in (("popular", create("popular").fit(train)),
+                          ("local", create("als", **params).fit(train)),
                           ("spark", trainer.fit(create("als", **params), train))):
         ndcg[engine] = score_lists(model.recommend(users, 10)[0], truth, train, ks=(10,))["ndcg@10"]
-    assert ndcg["local"] > 0.01  # a model that learned something: popularity scores about 0.006
+    assert ndcg["local"] > ndcg["popular"] and ndcg["spark"] > ndcg["popular"], ndcg
     assert abs(ndcg["spark"] - ndcg["local"]) <= 0.15 * ndcg["local"], ndcg
