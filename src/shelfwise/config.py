@@ -14,6 +14,7 @@ Nothing here reads ``sys.argv``: the CLI parses arguments and passes them in.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,6 +175,13 @@ class TrainingSettings(BaseModel):
                                      description="JVM heap of the Spark driver (e.g. 2g)")
     spark_dir: str = Field(default="", description="folder for the run's Parquet, reachable by every "
                                                    "executor; '' is <home>/spark")
+
+    @field_validator("spark_master")
+    @classmethod
+    def _master_url(cls, value: str) -> str:
+        if not re.fullmatch(r"local(\[(\d+|\*)\])?|yarn|(spark|k8s|mesos)://\S+", value):
+            raise ValueError(f"must be local[N], yarn or a spark://, k8s:// or mesos:// URL; got {value[:40]!r}")
+        return value
 
 
 class Settings(BaseSettings):

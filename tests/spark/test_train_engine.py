@@ -54,3 +54,6 @@ def test_engine_option_and_setting_are_checked(tmp_path):
     (tmp_path / "shelfwise.toml").write_text('[training]\nengine = "flink"\n')
     res = runner.invoke(app, ["train", "--home", str(tmp_path)])
     assert res.exit_code == 2 and "training.engine" in res.output
+    (tmp_path / "shelfwise.toml").write_text('[training]\nspark_master = "hadoop://x"\n')
+    res = runner.invoke(app, ["train", "--home", str(tmp_path)])
+    assert res.exit_code == 2 and "setting training.spark_master: must be local[N], yarn" in res.output

@@ -58,6 +58,12 @@ def spark_session(master: str = "local[2]", driver_memory: str = "2g",
     builder = session_class.builder.master(master).appName("shelfwise-train")
     for key, value in {**BASE_CONF, "spark.driver.memory": driver_memory, **(conf or {})}.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # no Java, a master that does not answer: one line for the user
+        from shelfwise.errors import ShelfwiseError
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ShelfwiseError(f"cannot start Spark on {master!r}: {first}") from exc
     spark.sparkContext.setLogLevel("ERROR")
     return spark, True
