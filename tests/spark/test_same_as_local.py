@@ -16,9 +16,10 @@ from shelfwise.models import create
 
 @pytest.fixture(scope="module")
 def grocery(data_dir):
-    """The first 600 shoppers of Amazon Grocery (purchases, no sessions)."""
+    """The first 600 shoppers of Amazon Grocery (purchases, no sessions), as one view: Spark
+    reads its Parquet export once for every test here."""
     events = load_amazon_grocery(data_dir / "amazon-grocery").events
-    return events[events["user_id"].isin(events["user_id"].drop_duplicates().iloc[:600])]
+    return Interactions.from_events(events[events["user_id"].isin(events["user_id"].drop_duplicates().iloc[:600])])
 
 
 def _same_matrix(a, b) -> None:
@@ -32,14 +33,14 @@ def _same_matrix(a, b) -> None:
 
 @pytest.mark.parametrize("params", [{}, {"half_life_days": 30.0}, {"count": "weighted", "half_life_days": 7.0}])
 def test_popularity_equals_one_process(trainer, grocery, params):
-    view = Interactions.from_events(grocery)
+    view = grocery
     local = create("popular", **params).fit(view)
     spark = trainer.fit(create("popular", **params), view)
     np.testing.assert_array_equal(spark.popularity_, local.popularity_)
 
 
 def test_itemknn_and_rules_equal_one_process_on_grocery(trainer, grocery):
-    view = Interactions.from_events(grocery)
+    view = grocery
     users = np.arange(view.n_users)
     for name in ("itemknn", "rules"):
         local, spark = create(name).fit(view), trainer.fit(create(name), view)
