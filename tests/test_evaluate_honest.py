@@ -43,6 +43,7 @@ def test_cli_evaluate_says_how_many_shoppers_were_new(tiny, tmp_path):
     assert res.exit_code == 0, res.output
     assert "2 test users, 1 unknown to training" in " ".join(res.output.split())
     assert "1 unknown to training" in (tmp_path / "rep" / "report.md").read_text()
+    assert "Fairness:" in res.output and "exposure_gini@10" in res.output  # evaluation.fairness, printed
 
 
 def test_cli_evaluate_rejects_an_unknown_protocol_in_one_line(tiny, tmp_path):

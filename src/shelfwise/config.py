@@ -57,6 +57,15 @@ class ServeSettings(BaseModel):
     retrain_every_minutes: float = Field(default=0.0, ge=0, description="scheduled training runs; 0: off")
     body_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="a request body not received within this is a 408")
+    access_log: bool = Field(default=False, description="log every request (shopper ids in paths pseudonymised)")
+    ssl_certfile: str = Field(default="", description="PEM certificate (chain): serve HTTPS; '' plain HTTP")
+    ssl_keyfile: str = Field(default="", description="PEM private key of ssl_certfile")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServeSettings:
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("ssl_certfile and ssl_keyfile go together: set both or neither")
+        return self
 
 
 class OnlineSettings(BaseModel):
@@ -106,6 +115,49 @@ class PrivacySettings(BaseModel):
                     "after a deletion (deletions meanwhile share the run); 0: at once")
     forget_refit_poll_seconds: float = Field(default=5.0, gt=0, le=3600,
                                              description="how often serve looks for deletions to complete")
+    event_retention_days: float = Field(
+        default=0.0, ge=0, description="delete raw events older than this (their item counts are kept); 0: keep all")
+    no_consent_events: str = Field(
+        default="keep", pattern="^(keep|aggregate|drop)$",
+        description="raw events of shoppers without consent: keep, aggregate (reduced to item counts) or drop")
+    retention_every_minutes: float = Field(
+        default=60.0, ge=0, description="how often shelfwise serve applies the two settings above; 0: never "
+                                        "(shelfwise retention runs it)")
+    dp_enabled: bool = Field(default=False, description="publish popularity counts through OpenDP "
+                                                        "(the popular list, 'popular this week (N shoppers)')")
+    dp_epsilon_per_day: float = Field(default=1.0, gt=0, le=100, description="privacy budget per UTC day, all "
+                                                                             "public counts together")
+    dp_epsilon_per_release: float = Field(default=0.25, gt=0, le=100,
+                                          description="epsilon one release of one public count spends")
+    dp_max_items_per_shopper: int = Field(default=5, ge=1, le=100_000,
+                                          description="items a shopper counts towards in one release "
+                                                      "(their most recent); the counts' sensitivity")
+    dp_refresh_seconds: float = Field(default=43_200.0, gt=0, le=86_400,
+                                      description="a release serves this long before a new one is made")
+    dp_window_days: float = Field(default=30.0, gt=0, le=3650,
+                                  description="days of events the popular list's counts cover")
+    dp_alpha: float = Field(default=0.05, gt=0, lt=1,
+                            description="the stated bound holds for each count with probability 1 - alpha")
+
+    @model_validator(mode="after")
+    def _release_within_budget(self) -> PrivacySettings:
+        if self.dp_epsilon_per_release > self.dp_epsilon_per_day:
+            raise ValueError(f"dp_epsilon_per_release ({self.dp_epsilon_per_release}) exceeds "
+                             f"dp_epsilon_per_day ({self.dp_epsilon_per_day}): no release could be made")
+        return self
+
+
+class SecuritySettings(BaseModel):
+    """Keys: the data key that encrypts personal fields, the secret of pseudonyms."""
+
+    model_config = ConfigDict(extra="forbid")
+    data_key_file: str = Field(default="", description="file of base64 AES-256 keys, first one current; "
+                                                       "'' : <home>/data.key if it exists (SHELFWISE_DATA_KEY "
+                                                       "overrides both)")
+    pseudonym_key_file: str = Field(default="", description="secret of the HMAC-SHA256 pseudonyms in logs and "
+                                                            "exports; '' : <home>/pseudonym.key, made at first use")
+    pseudonymise_exports: bool = Field(default=False, description="name shoppers by pseudonym in CSV exports "
+                                                                  "(audiences, campaigns, propensity scores)")
 
 
 class CheckSettings(BaseModel):
@@ -211,6 +263,9 @@ class Settings(BaseSettings):
         description="behaviours whose items a shopper is not shown again (viewed and carted items stay)")
     diversity: float = Field(default=1.0, ge=0, le=1,
                              description="MMR lambda: 1 = relevance order, lower = more varied lists")
+    long_tail_share: float = Field(default=0.0, ge=0, le=1,
+                                   description="least share of each list from the long tail (items outside "
+                                               "the 20% most popular); 0: off")
     explore: bool = Field(default=False, description="fill the last slot from the category bandit")
     explore_seed: int | None = Field(default=None, ge=0,
                                      description="seed of the exploration draws (a reproducible simulation); "
@@ -221,6 +276,7 @@ class Settings(BaseSettings):
     check: CheckSettings = Field(default_factory=CheckSettings)
     impressions: ImpressionSettings = Field(default_factory=ImpressionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     gorse: GorseSettings = Field(default_factory=GorseSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
@@ -327,15 +383,31 @@ def describe(**overrides: Any) -> list[tuple[str, Any, str]]:
             if name == "store_url" and not leaf:  # "" stands for a file the user should see
                 leaf = settings.resolved_store_url
                 origin = ("default" if origin == "default" else f'{origin} sets ""') + ": SQLite in home"
-            rows.append((name if key is None else f"{name}.{key}", masked_url(leaf), origin))
+            label = name if key is None else f"{name}.{key}"
+            rows.append((label, masked(label, leaf), origin))
     return rows
 
 
+#: Settings (by the last part of their name) and URL query parameters whose value is a secret.
+SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_key)$", re.I)
+_SECRET_QUERY = re.compile(r"([?&](?:ssl)?(?:password|passwd|secret|token|api_?key)=)[^&#]*", re.I)
+
+
+def masked(name: str, value):
+    """What ``shelfwise config`` and the dashboard may show of a setting: a secret-named one
+    (``...password``, ``...token``, ``...secret``, ``...api_key``) as ``***``, URLs through
+    ``masked_url``."""
+    if value and SECRET_NAME.search(name.rsplit(".", 1)[-1]):
+        return "***"
+    return masked_url(value)
+
+
 def masked_url(value):
-    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``); any
-    other value as it is."""
+    """A URL with its password replaced by ``***`` (``postgresql://user:***@host/db``), and
+    secret query parameters too (``?sslpassword=***``); any other value as it is."""
     if not isinstance(value, str) or "://" not in value:
         return value
+    value = _SECRET_QUERY.sub(r"\1***", value)
     scheme, _, rest = value.partition("://")
     # the user info ends at the last '@' before any query: a password may hold '@' or '/'
     head = rest.split("?", 1)[0].split("#", 1)[0]

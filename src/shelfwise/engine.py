@@ -31,11 +31,13 @@ from shelfwise.data.validation import OnError, RowError, validate_events
 from shelfwise.errors import NoData
 from shelfwise.evaluation.cost import measure
 from shelfwise.evaluation.shop import evaluate_shop
+from shelfwise.experiments.service import Experiments
 from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
 from shelfwise.models.spark import SparkTrainer
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
+from shelfwise.privacy.dp import PublicCounts
 from shelfwise.privacy.forgetting import Forgetting
 from shelfwise.privacy.report import privacy_report
 from shelfwise.profiles import Portraits
@@ -81,6 +83,7 @@ class Engine:
         self._portraits: Portraits | None = None
         self._marketing: Marketing | None = None
         self._forgetting: Forgetting | None = None
+        self._experiments: Experiments | None = None
 
     # -- the serving path's parts -------------------------------------------------------
     @property
@@ -102,6 +105,9 @@ class Engine:
             pipeline = Pipeline(self.settings, ShopSource(self.store, self.versions, self.online,
                                                          consent_default=self.settings.privacy.consent_default), log)
             pipeline.segment_of = lambda user: (self.portraits.segment_of(user) or {}).get("id")
+            if self.settings.privacy.dp_enabled:  # published counts through OpenDP (privacy.dp)
+                pipeline.published.public = PublicCounts(
+                    self.store, self.settings, catalogue=lambda: pipeline.source.load("popular")[1].item_ids)
             self._parts = (pipeline, Explainer(pipeline), Feedback(self.settings, self.versions, self.online, log),
                            log)
         return self._parts
@@ -119,7 +125,9 @@ class Engine:
     @property
     def store(self) -> EventStore:
         if self._store is None:
-            self._store = open_store(self.settings.resolved_store_url)
+            from shelfwise.store.fields import FieldCipher
+
+            self._store = open_store(self.settings.resolved_store_url, cipher=FieldCipher.from_settings(self.settings))
         return self._store
 
     @property
@@ -147,6 +155,17 @@ class Engine:
         if self._marketing is None:
             self._marketing = Marketing(self.store, self.settings, self.portraits, self._load)
         return self._marketing
+
+    @property
+    def experiments(self) -> Experiments:
+        """A/B tests and interleaving (``shelfwise.experiments``); starting or stopping one voids
+        cached lists in every process sharing the online state, and this process re-reads it."""
+        if self._experiments is None:
+            def changed() -> None:
+                self.online.catalogue_changed()  # the generation every list key holds
+                self.pipeline.source.experiments_changed()
+            self._experiments = Experiments(self.store, changed)
+        return self._experiments
 
     def close(self) -> None:
         if self._parts is not None and self._parts[3] is not None:
@@ -382,7 +401,7 @@ class Engine:
 
     def privacy(self) -> dict:
         """Consent as stored and the deletions waiting and done (``privacy.report``)."""
-        return privacy_report(self.store, self.forgetting, self.settings)
+        return privacy_report(self.store, self.forgetting, self.settings, public=self.pipeline.published.public)
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, models: list[str] | None = None, protocol: str = "loo-item",
@@ -391,7 +410,8 @@ class Engine:
         """Offline evaluation on the store (``evaluation.shop.evaluate_shop``): split, fit each
         model on the train part as ``train`` builds it (tuned parameters, then ``params``),
         score full-ranking top-K lists. protocol: "loo-item" (last new item per shopper),
-        "loo" (last event) or "temporal" (last 20% of time). ``by_segment``:
+        "loo" (last event) or "temporal" (last 20% of time). ``frame.attrs["fairness"]``:
+        exposure Gini, brand gap and NDCG@10 per activity tertile per model. ``by_segment``:
         ``frame.attrs["by_segment"]`` holds NDCG@10 per shopper segment."""
         return evaluate_shop(self.store.snapshot(), self.store.items(), self.settings.behaviour_weights,
                              models or list(self.settings.models), lambda name, p: self._served_model(name, p),

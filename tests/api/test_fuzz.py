@@ -28,5 +28,5 @@ def test_no_request_gets_a_server_error(shop_server):
                                 f"{response.text[:200]}")
 
         call()
-    assert len(seen) == 69, seen  # every route but /models/train (40 of them Gorse's under /api)
+    assert len(seen) == 73, seen  # every route but /models/train (40 of them Gorse's under /api)
     assert not failures, failures[:5]

@@ -16,7 +16,8 @@ def pages(shop) -> dict[str, str]:
     return {"overview": "/dashboard/", "models": "/dashboard/models", "shoppers": "/dashboard/shoppers",
             "shopper": f"/dashboard/shoppers/{shop.shopper}?item1={shop.item}&type1=cart",
             "items": "/dashboard/items", "item": f"/dashboard/items/{shop.item}", "rules": "/dashboard/rules",
-            "marketing": "/dashboard/marketing", "privacy": "/dashboard/privacy", "settings": "/dashboard/settings"}
+            "marketing": "/dashboard/marketing", "experiments": "/dashboard/experiments",
+            "privacy": "/dashboard/privacy", "settings": "/dashboard/settings"}
 
 
 def test_every_page_loads_clean_accessible_and_fast(shop, open_page):
@@ -44,7 +45,7 @@ def test_every_page_loads_clean_accessible_and_fast(shop, open_page):
 
 
 @pytest.mark.parametrize("name", ["overview", "models", "shoppers", "shopper", "items", "item", "rules", "marketing",
-                                  "privacy", "settings"])
+                                  "experiments", "privacy", "settings"])
 def test_no_session_is_sent_to_the_login_page(shop, name):
     path = pages(shop)[name]
     answer = httpx.get(shop.url + path, follow_redirects=False)

@@ -40,7 +40,8 @@ def test_rows_round_trip_exactly(store):
     assert list(frame.columns) == list(IMPRESSION_COLUMNS)
     assert frame["position"].dtype == "int64" and frame["created_at"].dtype == "float64"
     assert frame["propensity"].dtype == "float64"
-    assert _records(frame) == [{**ranked, "propensity": None, "arm": None}, explore]
+    unset = {"experiment": None, "variant": None}  # served outside any experiment
+    assert _records(frame) == [{**ranked, "propensity": None, "arm": None, **unset}, {**explore, **unset}]
     assert store.impressions("nothing").columns.tolist() == list(IMPRESSION_COLUMNS)
 
 

@@ -24,14 +24,26 @@ from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
 from shelfwise.api.online import CachedLists
 from shelfwise.api.precompute import Precompute
-from shelfwise.api.routes import browse, catalogue, events, health, marketing, models, recommendations, session
+from shelfwise.api.routes import (
+    browse,
+    catalogue,
+    events,
+    experiments,
+    health,
+    marketing,
+    models,
+    recommendations,
+    session,
+)
 from shelfwise.api.schemas import SLASH
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
 from shelfwise.engine import Engine
 from shelfwise.errors import NoData, NotTrained, UnknownId
 from shelfwise.online.state import open_state
+from shelfwise.privacy import pseudonyms
 from shelfwise.serving import one_core_per_request
+from shelfwise.store.fields import DataKeyError
 
 MAX_BODY = 1 << 20  # bytes
 SHAPE_TAGS = {"one", "batch"}  # the tags of POST /events' two body shapes, not field names
@@ -63,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                      "`Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
     serve = engine.settings.serve
     app.state.engine = engine
+    pseudonyms.install(pseudonyms.Pseudonyms.from_settings(engine.settings))  # no shopper id in a log line
     app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)
     app.state.metrics = Metrics()
     app.state.training = None
@@ -71,7 +84,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.commit = GroupCommit(engine.store, engine.accepted,
                                    window_s=serve.group_commit_ms / 1000)
     _warm(engine)
-    for module in (events, catalogue, recommendations, session, models, health, browse, marketing):
+    for module in (events, catalogue, recommendations, session, models, health, browse, marketing, experiments):
         app.include_router(module.router)
     app.include_router(gorse.router)  # Gorse's REST API under /api, over the same Engine
     dashboard.mount(app)  # the pages at /dashboard
@@ -214,5 +227,7 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(UnknownId, handler(404))
     app.add_exception_handler(NotTrained, handler(409))
     app.add_exception_handler(NoData, handler(409))
+    # the server's data key cannot read a stored field: its configuration, not the request
+    app.add_exception_handler(DataKeyError, handler(503))
 
 

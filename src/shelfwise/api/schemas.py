@@ -121,6 +121,8 @@ class Scored(BaseModel):
                                     description="hybrid: the rank each retriever gave the item")
     propensity: float | None = Field(default=None,
                                      description="explore slot: the probability the bandit showed it")
+    team: str | None = Field(default=None, description="an interleaving experiment: the variant whose list "
+                                                       "placed the item")
 
 
 class RecommendationsOut(BaseModel):
@@ -136,6 +138,9 @@ class RecommendationsOut(BaseModel):
         default=True, description="whether the shopper's own events shaped the list: false for popular and "
                                   "similar-item lists, a shopper with nothing to go on, and a shopper who "
                                   "withholds personalisation consent (PUT /users/{id} with consent false)")
+    experiment: str | None = Field(default=None, description="the experiment the list was served in (GET "
+                                                             "/experiments/{id})")
+    variant: str | None = Field(default=None, description="the shopper's variant in it (A/B tests)")
     items: list[Scored]
 
 

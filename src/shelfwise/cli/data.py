@@ -126,6 +126,12 @@ def evaluate(recs: Annotated[Path | None, typer.Option(help="Score this user_id,
     frame = engine.evaluate(models, protocol=protocol, report_dir=report,
                             progress=lambda m: err.print(f"evaluating {m}..."), by_segment=by_segment)
     console.print(rich_table(frame, title=f"Evaluation ({protocol}, full ranking)"))
+    if "fairness" in frame.attrs:
+        from shelfwise.evaluation.report import FAIRNESS_CAPTION
+
+        console.print("Fairness:")
+        console.print(frame.attrs["fairness"].to_string(float_format=lambda x: f"{x:.4f}"))
+        console.print(FAIRNESS_CAPTION, style="dim")
     if by_segment:
         console.print("NDCG@10 per segment:")
         console.print(frame.attrs["by_segment"].to_string(float_format=lambda x: f"{x:.4f}"))
@@ -165,6 +171,20 @@ def forget_user(user_id: str, home: Home = None, store_url: StoreUrl = None, con
                   f"{report.impressions} impression(s) of {user_id}; tombstoned in {report.versions} "
                   f"model version(s); audit {report.audit_id}; complete after the next training run "
                   "of every serving model", highlight=False)
+
+
+@command()
+def retention(home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """Apply privacy.event_retention_days and privacy.no_consent_events now: old events and
+    those of shoppers without consent deleted, their per-item counts kept (`serve` does this
+    every privacy.retention_every_minutes)."""
+    from shelfwise.privacy.retention import apply_retention
+
+    engine = _engine(home, store_url, config)
+    done = apply_retention(engine.store, engine.settings.privacy)
+    console.print(f"deleted {done.expired} event(s) older than {engine.settings.privacy.event_retention_days:g} "
+                  f"day(s) and {done.reduced} event(s) of {done.shoppers} shopper(s) without consent "
+                  f"({engine.settings.privacy.no_consent_events})", highlight=False, soft_wrap=True)
 
 
 @command("recommend-batch")

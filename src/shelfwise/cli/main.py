@@ -3,7 +3,7 @@ on the app of ``shelfwise.cli.common``, in the order ``--help`` lists them."""
 
 from __future__ import annotations
 
-from shelfwise.cli import data, demo, marketing, service  # noqa: F401  (imported to register)
+from shelfwise.cli import data, demo, experiments, marketing, service  # noqa: F401  (imported to register)
 from shelfwise.cli.common import app
 
 __all__ = ["app", "main"]

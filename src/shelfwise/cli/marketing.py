@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from shelfwise.cli.common import Config, Home, StoreUrl, _engine, command, console
+from shelfwise.privacy.pseudonyms import for_export
 
 
 @command()
@@ -73,7 +74,8 @@ def propensity(category: Annotated[str, typer.Argument(help="A category, or a pa
     console.print(f"AUC {r['auc']:.4f}  log loss {r['log_loss']:.4f} (base rate {r['base_log_loss']:.4f})  "
                   f"Brier {r['brier']:.4f} (base rate {r['base_brier']:.4f})")
     if out is not None:
-        engine.marketing.propensity_scores(category, days).rename_axis("user_id").to_csv(out)
+        for_export(engine.marketing.propensity_scores(category, days).rename_axis("user_id"),
+                   engine.settings).to_csv(out)
         console.print(f"wrote {out}")
 
 
@@ -89,11 +91,12 @@ def audience(item: Annotated[list[str] | None, typer.Option("--item", help="Item
              out: Annotated[Path | None, typer.Option(help="Write user_id,score,rank to this CSV.")] = None,
              home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """The shoppers most likely to engage with items, a brand or a category, ranked."""
-    frame = _engine(home, store_url, config).marketing.audience(
+    engine = _engine(home, store_url, config)
+    frame = engine.marketing.audience(
         items=item, brand=brand, category=category, n=n, model=model, exclude_purchased=not include_buyers,
         rank_by="affinity" if by_affinity else "engagement")
     if out is not None:
-        frame.to_csv(out, index=False)
+        for_export(frame, engine.settings).to_csv(out, index=False)
         console.print(f"wrote {len(frame)} shoppers to {out}")
         return
     for row in frame.itertuples(index=False):
@@ -113,7 +116,8 @@ def campaign(campaign_id: Annotated[str, typer.Argument(help="A campaign id; 'ne
              csv: Annotated[Path | None, typer.Option(help="Write the treatment arm (user_id,arm,rank) here.")] = None,
              home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Plan a campaign (``new``) or show one's incremental conversions and revenue against its control."""
-    marketing = _engine(home, store_url, config).marketing
+    engine = _engine(home, store_url, config)
+    marketing = engine.marketing
     if campaign_id == "new":
         audience = {k: v for k, v in (("segment", segment), ("category", category), ("items", item)) if v is not None}
         made = marketing.create_campaign(name or "campaign", audience, budget, control_share, days)
@@ -129,5 +133,5 @@ def campaign(campaign_id: Annotated[str, typer.Argument(help="A campaign id; 'ne
             console.print(f"incremental conversions {r['incremental_conversions']:.1f} "
                           f"({r['confidence']:.0%} CI {lo:.1f} to {hi:.1f}); lift {r['lift']:+.4f}")
     if csv is not None:
-        marketing.campaign_members(campaign_id).to_csv(csv, index=False)
+        for_export(marketing.campaign_members(campaign_id), engine.settings).to_csv(csv, index=False)
         console.print(f"wrote {csv}")

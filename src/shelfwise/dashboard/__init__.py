@@ -4,7 +4,7 @@
     mount(app)  # in shelfwise.api.app.create_app
 
 Pages: Overview, Models, Shoppers (with the what-if sandbox), Items, Rules, Marketing
-(segments and campaigns), Settings. Every
+(segments and campaigns), Experiments (A/B tests and interleaving), Privacy, Settings. Every
 list a page shows comes from the Engine's one serving path; templates, scripts, styles and
 the chart library (uPlot, MIT licence) are files of this package, never fetched elsewhere.
 """
@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import time
 
-from shelfwise.dashboard import items, marketing, pages, privacy, rules, shoppers  # noqa: F401 - each adds its pages to the router
+from shelfwise.dashboard import (  # noqa: F401 - each adds its pages to the router
+    experiments,
+    items,
+    marketing,
+    pages,
+    privacy,
+    rules,
+    shoppers,
+)
 from shelfwise.dashboard.web import root, router
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from shelfwise.api.routes.browse import list_items, list_users
+from shelfwise.store.fields import PREFIX, context_aad, reveal
 from shelfwise.store.tables import events_table, impressions_table, items_table
 
 DAY = 86400.0
@@ -161,12 +162,14 @@ def exposure(engine, item_id: str, shoppers: int = 20) -> dict:
         recent = conn.execute(sa.select(i.user_id, sa.func.max(i.created_at).label("at"))
                               .where(i.item_id == item_id, i.user_id != "").group_by(i.user_id)
                               .order_by(sa.desc("at")).limit(shoppers)).all()
-        followed = conn.execute(sa.select(e.event_type, e.context)
-                                .where(e.item_id == item_id, e.context.contains("recommendation_id"))).all()
+        # an encrypted context (store.fields) is matched after decrypting it
+        followed = conn.execute(sa.select(e.user_id, e.event_type, e.context)
+                                .where(e.item_id == item_id, sa.or_(e.context.contains("recommendation_id"),
+                                                                    e.context.startswith(PREFIX)))).all()
     after: dict[str, int] = {}
-    for kind, context in followed:
+    for user_id, kind, context in followed:
         try:
-            rid = json.loads(context).get("recommendation_id")
+            rid = json.loads(reveal(engine.store.cipher, context, context_aad(user_id))).get("recommendation_id")
         except (ValueError, AttributeError):
             continue
         if rid in lists:

@@ -14,6 +14,7 @@ from shelfwise.api.routes.marketing import CampaignPath
 from shelfwise.dashboard.auth import Editor, Viewer, check_csrf
 from shelfwise.dashboard.web import render, router
 from shelfwise.errors import NoData, UnknownId
+from shelfwise.privacy.pseudonyms import for_export
 
 TOP_FEATURES = 4  # centroid features shown per segment
 
@@ -85,6 +86,7 @@ def _refused(request: Request, session, engine, message: str):
 @router.get("/marketing/campaigns/{campaign_id}/audience.csv")
 def campaign_csv(request: Request, session: Viewer, campaign_id: CampaignPath) -> Response:
     """The treatment arm as ``GET /campaigns/{id}/audience.csv`` gives it, for a session."""
-    members = request.app.state.engine.marketing.campaign_members(campaign_id, "treatment")
+    engine = request.app.state.engine
+    members = for_export(engine.marketing.campaign_members(campaign_id, "treatment"), engine.settings)
     return Response(members.to_csv(index=False), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'})

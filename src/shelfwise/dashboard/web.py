@@ -30,7 +30,7 @@ env.filters["num"] = lambda v: "-" if v is None else f"{v:,}" if isinstance(v, i
 STATIC = {"dash.css": "text/css", "favicon.svg": "image/svg+xml", "dash.js": "text/javascript",
           "uPlot.iife.min.js": "text/javascript", "uPlot.min.css": "text/css"}
 PAGES = [("overview", "Overview"), ("models", "Models"), ("shoppers", "Shoppers"), ("items", "Items"),
-         ("rules", "Rules"), ("marketing", "Marketing"), ("privacy", "Privacy"),
+         ("rules", "Rules"), ("marketing", "Marketing"), ("experiments", "Experiments"), ("privacy", "Privacy"),
          ("settings", "Settings")]
 
 

@@ -102,7 +102,8 @@ class Event(BaseModel):
     timestamp: float
     session_id: str | None = None
     value: float | None = None
-    context: dict[str, Any] = Field(default_factory=dict)
+    # personal: stored encrypted when a data key is configured (``store.fields``)
+    context: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"personal": True})
 
     @field_validator("user_id", "item_id", "session_id", mode="before")
     @classmethod
@@ -201,5 +202,5 @@ class User(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: str = Field(min_length=1)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"personal": True})
     consent: bool = True

@@ -32,6 +32,11 @@ CAPTION = ("ILD: intra-list diversity; ARP: mean popularity of recommended items
            "self-information (bits); batch ms/user: one batch call over all test users divided "
            "by their number (throughput); p50/p99 ms: latency of single-user recommend calls")
 
+FAIRNESS_CAPTION = ("exposure_gini@10: Gini index of how often each item is in a top-10 list (0 = equal "
+                    "exposure); brand_gap@10: total-variation distance between brands' share of top-10 slots "
+                    "and their share of training purchases (NaN without brands); ndcg@10_low/mid/high: "
+                    "NDCG@10 of the least, middle and most active third of test shoppers by training events")
+
 
 def rich_table(frame: pd.DataFrame, title: str = "Evaluation") -> Table:
     # light rules and single spaces between columns: every column fits a 150-wide console
@@ -70,7 +75,9 @@ def f1_curve(recs: np.ndarray, truth: list[np.ndarray], k_max: int = 50) -> np.n
 
 
 def write_report(folder: str | Path, results: list[Result], truth: list[np.ndarray],
-                 title: str = "shelfwise evaluation") -> Path:
+                 title: str = "shelfwise evaluation", fairness: pd.DataFrame | None = None) -> Path:
+    """metrics.csv, f1_by_k.png/.csv, ndcg_vs_fit_time.png and report.md in ``folder``;
+    ``fairness`` (models x ``evaluation.fairness`` metrics) adds fairness.csv and its section."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     frame = results_frame(results)
@@ -104,5 +111,9 @@ def write_report(folder: str | Path, results: list[Result], truth: list[np.ndarr
         f"# {title}\n\nFull ranking, seen items excluded; {len(truth)} test users, of which "
         f"{n_cold} unknown to training (scored with the popularity fallback the engine serves "
         f"them).\n\n" + CAPTION + ".\n\n"
-        + markdown_table(frame[cols]) + "\n\n![F1 by K](f1_by_k.png)\n")
+        + markdown_table(frame[cols]) + "\n\n![F1 by K](f1_by_k.png)\n"
+        + ("" if fairness is None else "\n## Fairness\n\n" + FAIRNESS_CAPTION + ".\n\n" + markdown_table(fairness)
+           + "\n"))
+    if fairness is not None:
+        fairness.to_csv(folder / "fairness.csv")
     return folder

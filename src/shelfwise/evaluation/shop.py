@@ -11,6 +11,7 @@ import pandas as pd
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.splits import leave_one_out, temporal_split
 from shelfwise.errors import NoData
+from shelfwise.evaluation.fairness import fairness, training_activity
 from shelfwise.evaluation.harness import evaluate_models, evaluation_truth, evaluation_user_ids, results_frame
 from shelfwise.evaluation.report import write_report
 
@@ -23,8 +24,9 @@ def evaluate_shop(events: pd.DataFrame, items: pd.DataFrame, weights, names: lis
     """Metrics per model (a ``results_frame``) of ``names`` built by ``make_model(name,
     params)`` on the train part of ``events`` split by ``protocol``. Test shoppers unknown to
     the train part get the ``popular`` fallback built the same way (``cold_users`` counts
-    them). ``by_segment(recs by model, user ids, truth)``, when given, fills
-    ``frame.attrs["by_segment"]``."""
+    them). ``frame.attrs["fairness"]``: per model, exposure Gini, brand gap and NDCG@10 per
+    tertile of shopper activity (``evaluation.fairness``). ``by_segment(recs by model, user
+    ids, truth)``, when given, fills ``frame.attrs["by_segment"]``."""
     if len(events) == 0:
         raise NoData("The store holds no events: import some before evaluating.")
     if protocol == "temporal":
@@ -43,10 +45,15 @@ def evaluate_shop(events: pd.DataFrame, items: pd.DataFrame, weights, names: lis
     zoo = {n: make_model(n, params) for n in names}
     results = evaluate_models(zoo, train, split.test, progress=progress, fallback=make_model("popular", params))
     truth = evaluation_truth(split.test, train)
+    users = evaluation_user_ids(split.test, train)
+    activity = training_activity(train, users)
+    fair = pd.DataFrame.from_dict({r.model: fairness(r.recs, truth, train, activity) for r in results},
+                                  orient="index")
     if report_dir is not None:
-        write_report(report_dir, results, truth)
+        write_report(report_dir, results, truth, fairness=fair)
     frame = results_frame(results)
+    frame.attrs["fairness"] = fair
     if by_segment is not None:  # NDCG@10 per shopper segment, beside the whole
         frame.attrs["by_segment"] = by_segment({r.model: r.recs for r in results},
-                                               evaluation_user_ids(split.test, train), truth)
+                                               users, truth)
     return frame

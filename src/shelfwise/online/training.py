@@ -38,6 +38,9 @@ def start_training(settings, models: list[str] | None = None, check: bool = True
     # password in it to every user of the machine.
     env = {**os.environ, "SHELFWISE_CHECK": settings.check.model_dump_json(),
            "SHELFWISE_STORE_URL": settings.resolved_store_url}
+    for name in ("data_key_file", "pseudonym_key_file"):  # paths, not keys: the child reads the files
+        if getattr(settings.security, name):
+            env[f"SHELFWISE_SECURITY__{name.upper()}"] = getattr(settings.security, name)
     with path.open("wb") as out:
         # bandit B603: our own CLI, no shell, arguments built here
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)  # nosec B603

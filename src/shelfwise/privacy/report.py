@@ -6,7 +6,9 @@
      "forgetting": {"pending": int, "oldest_seconds": float, "refit_delay_seconds": float,
                     "audit": [{"requested_at", "requested_by", "events_deleted", "profile_rows_deleted",
                                "impressions_deleted", "versions_scrubbed", "refit_version",
-                               "completed_at"}, ...]}}  # newest first, at most ``audit_rows``
+                               "completed_at"}, ...]},  # newest first, at most ``audit_rows``
+     "published": {"dp_enabled": bool, and with it "period", "epsilon_per_day", "spent",
+                   "releases": {kind: released_at}}}  # privacy.dp.PublicCounts.status
 
 No shopper id appears in it: the audit rows hold none.
 """
@@ -37,10 +39,12 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def privacy_report(store, forgetting: Forgetting, settings, audit_rows: int = 20) -> dict:
+def privacy_report(store, forgetting: Forgetting, settings, audit_rows: int = 20, public=None) -> dict:
+    """``public``: the shop's ``privacy.dp.PublicCounts`` when it publishes through them."""
     audit = forgetting.log.audit().drop(columns=["audit_id"]).head(audit_rows)
     rows = [{k: _plain(v) for k, v in row.items()} for row in audit.to_dict("records")]
     return {"consent": {**consent_counts(store.engine), "default": settings.privacy.consent_default},
             "forgetting": {**forgetting.status(),
                            "refit_delay_seconds": settings.privacy.forget_refit_delay_seconds,
-                           "audit": rows}}
+                           "audit": rows},
+            "published": {"dp_enabled": public is not None, **(public.status() if public is not None else {})}}

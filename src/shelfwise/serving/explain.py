@@ -12,6 +12,7 @@ from shelfwise.ranking.features import Histories
 from shelfwise.ranking.model_reasons import ModelReasons
 from shelfwise.serving.pipeline import Pipeline
 from shelfwise.serving.types import ListRequest
+from shelfwise.serving.variants import ab_request
 
 
 class Explainer:
@@ -20,7 +21,8 @@ class Explainer:
 
     def explain(self, user_id: str, item_id: str, request: ListRequest | None = None) -> list[str]:
         """Plain-language statements about ``item_id`` for this shopper, each true of what
-        ``Pipeline.recommend`` serves them under ``request`` (no exploration slot):
+        ``Pipeline.recommend`` serves them under ``request`` (no exploration slot; in their
+        variant of a running A/B test):
 
         - an item in the served list: the reason the list gives it, then its place;
         - an item below the list: the reason it would carry, then its rank;
@@ -29,7 +31,9 @@ class Explainer:
           stands in the shop's popularity;
         - for the hybrid, the ranker's largest feature contributions to the item's score."""
         p = self.pipeline
-        request = dataclasses.replace(request or ListRequest(), explore=False, log=False)
+        # the shopper's A/B variant first (an interleaved list is explained as asked)
+        request = ab_request(p, str(user_id), request or ListRequest())
+        request = dataclasses.replace(request, explore=False, log=False)
         name = request.model or p.settings.default_model
         rec, view, version = p.source.load(name)
         i = view.item_index.get(str(item_id))

@@ -3,7 +3,8 @@ evaluation.
 
 A served list is one row per item (recommendation id, position, item, shopper, time, model,
 version, policy, source, the propensity with which the policy showed the item, the bandit's
-arm). Rows are buffered and written to the store by a background thread every
+arm, the experiment and variant it was served in: for an interleaved list, the variant whose
+list placed the item). Rows are buffered and written to the store by a background thread every
 ``flush_seconds`` (a request does not wait for a commit); ``pending`` answers for rows not
 written yet, so a click that arrives before the flush still joins its list. Rows older than
 ``retention_days`` are deleted as the log writes.
@@ -40,7 +41,8 @@ class ImpressionLog:
         rows = [{"recommendation_id": served.recommendation_id, "position": k + 1, "item_id": r.item_id,
                  "user_id": user_id, "created_at": now, "model": served.model[:64],
                  "version": (served.version or "")[:64], "policy": served.policy[:64], "source": r.source,
-                 "propensity": r.propensity, "arm": (arms or {}).get(r.item_id)}
+                 "propensity": r.propensity, "arm": (arms or {}).get(r.item_id),
+                 "experiment": served.experiment, "variant": r.team or served.variant}
                 for k, r in enumerate(served.items)]
         self._queue(served.recommendation_id, rows)
 
@@ -72,7 +74,8 @@ class ImpressionLog:
         rows = [{"recommendation_id": rid, "position": k + 1, "item_id": item["item_id"], "user_id": user_id,
                  "created_at": now, "model": str(body.get("model", ""))[:64],
                  "version": str(body.get("version") or "")[:64], "policy": "ranked", "source": item["source"],
-                 "propensity": item.get("propensity"), "arm": None}
+                 "propensity": item.get("propensity"), "arm": None, "experiment": body.get("experiment"),
+                 "variant": item.get("team") or body.get("variant")}
                 for k, item in enumerate(body.get("items", []))]
         self._queue(rid, rows)
 

@@ -37,7 +37,9 @@ from shelfwise.ranking.model_reasons import ModelReasons
 from shelfwise.ranking.reasons import ListReasons
 from shelfwise.ranking.rules import CompiledRules, compile_rules
 from shelfwise.serving.impressions import ImpressionLog
+from shelfwise.serving.published import Published
 from shelfwise.serving.types import Context, ListRequest, Live, Recommendation, ServedList
+from shelfwise.serving.variants import in_experiment
 from shelfwise.serving.views import ViewCache
 
 BANDIT = "category"  # the exploration bandit's name in the online state
@@ -53,6 +55,9 @@ class Pipeline:
         # user id -> the id of their shopper segment, or None (set by the Engine when the shop
         # has portraits): a segment's business rules apply to its shoppers' lists
         self.segment_of: Callable[[str], int | None] | None = None
+        # popularity as shown: exact, or the shop's differentially private counts once the
+        # Engine sets ``published.public`` (``privacy.dp_enabled``)
+        self.published = Published(self.views)
         self._bandits: dict[int, tuple[CategoryThompson, np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         # each request draws from its own generator, spawned in turn from one seed sequence
@@ -60,11 +65,16 @@ class Pipeline:
 
     # -- entry points ------------------------------------------------------------------
     def recommend(self, user_id: str, request: ListRequest | None = None) -> ServedList:
-        """The list of shopper ``user_id`` from their events as the source has them now."""
+        """The list of shopper ``user_id`` from their events as the source has them now, in
+        their variant of the experiment running now, if any (``serving.variants``)."""
         request = request or ListRequest()
+        return in_experiment(self, str(user_id), request) or self.plain(str(user_id), request)
+
+    def plain(self, user_id: str, request: ListRequest) -> ServedList:
+        """``recommend`` as the request asks, whatever experiment runs."""
         name = request.model or self.settings.default_model
         rec, view, version = self.source.load(name)
-        return self._serve(str(user_id), self.live(view, str(user_id)), rec, view, version, name, request)
+        return self._serve(user_id, self.live(view, user_id), rec, view, version, name, request)
 
     def recommend_events(self, item_ids: list[str], types: list[str], times, request: ListRequest | None = None
                          ) -> ServedList:
@@ -87,7 +97,7 @@ class Pipeline:
     def popular(self, n: int = 10, rules: RuleSet | None = None) -> ServedList:
         """The shop's top-``n`` by the ``popular`` model and the live counters, under the rules."""
         _, view, version = self.source.load("popular")
-        items, scores = top_n(self.views.popular_scores(view)[None, :], min(view.n_items, n + 50))
+        items, scores = top_n(self._popularity(view)[None, :], min(view.n_items, n + 50))
         ok = items[0] >= 0
         slots = final_list(items[0][ok], scores[0][ok], n, rules=self.compiled(view, rules),
                            fallback=np.zeros(0, np.int64))
@@ -230,13 +240,15 @@ class Pipeline:
             why, user_id = "not personalised: the shopper has not consented to personalisation", ""
         why = why or f"the {rec.name} model has nothing more for this shopper"
         taken = set(blocked.tolist()) | set(items.tolist())
-        fallback = [i for i in self.views.popular_order(view, pool_n + len(taken)) if i not in taken]
+        fallback = [i for i in self._popular_order(view, pool_n + len(taken)) if i not in taken]
         explore = self.settings.explore if request.explore is None else request.explore
         bandit = self._exploration(view) if explore else {}
         rules = self.compiled(view, request.rules, request.shop_rules, user_id if live.personal else "")
         slots = final_list(items, scores, n, rules=rules,
                            fallback=np.asarray(fallback, dtype=np.int64), catalogue=view.items,
-                           diversity=lam, **{k: v for k, v in bandit.items() if k != "names"})
+                           diversity=lam, long_tail_share=self.settings.long_tail_share,
+                           long_tail=self.views.long_tail(view) if self.settings.long_tail_share > 0 else None,
+                           **{k: v for k, v in bandit.items() if k != "names"})
         shown = [s.item for s in slots if s.source in ("ranked", "promoted")]
         words = reasons.of(shown) if reasons is not None and not cold and request.reasons else {}
         owner = "popular" if cold else rec.name
@@ -263,12 +275,15 @@ class Pipeline:
         arms = {s.item: bandit["names"][bandit["item_category"][s.item]] for s in slots
                 if s.source == "explore"} if bandit else {}
         return self._answered(user_id, name, version, out, whole, policy_name, log=request.log, arms=arms,
-                              view=view, personal=live.personal and not (live.empty and live.user_index is None))
+                              view=view, personal=live.personal and not (live.empty and live.user_index is None),
+                              tag=request.experiment)
 
     def _answered(self, user_id: str, name: str, version: str | None, out: list[Recommendation],
                   fallback: str | None, policy: str, *, log: bool, arms: dict | None = None,
-                  view: Interactions | None = None, personal: bool = True) -> ServedList:
-        served = ServedList(uuid.uuid4().hex, name, version, out, fallback, policy, personalised=personal)
+                  view: Interactions | None = None, personal: bool = True,
+                  tag: tuple[str, str] | None = None) -> ServedList:
+        served = ServedList(uuid.uuid4().hex, name, version, out, fallback, policy, personalised=personal,
+                            experiment=tag[0] if tag else None, variant=tag[1] if tag else None)
         online = getattr(self.source, "online", None)
         if arms and online is not None:  # the bandit's impressions count once the list is answered
             online.bandit_shown(BANDIT, list(arms.values()))
@@ -298,7 +313,7 @@ class Pipeline:
 
     def _in_context(self, view: Interactions, context: Context | None, n: int):
         """Popular items, restricted to the context's category page or search query when given."""
-        scores = self.views.popular_scores(view)
+        scores = self._popularity(view)
         if context is not None and context.category:
             scores[~matches_paths(category_paths(view.items, view.n_items), [context.category])] = -np.inf
         if context is not None and context.query:
@@ -307,9 +322,19 @@ class Pipeline:
         ok = items[0] >= 0
         return items[0][ok], top[0][ok]
 
+    def _popularity(self, view: Interactions) -> np.ndarray:
+        """(n_items,) float32 popularity shown to shoppers (``serving.published``)."""
+        return self.published.popularity(view)
+
+    def _popular_order(self, view: Interactions, n: int) -> list[int]:
+        return self.published.order(view, n)
+
     def _week_counts(self, view: Interactions):
         """item indices (k,) -> distinct shoppers with an event on each in the last week, as
-        the online state counts them now; None without an online state."""
+        the online state counts them now (or as published: ``serving.published``); None
+        without an online state."""
+        if self.published.public is not None:
+            return self.published.week_counts(view)
         online = getattr(self.source, "online", None)
         if online is None:
             return None
@@ -333,6 +358,11 @@ class Pipeline:
                 where = f" in {' > '.join(paths[i])}" if paths[i] else ""
                 out[i] = f"popular{where} this week ({c} shopper{'s' if c != 1 else ''})"
         return out
+
+    def rng(self) -> np.random.Generator:
+        """A generator of its own for one request, spawned from the pipeline's seed."""
+        with self._lock:
+            return np.random.default_rng(self._seeds.spawn(1)[0])
 
     def _exploration(self, view: Interactions) -> dict:
         """Keyword arguments of ``final_list`` for the exploration slot: a Thompson bandit over

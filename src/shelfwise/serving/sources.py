@@ -22,6 +22,7 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.errors import MissingExtra, ModelUnavailable
+from shelfwise.experiments.assignment import Experiment
 from shelfwise.models.base import Recommender
 from shelfwise.online.state import OnlineState
 
@@ -38,6 +39,7 @@ class ShopSource:
         self._oos_lock = threading.Lock()
         self._rules: tuple[float, int, RuleSet | None] | None = None  # (when read, generation, saved rules)
         self._book = None
+        self._experiment: tuple[float, int, Experiment | None] | None = None
 
     def load(self, name: str) -> tuple[Recommender, Interactions, str]:
         """(the serving model ``name``, its training view, its version). ``NotTrained`` when it
@@ -98,6 +100,19 @@ class ShopSource:
 
     def rules_changed(self) -> None:
         self._rules = None
+
+    def running_experiment(self) -> Experiment | None:
+        """The experiment running now (``shelfwise.experiments``), re-read as the saved rules
+        are: at once after a change counted by the online state, else within ``CATALOGUE_TTL_S``."""
+        generation = self.online.catalogue_generation() if self.online is not None else 0
+        hit = self._experiment
+        if hit is None or hit[1] != generation or time.monotonic() - hit[0] >= CATALOGUE_TTL_S:
+            running = [Experiment.from_record(r) for r in self.store.experiments() if r["stopped_at"] is None]
+            hit = self._experiment = (time.monotonic(), generation, running[0] if running else None)
+        return hit[2]
+
+    def experiments_changed(self) -> None:
+        self._experiment = None
 
 
 @dataclass

@@ -19,6 +19,7 @@ class Recommendation:
     source: str = "ranked"  # ranked, fallback, promoted, pinned or explore
     sources: dict[str, int] = field(default_factory=dict)  # hybrid: retriever -> rank there
     propensity: float | None = None  # explore slot: probability the bandit showed it
+    team: str | None = None  # interleaving: the variant whose list placed the item
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ListRequest:
     context: Context | None = None  # a new shopper's page or query
     log: bool = True  # write the list to the impression log (False: previews, explain)
     reasons: bool = True  # word each item's reason (False: batch jobs that write items only)
+    # (experiment id, variant) the list is served under: set by the serving path
+    # (``serving.variants``), never by a caller, and written to the impression log
+    experiment: tuple[str, str] | None = None
 
 
 @dataclass
@@ -86,6 +90,8 @@ class ServedList:
     # whether the shopper's own events shaped the list: False for popular and similar-item
     # lists, a shopper with nothing to go on, and one who withholds personalisation consent
     personalised: bool = True
+    experiment: str | None = None  # the experiment the list was served in (``serving.variants``)
+    variant: str | None = None  # its variant (A/B; an interleaved list's items name their team)
 
     def __iter__(self):
         return iter(self.items)

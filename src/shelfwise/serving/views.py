@@ -11,6 +11,7 @@ import pandas as pd
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import top_n
+from shelfwise.ranking.calibration import long_tail_mask
 from shelfwise.ranking.catalogue import category_paths
 
 
@@ -56,6 +57,13 @@ class ViewCache:
         if "newest" not in slot:
             slot["newest"] = float(view.seq_times.max()) if len(view.seq_times) else 0.0
         return slot["newest"]
+
+    def long_tail(self, view: Interactions) -> np.ndarray:
+        """(n_items,) bool: the view's long-tail items by training shoppers (``ranking.calibration``)."""
+        slot = self._slot(view)
+        if "long_tail" not in slot:
+            slot["long_tail"] = long_tail_mask(np.diff(view.matrix.tocsc().indptr))
+        return slot["long_tail"]
 
     def intervals(self, view: Interactions, learn) -> np.ndarray:
         """(n_items,) seconds after a purchase when an item may be shown again (``learn(view)``)."""

@@ -20,14 +20,14 @@ from shelfwise.data.schemas import Event, Item, User
 
 #: Impression log columns, in store order: what ``EventStore.impressions`` returns.
 IMPRESSION_COLUMNS = ("recommendation_id", "position", "item_id", "user_id", "created_at",
-                      "model", "version", "policy", "source", "propensity", "arm")
+                      "model", "version", "policy", "source", "propensity", "arm", "experiment", "variant")
 #: Where a shown item came from (``ranking.final.Slot.source``).
 IMPRESSION_SOURCES = ("ranked", "fallback", "promoted", "pinned", "explore")
 # Text columns and their widths. Checked here so that SQLite (which would store any length)
 # refuses what PostgreSQL refuses: one contract on every backend.
 _TEXT = {"recommendation_id": 64, "item_id": 255, "user_id": 255, "model": 64, "version": 64,
-         "policy": 64, "source": 16, "arm": 255}
-_OPTIONAL = ("propensity", "arm")
+         "policy": 64, "source": 16, "arm": 255, "experiment": 64, "variant": 64}
+_OPTIONAL = ("propensity", "arm", "experiment", "variant")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class EventStore(ABC):
     """Backend-neutral store. Frames use the canonical columns of ``shelfwise.data.schemas``."""
 
     url: str
+    #: Encrypts personal fields at rest (``store.fields``); None stores them as plaintext.
+    cipher = None
 
     @abstractmethod
     def append_events(self, events: pd.DataFrame) -> int:
@@ -138,8 +140,25 @@ class EventStore(ABC):
     def delete_user(self, user_id: str) -> DeletionReport:
         """Remove every event, every impression and the profile of one user, atomically."""
 
-    def flush_deleted(self) -> None:  # noqa: B027 - optional hook
-        """Make deleted rows leave the backend's files where it can (SQLite's WAL)."""
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:  # noqa: B027 - optional hook
+        """Make deleted rows leave the backend's files where it can (SQLite's WAL,
+        PostgreSQL's VACUUM of ``tables``, default every table that names a shopper)."""
+
+    # -- retention (``store.retention``; run by ``privacy.retention``) ----------------------
+    @abstractmethod
+    def expire_events(self, before: float) -> int:
+        """Delete events older than ``before``, adding them to ``item_counts``; how many."""
+
+    @abstractmethod
+    def shoppers_without_consent(self, consent_default: bool) -> list[str]: ...
+
+    @abstractmethod
+    def reduce_shoppers(self, user_ids: list[str], count: bool) -> int:
+        """Delete the shoppers' events (into ``item_counts`` when ``count``); how many."""
+
+    @abstractmethod
+    def item_counts(self) -> pd.DataFrame:
+        """Counts of reduced events: item_id, event_type, count (int64)."""
 
     # -- portrait aggregates (``store.portraits``; written and read by ``shelfwise.profiles``) --
     @abstractmethod
@@ -179,6 +198,30 @@ class EventStore(ABC):
 
     @abstractmethod
     def list_campaigns(self) -> list[dict]: ...
+
+    # -- experiments (``store.experiments``; written and read by ``shelfwise.experiments``) --
+    @abstractmethod
+    def create_experiment(self, record: dict) -> None:
+        """Store {experiment_id, name, kind, created_at, spec (dict)}; stopped_at starts None."""
+
+    @abstractmethod
+    def experiments(self) -> list[dict]:
+        """Every experiment's record ({experiment_id, name, kind, created_at, stopped_at,
+        spec}), oldest first."""
+
+    @abstractmethod
+    def stop_experiment(self, experiment_id: str, at: float) -> bool:
+        """Set stopped_at of a running experiment; False when none such runs."""
+
+    @abstractmethod
+    def experiment_impressions(self, experiment_id: str) -> pd.DataFrame:
+        """The impression rows served in the experiment: recommendation_id, position,
+        item_id, user_id, created_at, variant."""
+
+    @abstractmethod
+    def events_of(self, user_ids: list[str], since: float) -> pd.DataFrame:
+        """The given shoppers' events with timestamp >= ``since``: user_id, item_id,
+        event_type, timestamp, value, context (JSON text or None)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -19,14 +19,17 @@ def register_backend(prefix: str, factory: Callable[[str], EventStore]) -> None:
     _BACKENDS[prefix] = factory
 
 
-def open_store(url: str) -> EventStore:
+def open_store(url: str, cipher=None) -> EventStore:
     """Open the store a URL names: ``sqlite:///path.db``, ``sqlite://`` (memory) or
-    ``postgresql://user@host/db`` (any ``postgresql+driver://`` form too)."""
+    ``postgresql://user@host/db`` (any ``postgresql+driver://`` form too). ``cipher``
+    (``store.fields.FieldCipher``) encrypts its personal fields; None keeps them plain."""
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in _BACKENDS:
         known = ", ".join(sorted(_BACKENDS))
         raise ValueError(f"No event store for URL scheme {scheme!r} (known: {known}).")
-    return _BACKENDS[scheme](url)
+    store = _BACKENDS[scheme](url)
+    store.cipher = cipher
+    return store
 
 
 register_backend("sqlite", SqliteEventStore)

@@ -17,7 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from shelfwise.data.schemas import EVENT_COLUMNS, Item, User
 from shelfwise.store.base import IMPRESSION_COLUMNS, DeletionReport, EventStore, check_impressions
 from shelfwise.store.campaigns import CampaignStore
+from shelfwise.store.experiments import ExperimentStore
+from shelfwise.store.fields import attributes_aad, context_aad, open_column, seal_event_rows
 from shelfwise.store.portraits import PortraitStore
+from shelfwise.store.retention import RetentionStore
 from shelfwise.store.tables import (
     campaign_members_table,
     create_schema,
@@ -30,6 +33,9 @@ from shelfwise.store.tables import (
     users_table,
 )
 
+#: Tables that name a shopper: what a forget deletes from (and PostgreSQL vacuums after).
+SHOPPER_TABLES = ("events", "users", "impressions", "gorse_feedback", "portrait_stats", "portrait_counts",
+                  "campaign_members", "forget_pending")
 POOL = {"pool_size": 32, "max_overflow": 16}  # see SqliteEventStore.__init__
 ITEM_COLUMNS = [c.name for c in items_table.columns]
 USER_COLUMNS = [c.name for c in users_table.columns]
@@ -54,7 +60,7 @@ def _none_for_missing(frame: pd.DataFrame) -> list[dict]:
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-class SqlEventStore(PortraitStore, CampaignStore, EventStore):
+class SqlEventStore(PortraitStore, CampaignStore, RetentionStore, ExperimentStore, EventStore):
     """EventStore over SQLAlchemy Core. Use ``open_store(url)`` rather than this class."""
 
     dialect_insert = staticmethod(sa.insert)
@@ -62,7 +68,8 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
 
     def __init__(self, url: str, **engine_kwargs):
         self.url = url
-        self.engine = sa.create_engine(url, **engine_kwargs)
+        # hide_parameters: an error message or log line never carries stored values (ids, context)
+        self.engine = sa.create_engine(url, hide_parameters=True, **engine_kwargs)
         self._configure()
         create_schema(self.engine)
 
@@ -76,14 +83,16 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         missing = set(_EVENT_INSERT_COLUMNS) - set(events.columns)
         if missing:
             raise ValueError(f"event frame lacks column(s): {sorted(missing)}")
+        rows = seal_event_rows(self.cipher, _tuples(events[_EVENT_INSERT_COLUMNS]))
         with self.engine.begin() as conn:
-            return self._bulk_insert_events(conn, _tuples(events[_EVENT_INSERT_COLUMNS]))
+            return self._bulk_insert_events(conn, rows)
 
     def append_event_tuples(self, rows: list[tuple]) -> int:
         """Append validated events given as tuples in ``EVENT_COLUMNS`` order in one
         transaction; returns how many were new (the HTTP batch path: no frame to build)."""
         if not rows:
             return 0
+        rows = seal_event_rows(self.cipher, rows)
         with self.engine.begin() as conn:
             return self._bulk_insert_events(conn, rows)
 
@@ -95,6 +104,7 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         if len(events) == 0:
             return []
         rows = _tuples(events[_EVENT_INSERT_COLUMNS]) if isinstance(events, pd.DataFrame) else events
+        rows = seal_event_rows(self.cipher, rows)
         with self.engine.begin() as conn:
             return self._insert_rows(conn, rows)
 
@@ -138,6 +148,9 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         frame = self._read(query)
         frame["timestamp"] = frame["timestamp"].astype("float64")
         frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
+        if len(frame):
+            frame["context"] = _opened(frame, "context", open_column(
+                self.cipher, frame["context"].tolist(), frame["user_id"].tolist(), context_aad))
         return frame
 
     def snapshot(self) -> pd.DataFrame:
@@ -198,7 +211,11 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         return self._upsert(items_table, [_item_row(r) for r in _records(items)], "item_id")
 
     def upsert_users(self, users) -> int:
-        return self._upsert(users_table, [_user_row(r) for r in _records(users)], "user_id")
+        rows = [_user_row(r) for r in _records(users)]
+        if self.cipher is not None:
+            for row in rows:
+                row["attributes"] = self.cipher.encrypt(row["attributes"], attributes_aad(row["user_id"]))
+        return self._upsert(users_table, rows, "user_id")
 
     def out_of_stock(self) -> set[str]:
         with self.engine.connect() as conn:
@@ -215,6 +232,9 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
 
     def users(self) -> pd.DataFrame:
         frame = self._read(sa.select(users_table).order_by(users_table.c.user_id))
+        if len(frame):
+            frame["attributes"] = _opened(frame, "attributes", open_column(
+                self.cipher, frame["attributes"].tolist(), frame["user_id"].tolist(), attributes_aad))
         frame["attributes"] = frame["attributes"].map(lambda s: json.loads(s) if s else {})
         return frame
 
@@ -232,8 +252,9 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         self.flush_deleted()
         return DeletionReport(user_id, int(n_events), int(n_users), int(n_shown))
 
-    def flush_deleted(self) -> None:
-        """What a backend does so deleted rows leave its files (SQLite: checkpoint the WAL)."""
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:
+        """What a backend does so deleted rows leave its files (SQLite: checkpoint the WAL;
+        PostgreSQL: VACUUM ``tables``, default every table that names a shopper)."""
 
     # -- impressions -------------------------------------------------------------
     def log_impressions(self, rows: list[dict]) -> int:
@@ -271,6 +292,8 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
         frame["position"] = frame["position"].astype("int64")
         frame["created_at"] = frame["created_at"].astype("float64")
         frame["propensity"] = pd.to_numeric(frame["propensity"]).astype("float64")
+        for name in ("arm", "experiment", "variant"):  # None where unset, never NaN
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
         return frame
 
     def prune_impressions(self, before: float) -> int:
@@ -280,6 +303,11 @@ class SqlEventStore(PortraitStore, CampaignStore, EventStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _opened(frame: pd.DataFrame, column: str, values: list) -> pd.Series:
+    """Decrypted cells as the column they replace (same dtype, so missing stays as it was)."""
+    return pd.Series(values, index=frame.index, dtype=frame[column].dtype)
 
 
 def _records(rows) -> list[dict]:
@@ -331,7 +359,7 @@ class SqliteEventStore(SqlEventStore):
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
-    def flush_deleted(self) -> None:
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:
         # the zeroed pages are in the WAL until a checkpoint copies them over the old ones
         with self.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -368,6 +396,13 @@ class PostgresEventStore(SqlEventStore):
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         super().__init__(url, pool_pre_ping=True, **POOL)
+
+    def flush_deleted(self, tables: tuple[str, ...] | None = None) -> None:
+        # A deleted row is a dead tuple until VACUUM reclaims it (its bytes stay in the page
+        # until the space is reused); VACUUM cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables or SHOPPER_TABLES:
+                conn.exec_driver_sql(f"VACUUM {table}")
 
     def _bulk_insert_events(self, conn, rows: list[tuple]) -> int:
         # COPY into a transaction-local staging table, then one INSERT .. ON CONFLICT: an

@@ -62,19 +62,33 @@ impressions_table = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("propensity", Float64),  # None: the policy showed the item deterministically
     sa.Column("arm", sa.String(255)),
+    sa.Column("experiment", sa.String(64)),  # the experiment the list was served in, if any
+    # its variant (A/B), or the team that placed the item (interleaving)
+    sa.Column("variant", sa.String(64)),
     sa.Index("ix_impressions_created_at", "created_at"),  # retention prunes by age
     sa.Index("ix_impressions_user_id", "user_id"),  # forgetting a shopper
+    sa.Index("ix_impressions_experiment", "experiment"),  # an experiment's statistics
 )
 
+#: Columns added to tables that databases made before them already have: (table, column, SQL type).
+LATE_COLUMNS = (("impressions", "experiment", "VARCHAR(64)"), ("impressions", "variant", "VARCHAR(64)"))
 #: Indexes added to tables that databases made before them already have.
-LATE_INDEXES = (("ix_events_timestamp", "events", "timestamp"),)
+LATE_INDEXES = (("ix_events_timestamp", "events", "timestamp"),
+                ("ix_impressions_experiment", "impressions", "experiment"))
 
 
 def create_schema(engine: sa.Engine) -> None:
     """Create missing tables and indexes (idempotent; safe on a database of any earlier
     version of this schema)."""
     metadata.create_all(engine)
+    inspector = sa.inspect(engine)
+    have = {t: {c["name"] for c in inspector.get_columns(t)} for t in {t for t, _, _ in LATE_COLUMNS}}
     with engine.begin() as conn:
+        for table, column, kind in LATE_COLUMNS:
+            if column not in have[table]:
+                # PostgreSQL's IF NOT EXISTS lets two processes opening one database race safely
+                guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+                conn.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN {guard}"{column}" {kind}')
         for name, table, column in LATE_INDEXES:
             conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {name} ON {table} ("{column}")')
 
@@ -169,4 +183,25 @@ campaign_members_table = sa.Table(
     sa.Column("arm", sa.String(16), nullable=False),  # "treatment" or "control"
     sa.Column("rank", sa.Integer, nullable=False),  # place in the audience, 1 = most likely
     sa.Index("ix_campaign_members_user", "user_id"),  # forgetting a shopper
+)
+
+# Raw events reduced to counts (``store.retention``): what retention deleted and what
+# shoppers without consent did, per item and behaviour, with no shopper id.
+item_counts_table = sa.Table(
+    "item_counts", metadata,
+    sa.Column("item_id", sa.String(255), primary_key=True),
+    sa.Column("event_type", sa.String(32), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+# Experiments (``shelfwise.experiments``): A/B tests and interleaving. The served lists name
+# theirs in the impression log (``impressions.experiment`` and ``variant``).
+experiments_table = sa.Table(
+    "experiments", metadata,
+    sa.Column("experiment_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # "ab" or "interleave"
+    sa.Column("created_at", Float64, nullable=False),
+    sa.Column("stopped_at", Float64),  # None while it runs
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: salt, traffic, pre-period, variants
 )

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shelfwise.data.gorse import feedback_of_event, format_time
 from shelfwise.engine import Engine
+from shelfwise.store.fields import comment_aad, context_aad, reveal
 from shelfwise.store.tables import events_table, side_feedback_table
 
 side_feedback = side_feedback_table  # created with the store's other tables
@@ -47,18 +48,20 @@ class Row:
     feedback: dict[str, Any]  # Gorse's Feedback JSON
 
 
-def _from_events(rows) -> list[Row]:
+def _from_events(rows, cipher) -> list[Row]:
     out = []
     for user, item, event_type, ts, value, context, seq in rows:
+        context = reveal(cipher, context, context_aad(user))
         fb = feedback_of_event(user, item, event_type, ts, value, json.loads(context) if context else None)
         out.append(Row((user, item, fb["FeedbackType"]), ts, seq, fb))
     return out
 
 
-def _from_side(rows) -> list[Row]:
+def _from_side(rows, cipher) -> list[Row]:
     return [Row((r.user_id, r.item_id, r.feedback_type), r.timestamp, 1 << 62, {
         "FeedbackType": r.feedback_type, "UserId": r.user_id, "ItemId": r.item_id,
-        "Value": float(r.value or 0.0), "Timestamp": format_time(r.timestamp), "Comment": r.comment or ""})
+        "Value": float(r.value or 0.0), "Timestamp": format_time(r.timestamp),
+        "Comment": reveal(cipher, r.comment, comment_aad(r.user_id)) or ""})
         for r in rows]
 
 
@@ -77,7 +80,7 @@ def _read(engine: Engine, event_where: list, side_where: list) -> list[Row]:
     with sql_of(engine).connect() as conn:
         events = conn.execute(sa.select(*_EVENT_COLUMNS).where(e.c.item_id.is_not(None), *event_where)).all()
         side = conn.execute(sa.select(side_feedback).where(*side_where)).all()
-    return collapse(_from_events(events) + _from_side(side))
+    return collapse(_from_events(events, engine.store.cipher) + _from_side(side, engine.store.cipher))
 
 
 def feedback_of(engine: Engine, user_id: str | None = None, item_id: str | None = None) -> list[Row]:
@@ -148,7 +151,7 @@ def page_feedback(engine: Engine, start: tuple | None, n: int, feedback_type: st
                 *filter_e, pair_e >= sa.tuple_(*first), pair_e <= sa.tuple_(*high))).all()
             side = conn.execute(sa.select(side_feedback).where(
                 *filter_s, pair_s >= sa.tuple_(*first), pair_s <= sa.tuple_(*high))).all()
-            for row in collapse(_from_events(events) + _from_side(side)):
+            for row in collapse(_from_events(events, engine.store.cipher) + _from_side(side, engine.store.cipher)):
                 wanted = feedback_type is None or row.key[2] == feedback_type
                 if wanted and (start is None or row.key >= tuple(start)):
                     out.append(row)
@@ -166,7 +169,8 @@ def delete_feedback(engine: Engine, user_id: str, item_id: str, feedback_type: s
         return 0
     with sql_of(engine).begin() as conn:
         events = conn.execute(sa.select(*_EVENT_COLUMNS).where(e.c.user_id == user_id, e.c.item_id == item_id)).all()
-        seqs = [r.order for r in _from_events(events) if feedback_type is None or r.key[2] == feedback_type]
+        seqs = [r.order for r in _from_events(events, engine.store.cipher)
+                if feedback_type is None or r.key[2] == feedback_type]
         if seqs:
             conn.execute(sa.delete(e).where(e.c.seq.in_(seqs)))
         side = sa.delete(s).where(s.c.user_id == user_id, s.c.item_id == item_id)
@@ -204,5 +208,8 @@ def upsert_side(engine: Engine, rows: list[dict[str, Any]], overwrite: bool) -> 
     stmt = (insert.on_conflict_do_update(index_elements=keys, set_={
                 c: insert.excluded[c] for c in ("value", "timestamp", "comment")})
             if overwrite else insert.on_conflict_do_nothing(index_elements=keys))
+    cipher = engine.store.cipher
+    if cipher is not None:  # a Gorse comment is free text: personal, like an event's context
+        rows = [{**r, "comment": cipher.encrypt(r.get("comment"), comment_aad(r["user_id"]))} for r in rows]
     with sql.begin() as conn:
         conn.execute(stmt, rows)

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
 from shelfwise.data.gorse import item_timestamp
 from shelfwise.engine import Engine
+from shelfwise.store.fields import attributes_aad, reveal
 from shelfwise.store.sql import events_table, items_table, users_table
 
 from .feedback_store import side_feedback, sql_of
 
 
-def _user(row) -> dict[str, Any]:
-    return {"user_id": row.user_id, "attributes": json.loads(row.attributes) if row.attributes else {},
+def _user(row, cipher=None) -> dict[str, Any]:
+    attributes = reveal(cipher, row.attributes, attributes_aad(row.user_id))
+    return {"user_id": row.user_id, "attributes": json.loads(attributes) if attributes else {},
             "consent": bool(row.consent)}
 
 
@@ -37,7 +40,7 @@ def _item(row) -> dict[str, Any]:
 def _rows(engine: Engine, table: sa.Table, key: str, ids: list[str]) -> dict[str, dict]:
     if not ids:
         return {}
-    parse = _user if table is users_table else _item
+    parse = partial(_user, cipher=engine.store.cipher) if table is users_table else _item
     out = {}
     with sql_of(engine).connect() as conn:
         for start in range(0, len(ids), 5000):  # bounded by SQLite's variables per statement
@@ -69,7 +72,7 @@ def page(engine: Engine, table: sa.Table, start: str | None, n: int,
     for word in words or []:
         query = query.where(sa.or_(*[sa.func.lower(table.c[col]).contains(word.lower(), autoescape=True)
                                      for col in ("item_id", "title", "description", "category")]))
-    parse = _user if table is users_table else _item
+    parse = partial(_user, cipher=engine.store.cipher) if table is users_table else _item
     with sql_of(engine).connect() as conn:
         rows = [parse(r) for r in conn.execute(query)]
     ident = key.name

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from shelfwise.api.deps import EngineDep, Read
 from shelfwise.api.schemas import IdPath
 from shelfwise.errors import UnknownId
+from shelfwise.store.fields import attributes_aad, reveal
 from shelfwise.store.tables import events_table, items_table, users_table
 
 router = APIRouter(tags=["browse"])
@@ -106,7 +107,8 @@ def get_user(engine, user_id: str) -> dict:
     events = behaviour_counts(engine, e.user_id, user_id)
     if profile is None and not events:
         raise UnknownId(f"Unknown shopper {user_id!r}: the store holds no events or profile of them.")
-    return {"user_id": user_id, "attributes": json.loads(profile.attributes) if profile and profile.attributes else {},
+    attributes = reveal(engine.store.cipher, profile.attributes, attributes_aad(user_id)) if profile else None
+    return {"user_id": user_id, "attributes": json.loads(attributes) if attributes else {},
             "consent": bool(profile.consent) if profile else None, "events": events,
             "n_events": sum(events.values()), "first_event": span[0], "last_event": span[1]}
 

@@ -48,6 +48,7 @@ def forget_user(user_id: IdPath, engine: EngineDep, request: Request, key: Annot
 @router.get("/privacy", dependencies=[Admin], summary="Consent as stored, and deletions waiting and done")
 def privacy(engine: EngineDep) -> dict:
     """``{"consent": {"given", "withheld", "default"}, "forgetting": {"pending", "oldest_seconds",
-    "refit_delay_seconds", "audit": [...]}}`` (``privacy.report``); the audit rows hold no
-    shopper id."""
+    "refit_delay_seconds", "audit": [...]}, "published": {"dp_enabled", ...}}`` (``privacy.report``:
+    with differential privacy on, the day's budget spent and the last releases); the audit rows
+    hold no shopper id."""
     return engine.privacy()

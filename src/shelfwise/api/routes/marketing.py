@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shelfwise.api.deps import EngineDep, Read, Write
 from shelfwise.errors import NoData
+from shelfwise.privacy.pseudonyms import for_export
 
 router = APIRouter(tags=["marketing"])
 IdPath = Annotated[str, Path(min_length=1, max_length=255)]
@@ -65,7 +66,7 @@ def audiences(engine: EngineDep,
     except ValueError as exc:  # a target that is not one, or too wide: the message names the field
         raise HTTPException(422, str(exc).splitlines()[0]) from exc
     if format == "csv":
-        return Response(frame.to_csv(index=False), media_type="text/csv")
+        return Response(for_export(frame, engine.settings).to_csv(index=False), media_type="text/csv")
     target = {"items": item} if item else {"brand": brand} if brand else {"category": category}
     return {"target": target, "model": model or engine.settings.default_model, "n": len(frame),
             "shoppers": frame.to_dict("records")}
@@ -138,4 +139,4 @@ def campaign(campaign_id: CampaignPath, engine: EngineDep,
 def campaign_audience(campaign_id: CampaignPath, engine: EngineDep,
                       arm: Annotated[Literal["treatment", "control", "all"], Query()] = "treatment") -> Response:
     members = engine.marketing.campaign_members(campaign_id, None if arm == "all" else arm)
-    return Response(members.to_csv(index=False), media_type="text/csv")
+    return Response(for_export(members, engine.settings).to_csv(index=False), media_type="text/csv")

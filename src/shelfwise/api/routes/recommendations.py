@@ -40,9 +40,10 @@ def _name(model: ModelChoice | None) -> str | None:
 def _answer(served: ServedList, fallback: str | None = None, **ids) -> RecommendationsOut:
     return RecommendationsOut(recommendation_id=served.recommendation_id, model=served.model,
                               version=served.version, fallback=fallback or served.fallback,
-                              personalised=served.personalised, items=[
+                              personalised=served.personalised, experiment=served.experiment,
+                              variant=served.variant, items=[
         Scored(item_id=r.item_id, score=r.score, model=r.model, reason=r.reason, source=r.source,
-               sources=r.sources, propensity=r.propensity) for r in served.items], **ids)
+               sources=r.sources, propensity=r.propensity, team=r.team) for r in served.items], **ids)
 
 
 def with_fallback(engine: Engine, metrics, wanted: str, n: int, call) -> tuple[ServedList, str | None]:
@@ -155,7 +156,8 @@ def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions,
             served_from_cache(app, user_id, payload)
             return Response(payload, media_type="application/json")
     payload = list_payload(engine, app.state.metrics, user_id, n, name, **options.kwargs)
-    if seconds > 0:
+    # an experiment's variant may turn the exploration slot on: such a list is not cached either
+    if seconds > 0 and b'"source":"explore"' not in payload:
         app.state.online.cache(user_id, key, generation, payload, seconds)
     return Response(payload, media_type="application/json")
 
