@@ -90,6 +90,7 @@ def test_train_recommend_similar_forget(tmp_path, small_shop):
     assert sim.exit_code == 0 and sim.output.count("P0") == 2
     gone = runner.invoke(app, ["forget-user", user, *home])
     assert "deleted" in gone.output and "profile" in gone.output
+    assert "subtracted exactly: itemknn, popular;" in " ".join(gone.output.split())
     assert "(popular)" in runner.invoke(app, ["recommend", user, "--n", "1", *home]).output
 
 

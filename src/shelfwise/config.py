@@ -33,6 +33,8 @@ from shelfwise.data.rules import RuleSet
 from shelfwise.data.schemas import DEFAULT_BEHAVIOUR_WEIGHTS, EVENT_TYPES
 from shelfwise.registry import check_model_name
 
+_ONE_LIMIT = r"\s*\d+\s*(?:/|per)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
+RATE_LIMIT = re.compile(rf"{_ONE_LIMIT}(?:[;,|]{_ONE_LIMIT})*", re.IGNORECASE)
 ENV_PREFIX = "SHELFWISE_"
 CONFIG_NAME = "shelfwise.toml"
 
@@ -60,6 +62,28 @@ class ServeSettings(BaseModel):
     access_log: bool = Field(default=False, description="log every request (shopper ids in paths pseudonymised)")
     ssl_certfile: str = Field(default="", description="PEM certificate (chain): serve HTTPS; '' plain HTTP")
     ssl_keyfile: str = Field(default="", description="PEM private key of ssl_certfile")
+    rate_limit: str = Field(default="200/second", max_length=200,
+                            description="requests per server key (read, write, admin), e.g. "
+                                        "'200/second;5000/minute'; '' turns it off")
+    browser_rate_limit: str = Field(default="20/second", max_length=200,
+                                    description="requests per client address for a public key or a "
+                                                "shopper token; '' turns it off")
+    auth_failure_limit: str = Field(default="20/minute", max_length=200,
+                                    description="failed authentications per client address and per key "
+                                                "id, past which they are answered 429; '' turns it off")
+    token_max_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400,
+                                         description="the longest a shopper token may live")
+    token_secret_file: str = Field(default="", max_length=4096,
+                                   description="file holding the shopper tokens' signing secret; "
+                                               "'' is tokens.secret in home")
+
+    @field_validator("rate_limit", "browser_rate_limit", "auth_failure_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        # the notation of the ``limits`` library (an extra), checked here without it
+        if value.strip() and not RATE_LIMIT.fullmatch(value):
+            raise ValueError(f"not a rate limit such as '200/second' or '10/second;500/minute': {value[:40]!r}")
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServeSettings:

@@ -390,10 +390,11 @@ class Engine:
         return self._forgetting
 
     def forget_user(self, user_id: str, by: str = "python") -> DeletionReport:
-        """Forget a shopper (``privacy.forgetting``): at once, their rows leave the store, no
-        kept version maps their id, no process serves them from a model it loaded, and the
+        """Forget a shopper (``privacy.forgetting``): at once, their rows leave the store, every
+        kept version's files are rewritten without them (count-based models exactly, the others
+        without the shopper's own rows), no process serves them from a model it loaded, and the
         online state (in every process sharing it) drops them; the next training run of every
-        serving model completes it, deleting the versions that still hold their rows.
+        serving model completes it, deleting the versions it does not serve.
         ``by`` names who asked, for the audit row."""
         report = self.forgetting.forget(str(user_id), by=by)
         self.online.forget(str(user_id))

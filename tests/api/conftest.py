@@ -44,12 +44,13 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(home: Path, store: str, env: dict[str, str] | None = None, *args: str) -> Server:
+def start_server(home: Path, store: str, env: dict[str, str] | None = None, *args: str,
+                 keys: dict[str, str] | None = None) -> Server:
     """``shelfwise serve`` with ``env`` added to the environment (settings as SHELFWISE_*) and
-    ``args`` added to the command line."""
+    ``args`` added to the command line; ``keys`` made in the store unless given."""
     where = ["--home", str(home), "--store-url", store]
-    keys = {scope: cli("keys", "create", f"test-{scope}", "--scope", scope, *where)
-            for scope in ("read", "write", "admin")}
+    keys = keys or {scope: cli("keys", "create", f"test-{scope}", "--scope", scope, *where)
+                    for scope in ("read", "write", "admin")}
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port), *where, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
@@ -94,6 +95,27 @@ def shop_server(tmp_path_factory, small_shop):
     """The small synthetic shop served from SQLite (itemknn, rules); keys trusted for 1 s."""
     srv = start_shop_server(tmp_path_factory.mktemp("api"), small_shop,
                             {"SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1", "SHELFWISE_SERVE__BODY_TIMEOUT_SECONDS": "2"})
+    yield srv
+    srv.proc.terminate()
+    srv.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def attack_server(tmp_path_factory, small_shop):
+    """For the attacks and the shop-front keys' tests: the small shop (popular and itemknn
+    trained) served with its limits off (test_rate_limits.py tests them: a run of every route
+    with a wrong key would trip them), and a public key besides read/write/admin."""
+    home = tmp_path_factory.mktemp("attacks")
+    srv = start_server(home, f"sqlite:///{home / 'events.db'}", {
+        "SHELFWISE_SERVE__RATE_LIMIT": "", "SHELFWISE_SERVE__BROWSER_RATE_LIMIT": "",
+        "SHELFWISE_SERVE__AUTH_FAILURE_LIMIT": "", "SHELFWISE_SERVE__KEY_CACHE_SECONDS": "1"})
+    rows = small_shop.events[["user_id", "item_id", "event_type", "timestamp"]].to_dict("records")
+    with srv.client("write") as c:
+        assert c.post("/events", json={"events": rows[:10_000]}).status_code == 200
+    cli("train", "-m", "popular", "-m", "itemknn", "--home", str(home), "--store-url", srv.store_url)
+    srv.keys["public"] = cli("keys", "create", "test-public", "--scope", "public",
+                             "--home", str(srv.home), "--store-url", srv.store_url)
+    srv.keys["wrong"] = srv.keys["admin"][:-4] + "abcd"  # the admin key's id, a wrong secret
     yield srv
     srv.proc.terminate()
     srv.proc.wait(timeout=10)

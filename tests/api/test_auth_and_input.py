@@ -31,7 +31,8 @@ def test_keys_and_scopes(shop_server, scope, method, path, status):
 def test_health_is_open_and_metrics_count_requests(shop_server):
     with shop_server.client(None) as c:
         assert c.get("/healthz").json() == {"status": "ok", "models": ["itemknn", "popular", "rules"],
-                                            "forget": {"pending": 0, "oldest_seconds": 0.0}}
+                                            "forget": {"pending": 0, "oldest_seconds": 0.0,
+                                                       "exact": ["itemknn", "popular", "rules"], "refit": []}}
     with shop_server.client("read") as c:
         for _ in range(3):
             c.get("/recommendations/popular", params={"n": 2})

@@ -162,6 +162,8 @@ def test_forget_a_shopper(shop, open_page):
     tab.goto("/dashboard/privacy")
     assert tab.page.locator("#forget-summary [data-fig=pending]").inner_text() == str(after["forgetting"]["pending"])
     assert after["forgetting"]["pending"] >= 1
+    exact = tab.page.locator("#forget-models [data-fig=exact]").inner_text()  # which models subtract exactly
+    assert exact.split(", ") == after["forgetting"]["exact"] and "itemknn" in exact
     assert tab.page.locator("#forget-audit tbody tr").count() == len(after["forgetting"]["audit"])
     assert gone not in tab.page.content()
     counts = after["consent"]

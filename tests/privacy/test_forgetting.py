@@ -45,7 +45,7 @@ def test_forget_at_once_then_a_refit_equals_training_without_them(tmp_path, smal
         assert user not in Interactions.load(engine.versions.root / version / "view").user_index
     assert other.recommend(user, 5, model="userknn").fallback == "unknown shopper"  # at once, there too
     assert engine.forgetting.status()["pending"] == 1
-    assert _files_holding(home, user)  # their rows are still in the model files, so it is pending
+    assert _files_holding(home, user)  # the store's pending row names them until the refit
 
     engine.train(sorted(engine.versions.active()))  # the refit of every serving model
     assert engine.forgetting.status()["pending"] == 0

@@ -18,12 +18,14 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from shelfwise import __version__, dashboard
-from shelfwise.api import gorse
+from shelfwise.api import gorse, openapi, tokens
 from shelfwise.api.commit import GroupCommit
+from shelfwise.api.deps import Guard
 from shelfwise.api.keys import KeyStore
 from shelfwise.api.metrics import Metrics
 from shelfwise.api.online import CachedLists
 from shelfwise.api.precompute import Precompute
+from shelfwise.api.ratelimit import Limiter
 from shelfwise.api.routes import (
     browse,
     catalogue,
@@ -35,6 +37,7 @@ from shelfwise.api.routes import (
     recommendations,
     session,
 )
+from shelfwise.api.routes import tokens as token_routes
 from shelfwise.api.schemas import SLASH
 from shelfwise.config import Settings
 from shelfwise.data.validation import MalformedInput
@@ -72,11 +75,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPIOffline(title="shelfwise", version=__version__, lifespan=_lifespan,
                          dependencies=[Depends(restore_slashes)],
                          description="Personalised recommendations for an online shop. Send an API key as "
-                                     "`Authorization: Bearer <key>` (create one with `shelfwise keys create`).")
+                                     "`Authorization: Bearer <key>` (create one with `shelfwise keys create`), "
+                                     "or a shopper token from `POST /tokens`. Each operation names the key "
+                                     "scope it needs (`security`) and every status it may answer; a 429 "
+                                     "says when to come back in `Retry-After`.")
     serve = engine.settings.serve
     app.state.engine = engine
     pseudonyms.install(pseudonyms.Pseudonyms.from_settings(engine.settings))  # no shopper id in a log line
     app.state.keys = KeyStore(engine.store.engine, cache_seconds=serve.key_cache_seconds)
+    app.state.guard = Guard(app.state.keys, Limiter(serve, engine.settings.online.url,
+                                                    engine.settings.online.namespace),
+                            tokens.token_secret(engine.settings))
     app.state.metrics = Metrics()
     app.state.training = None
     app.state.precompute = None
@@ -84,11 +93,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.commit = GroupCommit(engine.store, engine.accepted,
                                    window_s=serve.group_commit_ms / 1000)
     _warm(engine)
-    for module in (events, catalogue, recommendations, session, models, health, browse, marketing, experiments):
+    for module in (events, catalogue, recommendations, session, models, health, browse, marketing, experiments,
+                   token_routes):
         app.include_router(module.router)
     app.include_router(gorse.router)  # Gorse's REST API under /api, over the same Engine
     dashboard.mount(app)  # the pages at /dashboard
     _errors(app)
+    openapi.document(app)  # every status and error body a route answers, and its key scope
     app.add_middleware(CachedLists, state_app=app)
     app.add_middleware(Observe, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, limit=MAX_BODY, timeout_s=serve.body_timeout_seconds)

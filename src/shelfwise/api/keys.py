@@ -4,8 +4,12 @@ A key is ``sw_<id>_<secret>``; only the SHA-256 of the whole key is stored, so a
 database does not hand out working keys. Keys are 190 random bits, which makes a fast hash
 safe here (a slow password hash guards low-entropy secrets, not these).
 
-Scopes: ``read`` (recommendations, similar items, popular lists), ``write`` (events, items,
-users), ``admin`` (train, activate, forget, keys, metrics). ``admin`` implies the others.
+Scopes: ``public`` (the non-personal lists a shop front may show anyone: popular, similar
+items, bought together, an anonymous session's list; safe to put in a browser), ``read``
+(every read, shoppers' lists and data included), ``write`` (events, items, users), ``admin``
+(train, activate, forget, keys, metrics). ``read`` implies ``public``; ``admin`` implies all.
+A shopper token (``shelfwise.api.tokens``) is not a key: it answers as a record with no scope
+and ``shopper`` set, which the shopper's own list routes accept.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-SCOPES = ("read", "write", "admin")
+SCOPES = ("public", "read", "write", "admin")
+#: what each scope grants besides itself
+IMPLIES = {"admin": frozenset(SCOPES), "read": frozenset({"read", "public"})}
 
 _metadata = sa.MetaData()
 keys_table = sa.Table(
@@ -39,9 +45,16 @@ class ApiKey:
     scopes: frozenset[str]
     created: float
     revoked: float | None = None
+    shopper: str | None = None  # set on a shopper token's record: the one shopper it reads
 
     def allows(self, scope: str) -> bool:
-        return self.revoked is None and (scope in self.scopes or "admin" in self.scopes)
+        return self.revoked is None and any(scope in IMPLIES.get(s, {s}) for s in self.scopes)
+
+    @property
+    def browser(self) -> bool:
+        """A credential made to be held by a browser (a public key, a shopper token): rate
+        limited per client address, not per key."""
+        return self.shopper is not None or self.scopes == {"public"}
 
 
 def _hash(key: str) -> str:
@@ -107,6 +120,20 @@ class KeyStore:
             if len(self._checked) > 10_000:  # a flood of made-up keys must not grow memory
                 self._checked = {d: v for d, v in self._checked.items() if v[0] > now}
             self._checked[digest] = (now + self.cache_seconds, answer)
+        return answer
+
+    def live(self, key_id: str) -> ApiKey | None:
+        """The record of the live (not revoked) key with this id, remembered as ``check``
+        remembers (a shopper token names the key that made it: revoking the key voids it)."""
+        now = time.monotonic()
+        hit = self._checked.get("id:" + key_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(keys_table).where(keys_table.c.key_id == key_id)).first()
+        answer = _record(row) if row is not None and row.revoked is None else None
+        if self.cache_seconds > 0:
+            self._checked["id:" + key_id] = (now + self.cache_seconds, answer)
         return answer
 
     def list(self) -> list[ApiKey]:

@@ -14,7 +14,9 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import anyio
+from fastapi import HTTPException
 from starlette.applications import Starlette
+from starlette.requests import Request
 
 from shelfwise.api.schemas import SLASH
 
@@ -44,7 +46,8 @@ ROUTE = SimpleNamespace(path="/users/{user_id}/recommendations")
 
 class CachedLists:
     """Answer ``GET /users/{id}/recommendations`` from the list cache before routing, when the
-    key is known (checked within ``serve.key_cache_seconds``) and allows ``read``.
+    request's key allows ``read`` (or its shopper token is this shopper's), checked and rate
+    limited by the app's ``Guard`` (which the route reuses when the cache misses).
 
     Safe without re-validating: a list is cached only after the full route validated and
     answered the same shopper, ``n`` and model, and the cache key holds all three. Anything
@@ -55,8 +58,15 @@ class CachedLists:
 
     async def __call__(self, scope, receive, send):
         payload = None
-        if scope["type"] == "http" and scope["method"] == "GET" and _plain_list_path(scope["path"]):
-            payload = await anyio.to_thread.run_sync(self._hit, scope)
+        if scope["type"] == "http" and scope["method"] == "GET" and _plain_list_path(scope["path"]) \
+                and self.state_app.state.engine.settings.online.cache_seconds > 0:
+            try:
+                key = await self.state_app.state.guard.caller(Request(scope))
+            except HTTPException:
+                key = None  # the route answers the refusal (the guard's answer is kept)
+            user = scope["path"].split("/")[2].replace(SLASH, "/")  # an encoded '/' (EncodedSlashes)
+            if key is not None and (key.allows("read") if key.shopper is None else key.shopper == user):
+                payload = await anyio.to_thread.run_sync(self._hit, scope, user)
         if payload is None:
             return await self.app(scope, receive, send)
         scope["route"] = ROUTE  # so the metrics name the route as for any answer
@@ -65,24 +75,16 @@ class CachedLists:
                                 (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
 
-    def _hit(self, scope) -> bytes | None:
+    def _hit(self, scope, user: str) -> bytes | None:
         """The cached list for this request, counted and logged as served; None to route it."""
-        parts = scope["path"].split("/")
         engine = self.state_app.state.engine
-        if engine.settings.online.cache_seconds <= 0:
-            return None
         query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         if set(query) - {"n", "model"} or any(len(v) != 1 for v in query.values()):
             return None
         n = query.get("n", ["10"])[0]
         if not n.isdigit():
             return None
-        presented = _presented(scope["headers"])
-        key = self.state_app.state.keys.check(presented) if presented else None
-        if key is None or not key.allows("read"):
-            return None
         model = query.get("model", [engine.settings.default_model])[0]
-        user = parts[2].replace(SLASH, "/")  # an encoded '/' in the id (api.app.EncodedSlashes)
         payload = self.state_app.state.online.cached(user, list_key(engine, "recommend", n=int(n), model=model,
                                                                         options=None))[1]
         if payload is not None:
@@ -93,13 +95,4 @@ class CachedLists:
 def _plain_list_path(path: str) -> bool:
     parts = path.split("/")
     return len(parts) == 4 and parts[1] == "users" and parts[3] == "recommendations" and bool(parts[2])
-
-
-def _presented(headers: list[tuple[bytes, bytes]]) -> str | None:
-    found = dict(headers)
-    auth = found.get(b"authorization", b"").decode("latin-1")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    key = found.get(b"x-api-key")
-    return key.decode("latin-1") if key else None
 

@@ -157,6 +157,11 @@ class ForgetOut(BaseModel):
     impressions_deleted: int = 0
     versions_tombstoned: int = Field(default=0, description="kept model versions that mapped the shopper")
     audit_id: str = Field(default="", description="the deletion's audit row (no personal data)")
+    models_subtracted: list[str] = Field(default_factory=list, description=(
+        "models (in any kept version) that took the shopper out exactly: every other shopper's "
+        "scores equal a fit without them"))
+    models_awaiting_refit: list[str] = Field(default_factory=list, description=(
+        "models that dropped the shopper's own rows and keep what they helped learn until the refit"))
 
 
 class ModelOut(BaseModel):

@@ -168,9 +168,10 @@ def forget_user(user_id: str, home: Home = None, store_url: StoreUrl = None, con
     (`shelfwise serve` starts one itself)."""
     report = _engine(home, store_url, config).forget_user(user_id, by="cli")
     console.print(f"deleted {report.events} events, {report.user_rows} profile row(s) and "
-                  f"{report.impressions} impression(s) of {user_id}; tombstoned in {report.versions} "
-                  f"model version(s); audit {report.audit_id}; complete after the next training run "
-                  "of every serving model", highlight=False)
+                  f"{report.impressions} impression(s) of {user_id}; rewritten without them in "
+                  f"{report.versions} model version(s) (subtracted exactly: {', '.join(report.exact) or '-'}; "
+                  f"own rows dropped: {', '.join(report.dropped) or '-'}); audit {report.audit_id}; complete "
+                  "after the next training run of every serving model", highlight=False)
 
 
 @command()

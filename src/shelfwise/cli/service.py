@@ -121,9 +121,10 @@ def _tls(settings, certfile: Path | None, keyfile: Path | None) -> dict[str, str
     return {"ssl_certfile": cert, "ssl_keyfile": key}
 
 
-keys_app = typer.Typer(help="API keys: create, list, revoke; the data key: rotate-data-key.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke; shopper tokens; the data key: rotate-data-key.",
+                       no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-Scope = enum.StrEnum("Scope", {n: n for n in ("read", "write", "admin")})
+Scope = enum.StrEnum("Scope", {n: n for n in ("public", "read", "write", "admin")})  # api.keys.SCOPES
 
 
 def _keys(home, store_url, config):
@@ -133,8 +134,8 @@ def _keys(home, store_url, config):
 
 
 @command("create", group=keys_app)
-def keys_create(name: str, scope: Annotated[list[Scope], typer.Option("--scope", "-s",
-                                                                     help="read, write or admin (repeatable).")],
+def keys_create(name: str, scope: Annotated[list[Scope], typer.Option(
+                    "--scope", "-s", help="public, read, write or admin (repeatable).")],
                 home: Home = None, store_url: StoreUrl = None, config: Config = None):
     """Create a key; it is printed once and stored only as a hash."""
     record, key = _keys(home, store_url, config).create(name, scope)
@@ -180,6 +181,27 @@ def keys_rotate_data_key(batch: Annotated[int, typer.Option(min=1, max=1_000_000
                   + retired, highlight=False, soft_wrap=True)
     if done.retired and done.source.startswith("SHELFWISE"):
         err.print(f"now remove the retired key(s) from {done.source}", highlight=False)
+
+
+@command("token", group=keys_app)
+def keys_token(user_id: str,
+               ttl: Annotated[float, typer.Option(
+                   help="Seconds it lives (at most serve.token_max_ttl_seconds).")] = 3600.0,
+               key_id: Annotated[str | None, typer.Option(
+                   help="Id of the live key it answers to: revoking that key voids it (default: none).")] = None,
+               home: Home = None, store_url: StoreUrl = None, config: Config = None):
+    """A shopper token for USER_ID: a browser sends it as its bearer to read that shopper's
+    recommendations and their explanations, and nothing else, until it expires."""
+    from shelfwise.api import tokens
+
+    settings = _settings(home, store_url, config)
+    if not 0 < ttl <= settings.serve.token_max_ttl_seconds:
+        _fail(f"ttl: between 0 and {settings.serve.token_max_ttl_seconds:g} seconds (serve.token_max_ttl_seconds)")
+    if key_id is not None and _keys(home, store_url, config).live(key_id) is None:
+        _fail(f"key-id: no live key with id {key_id!r}")
+    token, claims = tokens.issue(tokens.token_secret(settings), user_id.strip(), ttl, key_id or "")
+    err.print(f"token for {claims.user_id!r}, valid until {_stamp(claims.expires)}:", highlight=False)
+    console.print(token, highlight=False, soft_wrap=True)
 
 
 def _stamp(epoch: float) -> str:

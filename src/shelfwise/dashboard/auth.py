@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request
 
 from shelfwise.api.keys import ApiKey, keys_table
+from shelfwise.api.tokens import secret_file
 
 COOKIE = "shelfwise_session"
 SESSION_SECONDS = 12 * 3600
@@ -47,19 +47,7 @@ def role_of(key: ApiKey) -> str | None:
 
 def server_secret(home: str | Path) -> bytes:
     """The home's signing secret, made on first use (readable by its owner only)."""
-    path = Path(home) / SECRET_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+    return secret_file(Path(home) / SECRET_FILE)
 
 
 @dataclass(frozen=True)

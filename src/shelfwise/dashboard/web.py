@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from shelfwise import __version__
+from shelfwise.api.deps import claimed_key_id, client_address
 from shelfwise.dashboard.auth import COOKIE, SESSION_SECONDS, Session, current_session, make_cookie, role_of, secret_of
 from shelfwise.store.tables import items_table
 
@@ -88,8 +89,19 @@ def login_page(request: Request, next: str | None = None):
 @router.post("/login")
 async def login(request: Request, key: Annotated[str, Form(max_length=512)] = "",
                 next: Annotated[str, Form(max_length=2048)] = "/dashboard/"):
+    # the API's failed-authentication limits (api.deps.Guard), per client address and per
+    # key id: a wrong key past them is answered 429; an address past them is not checked
+    limiter, failed = request.app.state.guard.limiter, [("address", client_address(request)),
+                                                        ("key", claimed_key_id(key.strip()))]
+    wait = await limiter.over("failure", *failed[0])
+    if wait is not None:
+        return _too_many(request, next, wait)
     found = await anyio.to_thread.run_sync(request.app.state.keys.check, key.strip()) if key.strip() else None
     role = role_of(found) if found is not None else None
+    if found is None and key.strip():
+        waits = [await limiter.hit("failure", *ids) for ids in failed]
+        if any(w is not None for w in waits):
+            return _too_many(request, next, max(w or 0 for w in waits))
     if role is None:
         why = "key: not a valid API key" if found is None else "key: this key has no read, write or admin scope"
         return render(request, "login.html", None, status=401, next=_safe_next(next), error=why)
@@ -97,6 +109,13 @@ async def login(request: Request, key: Annotated[str, Form(max_length=512)] = ""
     response.set_cookie(COOKIE, make_cookie(secret_of(request), found.key_id), max_age=SESSION_SECONDS,
                         path="/dashboard", secure=True, httponly=True, samesite="strict")
     return response
+
+
+def _too_many(request: Request, target: str, wait: int) -> HTMLResponse:
+    page = render(request, "login.html", None, status=429, next=_safe_next(target),
+                  error=f"key: too many failed attempts from here; retry after {wait} s")
+    page.headers["Retry-After"] = str(wait)
+    return page
 
 
 @router.post("/logout")

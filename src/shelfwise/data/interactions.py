@@ -106,6 +106,35 @@ class Interactions:
             cache["binary"] = m
         return cache["binary"]
 
+    def without_users(self, user_indices, keep_rows: bool = True) -> Interactions:
+        """The view with the shoppers ``user_indices`` and all their events taken out.
+
+        keep_rows=True: the same index spaces (ids and item order unchanged), their matrix
+        rows and sequences emptied, for rewriting a kept version in place. keep_rows=False:
+        their rows removed too (n_users shrinks), the view a fit without them would read,
+        for item-side statistics that count shoppers (BM25's idf, for example)."""
+        users = np.unique(np.asarray(user_indices, dtype=np.int64))
+        gone = np.zeros(self.n_users, dtype=bool)
+        gone[users] = True
+        lengths = np.diff(self.seq_indptr)
+        keep_event = ~np.repeat(gone, lengths)
+        if keep_rows:
+            lengths = np.where(gone, 0, lengths)
+            user_ids = self.user_ids
+            rows = sp.diags((~gone).astype(np.float32))  # zeroes their rows
+            matrix = (rows @ self.matrix).tocsr()
+        else:
+            lengths, user_ids = lengths[~gone], self.user_ids[~gone]
+            matrix = self.matrix[np.flatnonzero(~gone)]
+        matrix.eliminate_zeros()
+        matrix = matrix.astype(np.float32)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        sessions = None if self.seq_sessions is None else self.seq_sessions[keep_event]
+        return Interactions(user_ids=user_ids.copy(), item_ids=self.item_ids, matrix=matrix, seq_indptr=indptr,
+                            seq_items=self.seq_items[keep_event], seq_types=self.seq_types[keep_event],
+                            seq_times=self.seq_times[keep_event], seq_sessions=sessions,
+                            weights=dict(self.weights), items=self.items)
+
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_events(cls, events: pd.DataFrame, items: pd.DataFrame | None = None,

@@ -11,6 +11,12 @@
   (``score_sequences``), "live" (``score_histories``), "fold_in", "ranking" (the hybrid's
   ``rank_history``) and "global" (the same scores for every shopper, known or not); a model
   only has the optional methods it declares, and the serving path reads them, not names.
+- ``forget_users(user_indices, view)`` takes shoppers out of a fitted model at once (the
+  right to be forgotten): their own rows (``seen_``, profiles, factors, histories) are emptied,
+  and a model whose ``forgets_exactly`` is True also recomputes what it learned from the
+  remaining shoppers' events only (counts, co-occurrences, Gram matrices), so every other
+  shopper's scores equal a fit without them. The others (factors, sequence models, the
+  hybrid's ranker) keep weights the shoppers helped learn until they are refitted.
 - ``save(path)`` / ``load(path)`` use JSON plus ``.npz`` arrays: no pickled code.
 """
 
@@ -61,6 +67,8 @@ class Recommender(ABC):
     #: modules that install brings; the core install has none of them
     extra: ClassVar[str | None] = None
     requires: ClassVar[tuple[str, ...]] = ()
+    #: True when ``forget_users`` leaves the model equal to a fit without those shoppers
+    forgets_exactly: ClassVar[bool] = False
 
     @classmethod
     def check_installed(cls) -> None:
@@ -180,6 +188,24 @@ class Recommender(ABC):
                              "unknown users go through Engine's cold-start path")
         return users
 
+    # -- forgetting ---------------------------------------------------------------------
+    def forget_users(self, user_indices, view: Interactions) -> Recommender:
+        """Take the shoppers ``user_indices`` out of the fitted model; returns self.
+
+        view: the training view the model was fitted on, still holding them (their events
+        are what is taken out). Index spaces do not change: their rows stay, empty, so
+        they score as a shopper with no history. See ``forgets_exactly``."""
+        self.check_is_fitted()
+        users = np.unique(self._check_users(user_indices))
+        if len(users):
+            self.seen_ = zero_rows(self.seen_, users)
+            self._forget(users, view)
+        return self
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:  # noqa: B027 (an optional hook)
+        """Empty the shoppers' own state (rows of per-shopper arrays) and, for a model that
+        forgets exactly, recompute the learned counts without their events."""
+
     # -- persistence ------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         """Learned arrays to save (numpy arrays, scipy sparse matrices or JSON scalars)."""
@@ -244,6 +270,20 @@ class Recommender(ABC):
         model._set_state(state)
         model._load_parts(path)
         return model
+
+
+def zero_rows(matrix, rows: np.ndarray):
+    """``matrix`` (sparse csr or dense, rows first) with ``rows`` set to zero (sparse: no
+    stored entry left in them); a copy, of the same type and dtype."""
+    if sp.issparse(matrix):
+        out = matrix.tocsr(copy=True)
+        for r in rows:
+            out.data[out.indptr[r]:out.indptr[r + 1]] = 0
+        out.eliminate_zeros()
+        return out
+    out = np.array(matrix, copy=True)
+    out[rows] = 0
+    return out
 
 
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

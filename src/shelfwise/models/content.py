@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.base import Recommender, top_n, zero_rows
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import user_profiles
@@ -60,6 +60,7 @@ class ContentRecommender(LiveScoring, Recommender):
     Subclasses only say how item texts become vectors (rows L2-normalised)."""
 
     capabilities = frozenset({"similar_items", "live"})
+    forgets_exactly = True  # item vectors come from the catalogue's text, not from shoppers
     recency_decay: float
 
     def _item_vectors(self, docs: list[str]):
@@ -73,6 +74,9 @@ class ContentRecommender(LiveScoring, Recommender):
         vectors = self._item_vectors(docs)  # (n_items, dims), sparse or dense
         self.item_vectors_ = vectors
         self.user_vectors_ = self._user_vectors(user_profiles(interactions, self.recency_decay))
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        self.user_vectors_ = zero_rows(self.user_vectors_, users)
 
     def _user_vectors(self, profiles: sp.csr_matrix):
         """(n_shoppers, dims): each shopper's profile-weighted mean item vector."""

@@ -26,6 +26,7 @@ from shelfwise.models.profiles import user_profiles
 class EASE(LiveScoring, Recommender):
     name = "ease"
     capabilities = frozenset({"similar_items", "live"})
+    forgets_exactly = True
     _parameter_constraints = {
         "l2": Interval(float, 0, closed="neither"),
         "recency_decay": Interval(float, 0, 1, closed="right"),
@@ -41,6 +42,21 @@ class EASE(LiveScoring, Recommender):
         self.binary = binary
 
     def _fit(self, interactions: Interactions) -> None:
+        self._fit_items(interactions)
+        self._keep_profiles(interactions)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        # the Gram matrix (and so B) of the remaining shoppers' rows, solved again; the
+        # modelled set follows the remaining counts, as in a fit without them
+        self._fit_items(view.without_users(users, keep_rows=False))
+        self._keep_profiles(view.without_users(users))
+
+    def _keep_profiles(self, interactions: Interactions) -> None:
+        profiles = user_profiles(interactions, self.recency_decay, binary=self.binary)
+        self.profiles_ = profiles.tocsc()[:, self.kept_].tocsr() if len(self.tail_) else profiles
+
+    def _fit_items(self, interactions: Interactions) -> None:
+        """kept_, tail_ and weights_ (B) from the view's rows."""
         x = interactions.binary if self.binary else interactions.matrix
         counts = np.asarray(interactions.binary.sum(0)).ravel()  # (n_items,)
         # most-interacted first, ties by index: the modelled set, then the tail's order
@@ -61,8 +77,6 @@ class EASE(LiveScoring, Recommender):
         np.fill_diagonal(b, 0.0)
         # C order: scoring reads whole rows of B; LAPACK hands back Fortran order
         self.weights_ = np.ascontiguousarray(b, dtype=np.float32)  # B[i, j]: i recommends j
-        profiles = user_profiles(interactions, self.recency_decay, binary=self.binary)
-        self.profiles_ = profiles.tocsc()[:, self.kept_].tocsr() if len(self.tail_) else profiles
 
     def _expand(self, modelled: np.ndarray) -> np.ndarray:
         """(B, m) scores of the modelled items -> (B, n_items); unmodelled items get scores

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.base import Recommender, top_n, zero_rows
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 
@@ -58,6 +58,10 @@ class FactorRecommender(LiveScoring, Recommender):
         """Copy the learned factors out of an ``implicit`` model."""
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)  # (n_users, f)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)  # (n_items, f)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        # their factors go at once; the item factors they helped learn stay until a refit
+        self.user_factors_ = zero_rows(self.user_factors_, users)
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         # float32 factors multiplied in float64 and rounded once: a batch and a single user get

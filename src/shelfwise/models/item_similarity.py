@@ -10,13 +10,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.base import Recommender, top_n, zero_rows
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.profiles import user_profiles
 
 
 class ItemSimilarityRecommender(LiveScoring, Recommender):
     capabilities = frozenset({"similar_items", "explain", "live"})
+    forgets_exactly = True
 
     recency_decay: float
 
@@ -24,6 +25,12 @@ class ItemSimilarityRecommender(LiveScoring, Recommender):
         # similarity_[i, j]: how much touching i recommends j; csr (n_items, n_items)
         self.similarity_ = self._build_similarity(interactions).tocsr().astype(np.float32)
         self.profiles_ = user_profiles(interactions, self.recency_decay)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        # the item x item matrix is a function of the remaining shoppers' events only
+        self.similarity_ = self._build_similarity(view.without_users(users, keep_rows=False)
+                                                  ).tocsr().astype(np.float32)
+        self.profiles_ = zero_rows(self.profiles_, users)
 
     @abstractmethod
     def _build_similarity(self, interactions: Interactions) -> sp.spmatrix: ...

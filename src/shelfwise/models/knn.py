@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models.base import Recommender
+from shelfwise.models.base import Recommender, zero_rows
 from shelfwise.models.item_similarity import ItemSimilarityRecommender
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import keep_top_k_per_row, user_profiles
@@ -39,15 +39,53 @@ def cosine_neighbours(x: sp.csr_matrix, k: int, shrink: float) -> sp.csr_matrix:
     """(n_cols, n_cols) shrunk cosine similarity between the columns of ``x``, top ``k`` per
     row, no self-similarity. ``sim = x_i . x_j / (|x_i| |x_j| + shrink)``."""
     xc = x.tocsc()
-    norms = np.sqrt(np.asarray(xc.multiply(xc).sum(axis=0)).ravel())
-    dots = (xc.T @ xc).tocsr()
-    dots.setdiag(0)
-    dots.eliminate_zeros()
-    coo = dots.tocoo()
-    denom = norms[coo.row] * norms[coo.col] + shrink
-    sims = sp.csr_matrix((coo.data / np.maximum(denom, 1e-12), (coo.row, coo.col)),
-                         shape=dots.shape, dtype=np.float32)
-    return keep_top_k_per_row(sims, k)
+    norms = _column_norms(xc)
+    dots = (xc.T @ xc).tocoo()
+    off = dots.row != dots.col
+    return keep_top_k_per_row(_shrunk_cosine(dots.row[off], dots.col[off], dots.data[off], norms, shrink,
+                                             dots.shape), k)
+
+
+def _column_norms(xc: sp.csc_matrix) -> np.ndarray:
+    return np.sqrt(np.asarray(xc.multiply(xc).sum(axis=0)).ravel())
+
+
+def _shrunk_cosine(rows, cols, dots, norms, shrink: float, shape) -> sp.csr_matrix:
+    """csr float32 of ``dots / (norms[rows] norms[cols] + shrink)`` at (rows, cols): one
+    arithmetic for a fit and for forgetting, so both give the same bits."""
+    denom = norms[rows] * norms[cols] + shrink
+    return sp.csr_matrix((dots / np.maximum(denom, 1e-12), (rows, cols)), shape=shape, dtype=np.float32)
+
+
+def forget_neighbours(old: sp.csr_matrix, x: sp.csr_matrix, touched: np.ndarray, k: int,
+                      shrink: float) -> sp.csr_matrix:
+    """``cosine_neighbours(x, k, shrink)`` from ``old``, the same built on ``x`` plus the rows of
+    forgotten shoppers, who touched the items ``touched`` (1-D, sorted, unique); x (n_users,
+    n_items) holds the remaining shoppers only.
+
+    Only entries in the rows and columns of ``touched`` change (their co-occurrences and
+    norms): those rows are recomputed whole, from the columns of ``touched`` in x^T x (their
+    transposes give the new entries of every other row in those columns). Every other row
+    keeps its old entries elsewhere: an entry it dropped cannot come back, since its entries
+    in ``touched`` only grow (the same co-occurrences over smaller norms, rounding being
+    monotone), so its k-th value does not fall, and an entry that lost a tie at the k-th
+    value to a lower item index loses it again."""
+    xc = x.tocsc()
+    n = old.shape[0]
+    norms = _column_norms(xc)
+    is_touched = np.zeros(n, dtype=bool)
+    is_touched[touched] = True
+    dots = (xc[:, touched].T @ xc).tocoo()  # rows ``touched`` of x^T x: (len(touched), n)
+    r = touched[dots.row]
+    off = r != dots.col
+    whole = _shrunk_cosine(r[off], dots.col[off], dots.data[off], norms, shrink, (n, n)).tocoo()
+    old = old.tocoo()
+    keep = ~is_touched[old.row] & ~is_touched[old.col]
+    inside = ~is_touched[whole.col]  # (touched row, other column) read as (other row, touched column)
+    rows = np.concatenate([old.row[keep], whole.row, whole.col[inside]])
+    cols = np.concatenate([old.col[keep], whole.col, whole.row[inside]])
+    vals = np.concatenate([old.data[keep], whole.data, whole.data[inside]])
+    return keep_top_k_per_row(sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float32), k)
 
 
 class ItemKNN(ItemSimilarityRecommender):
@@ -74,12 +112,22 @@ class ItemKNN(ItemSimilarityRecommender):
         return cosine_neighbours(_prepare(interactions, self.weighting, self.binary),
                                  self.k, self.shrink)
 
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        if self.weighting != "cosine":  # BM25 weights every row by all shoppers: build it again
+            return super()._forget(users, view)
+        # cosine: only the items the shoppers touched change; the rest is subtracted in place
+        touched = np.unique(view.matrix[users].indices)
+        x = _prepare(view.without_users(users, keep_rows=False), self.weighting, self.binary)
+        self.similarity_ = forget_neighbours(self.similarity_, x, touched, self.k, self.shrink)
+        self.profiles_ = zero_rows(self.profiles_, users)
+
 
 class UserKNN(Recommender):
     """User-based kNN: a user's scores are the similarity-weighted rows of their ``k``
     nearest neighbours (cosine on the user x item matrix, shrunk)."""
 
     name = "userknn"
+    forgets_exactly = True
     _parameter_constraints = {
         "k": Interval(int, 1), "shrink": Interval(float, 0),
         "weighting": Options(frozenset({"cosine", "bm25"})),
@@ -94,10 +142,20 @@ class UserKNN(Recommender):
         self.binary = binary
 
     def _fit(self, interactions: Interactions) -> None:
-        x = _prepare(interactions, self.weighting, self.binary)
+        self._keep_matrix(_prepare(interactions, self.weighting, self.binary))
+
+    def _keep_matrix(self, x: sp.csr_matrix) -> None:
         self.matrix_ = x  # (n_users, n_items) what neighbours contribute
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         self.norms_ = norms.astype(np.float32)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        # their rows go, so they are nobody's neighbour; BM25 weights the remaining rows
+        # by the remaining shoppers, as a fit without them would
+        remaining = np.setdiff1d(np.arange(self.n_users_), users)
+        x = _prepare(view.without_users(users, keep_rows=False), self.weighting, self.binary).tocoo()
+        self._keep_matrix(sp.csr_matrix((x.data, (remaining[x.row], x.col)), shape=self.matrix_.shape,
+                                        dtype=np.float32))
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         x = self.matrix_

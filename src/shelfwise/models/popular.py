@@ -23,6 +23,7 @@ from shelfwise.models.params import Interval, Options
 class MostPopular(Recommender):
     name = "popular"
     capabilities = frozenset({"global"})  # the same scores for every shopper, known or not
+    forgets_exactly = True
     _parameter_constraints = {
         "half_life_days": Interval(float, 0, closed="neither", allow_none=True),
         "count": Options(frozenset({"users", "weighted"})),
@@ -33,6 +34,18 @@ class MostPopular(Recommender):
         self.count = count
 
     def _fit(self, interactions: Interactions) -> None:
+        self.popularity_ = self._popularity(interactions)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        if self.count == "users" and self.half_life_days is None:
+            # distinct shoppers per item: each forgotten shopper counted once on each item
+            self.popularity_ = self.popularity_ - np.asarray(view.binary[users].sum(axis=0),
+                                                             np.float32).ravel()
+        else:  # decayed from the newest remaining event, or summed per event: count again
+            self.popularity_ = self._popularity(view.without_users(users, keep_rows=False))
+
+    def _popularity(self, interactions: Interactions) -> np.ndarray:
+        """(n_items,) float32 the counts this model ranks by."""
         if self.count == "users":
             pop = self._user_counts(interactions)
         else:
@@ -41,7 +54,7 @@ class MostPopular(Recommender):
             if self.half_life_days is not None and interactions.n_events:
                 w = w * self._decay(interactions.seq_times)
             pop = np.bincount(interactions.seq_items, weights=w, minlength=interactions.n_items)
-        self.popularity_ = pop.astype(np.float32)  # (n_items,)
+        return pop.astype(np.float32)
 
     def _decay(self, times: np.ndarray) -> np.ndarray:
         """0.5 ** (age in days / half-life), age from the newest of ``times``: same shape."""

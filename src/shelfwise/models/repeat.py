@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
-from shelfwise.models.base import Recommender
+from shelfwise.models.base import Recommender, zero_rows
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval
 from shelfwise.models.profiles import user_profiles
@@ -30,6 +30,7 @@ from shelfwise.models.profiles import user_profiles
 class RepeatThenPopular(LiveScoring, Recommender):
     name = "repeat"
     capabilities = frozenset({"live"})
+    forgets_exactly = True
     _parameter_constraints = {"recency_decay": Interval(float, 0, 1, closed="right")}
 
     def __init__(self, *, recency_decay: float = 0.9):
@@ -39,6 +40,11 @@ class RepeatThenPopular(LiveScoring, Recommender):
         pop = interactions.item_popularity().astype(np.float32)  # (n_items,)
         self.share_ = pop / (pop.max(initial=0.0) + 1.0)  # (n_items,) in [0, 1)
         self.profiles_ = user_profiles(interactions, self.recency_decay)  # csr (n_users, n_items)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        pop = view.without_users(users).item_popularity().astype(np.float32)
+        self.share_ = pop / (pop.max(initial=0.0) + 1.0)
+        self.profiles_ = zero_rows(self.profiles_, users)
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
         return self._score_profiles(self.profiles_[user_indices])

@@ -47,7 +47,7 @@ import numpy as np
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.schemas import EVENT_TYPES
-from shelfwise.models.base import Recommender
+from shelfwise.models.base import Recommender, zero_rows
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.seq_data import (
     attribute_table,
@@ -307,6 +307,13 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         flags = [self._ties(*tied[u]) if u in tied else np.zeros(0, bool)
                  for u in range(len(items))]
         self.history_ties_ = left_pad(flags, L, bool)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        # their latest events go at once (they score as an empty history); the network and
+        # item groups they helped learn stay until a refit
+        for name in ("history_items_", "history_types_", "history_gaps_", "history_ties_"):
+            if getattr(self, name, None) is not None:
+                setattr(self, name, zero_rows(getattr(self, name), users))
 
     # -- persistence --------------------------------------------------------------------
     def _state(self) -> dict:

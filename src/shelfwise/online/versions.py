@@ -16,7 +16,6 @@ temporary folder, which the next run removes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -150,26 +149,13 @@ class ModelVersions:
         return self._loaded[key], self._views[version]
 
     # -- privacy --------------------------------------------------------------------------
-    def forget_user(self, user_id: str, versions: list[str] | None = None) -> int:
-        """Tombstone a shopper in every kept view (or ``versions``): their id becomes one no
-        request can name (a NUL, which ids may not hold, and a random part, so no two
-        forgotten shoppers share one), so no id maps to their row any more and they are
-        served as a new shopper. Every process sharing the home drops the models it loaded
-        (``FORGOTTEN``'s time changes). Their rows stay in the files until a training run
-        without them replaces the versions (``privacy.forgetting``). Returns the views changed."""
-        changed = 0
-        for version in versions if versions is not None else self.list_versions():
-            view_dir = self.root / version / "view"
-            view = Interactions.load(view_dir)
-            u = view.user_index.get(str(user_id))
-            if u is not None:
-                user_ids = view.user_ids.copy()
-                user_ids[u] = f"\x00forgotten-{uuid.uuid4().hex}"
-                dataclasses.replace(view, user_ids=user_ids).save(view_dir)
-                changed += 1
+    def models_changed(self) -> None:
+        """Files of kept versions were rewritten in place (a shopper forgotten,
+        ``privacy.unlearning``): every process sharing the home drops the models and views it
+        loaded (``FORGOTTEN``'s time changes), this one at once."""
         self.forgotten_path.write_text(uuid.uuid4().hex)  # a new mtime for every process
-        self._loaded, self._views = {}, {}
-        return changed
+        with self._lock:
+            self._loaded, self._views = {}, {}
 
     def drop_all_but_active(self) -> list[str]:
         """Delete every version no model serves from (they may hold forgotten shoppers)."""

@@ -50,7 +50,7 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import TYPE_CODES, Interactions
 from shelfwise.models import MODELS, create
-from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.base import Recommender, top_n, zero_rows
 from shelfwise.models.params import Interval, Options
 from shelfwise.ranking.candidates import Candidates, merge_lists, retrieve
 from shelfwise.ranking.exclusion import blocked_items, exclusion_mask, repurchase_intervals
@@ -187,6 +187,20 @@ class HybridRecommender(Recommender):
         self.retrievers_ = self._fit_retrievers(view)
         self.exclusion_, self.intervals_ = self._exclusion(view)
         self.context_, self.histories_ = FeatureContext.of(view), Histories.of(view)
+
+    def _forget(self, users: np.ndarray, view: Interactions) -> None:
+        """Their events leave every retriever (exactly, for the count-based ones), the
+        exclusion mask, the histories, the item features and the ranker's training record;
+        the ranker itself, trained on features they contributed to, waits for the refit."""
+        for _, model, _ in self.retrievers_:
+            model.forget_users(users, view)
+        scrubbed = view.without_users(users)
+        self.exclusion_ = zero_rows(self.exclusion_, users)
+        if self.intervals_ is not None:
+            self.intervals_ = repurchase_intervals(scrubbed)
+        self.context_, self.histories_ = FeatureContext.of(scrubbed), Histories.of(scrubbed)
+        self.training_targets_ = self.training_targets_[~np.isin(self.training_targets_[:, 0], users)]
+        self.__dict__.pop("_ranker_data", None)  # the ranker's training rows in memory hold their features
 
     def with_fusion(self, fusion: str) -> HybridRecommender:
         """The same fitted retrievers and ranker training groups with another fusion ranker

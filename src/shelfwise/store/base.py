@@ -38,6 +38,8 @@ class DeletionReport:
     impressions: int = 0
     versions: int = 0  # kept model versions the shopper was tombstoned in
     audit_id: str = ""  # the forget log's audit row
+    exact: tuple[str, ...] = ()  # models (in any kept version) that subtracted them exactly
+    dropped: tuple[str, ...] = ()  # models that dropped their own rows, waiting for the refit
 
 
 class EventStore(ABC):

@@ -68,7 +68,7 @@ class GorseRoute(APIRoute):
                 return PlainTextResponse(exc.text, status_code=exc.status)
             except HTTPException as exc:  # the key check: Gorse says only "unauthorized"
                 text = "unauthorized" if exc.status_code == 401 else str(exc.detail)
-                return PlainTextResponse(text, status_code=exc.status_code)
+                return PlainTextResponse(text, status_code=exc.status_code, headers=exc.headers)
             except RequestValidationError as exc:  # a body that is not JSON, a path id too long
                 first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
                 where = ".".join(str(p) for p in first.get("loc", ()))
@@ -83,12 +83,7 @@ def need(scope: str):
     """A dependency that checks the request's key (``X-API-Key`` as Gorse sends it, or
     ``Authorization: Bearer``) against shelfwise's keys: 401 ``unauthorized`` without a
     valid one, 403 when the key lacks ``scope``."""
-    check = RequireScope(scope)
-
-    async def dependency(request: Request) -> None:
-        await check(request, request.app.state.keys)  # the database only off the event loop
-
-    return Depends(dependency)
+    return Depends(RequireScope(scope))
 
 
 READ, WRITE, ADMIN = need("read"), need("write"), need("admin")

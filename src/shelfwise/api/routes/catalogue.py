@@ -32,17 +32,20 @@ def put_user(user_id: IdPath, body: UserIn, engine: EngineDep) -> dict:
 @router.delete("/users/{user_id}", response_model=ForgetOut,
                summary="Forget a shopper: every event, the profile, and their place in every model")
 def forget_user(user_id: IdPath, engine: EngineDep, request: Request, key: Annotated[ApiKey, Admin]) -> ForgetOut:
-    """At once: the shopper's events, profile and impressions leave the store, no kept model
-    version maps their id, no server process serves them from a model it had loaded, and the
-    online state drops them. A training run of every serving model without them (which
-    ``shelfwise serve`` starts ``privacy.forget_refit_delay_seconds`` later) completes the
-    deletion and deletes the model versions that still hold their rows; ``GET /healthz``
-    shows the deletions waiting for it. The audit row (no personal data) is ``audit_id``."""
+    """At once: the shopper's events, profile and impressions leave the store, every kept model
+    version is rewritten without them (``models_subtracted`` exactly; ``models_awaiting_refit``
+    without the shopper's own rows), no kept version maps their id, no server process serves
+    them from a model it had loaded, and the online state drops them. A training run of every
+    serving model without them (which ``shelfwise serve`` starts
+    ``privacy.forget_refit_delay_seconds`` later) completes the deletion and deletes the model
+    versions no model serves; ``GET /healthz`` shows the deletions waiting for it. The audit
+    row (no personal data) is ``audit_id``."""
     report = engine.forget_user(user_id, by=key.key_id)
     request.app.state.online.forget(user_id)  # recent items and cached lists, in every process
     return ForgetOut(user_id=user_id, events_deleted=report.events, profile_rows_deleted=report.user_rows,
                      impressions_deleted=report.impressions, versions_tombstoned=report.versions,
-                     audit_id=report.audit_id)
+                     audit_id=report.audit_id, models_subtracted=list(report.exact),
+                     models_awaiting_refit=list(report.dropped))
 
 
 @router.get("/privacy", dependencies=[Admin], summary="Consent as stored, and deletions waiting and done")

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shelfwise.api.deps import EngineDep, RequireScope
+from shelfwise.api.deps import AdminUnlessPublicMetrics, EngineDep
 
 router = APIRouter(tags=["service"])
-_admin = RequireScope("admin")
 
 
 @router.get("/healthz", summary="Liveness, and which models are trained")
 def healthz(engine: EngineDep, request: Request) -> dict:
     """``precomputed`` (with ``online.precompute_seconds``): lists this process's walker has
     gone through in its current pass, of how many, and its whole passes so far. ``forget``:
-    deletions waiting for a training run without the shopper, and the oldest one's age."""
+    deletions waiting for a training run without the shopper, the oldest one's age, and which
+    serving models a deletion leaves exact at once (``exact``) or waiting for that run (``refit``)."""
     out = {"status": "ok", "models": engine.trained_models(), "forget": engine.forgetting.status()}
     if request.app.state.precompute is not None:
         out["precomputed"] = request.app.state.precompute.status()
     return out
 
 
-def _metrics_access(request: Request) -> None:
-    if not request.app.state.engine.settings.serve.metrics_public:
-        _admin.check(request, request.app.state.keys)
-
-
-@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(_metrics_access)])
+@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(AdminUnlessPublicMetrics())],
+            response_class=PlainTextResponse)
 def metrics(request: Request, engine: EngineDep) -> Response:
     m = request.app.state.metrics
     m.versions.clear()  # only the versions serving now

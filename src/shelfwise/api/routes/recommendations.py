@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import StringConstraints, ValidationError
 
-from shelfwise.api.deps import EngineDep, Read
+from shelfwise.api.deps import EngineDep, Public, ReadOrShopper
 from shelfwise.api.online import list_key, served_from_cache
 from shelfwise.api.schemas import ExplanationOut, IdPath, RecommendationsOut, Scored
 from shelfwise.data.rules import RuleSet
@@ -132,7 +132,7 @@ class ListOptions:
                            "context": vars(k["context"]) if k["context"] else None}, sort_keys=True)
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[Read],
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[ReadOrShopper],
             summary="Top-n items for a shopper")
 def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions, Depends()],
               n: N = 10, model: ModelName = None):
@@ -162,13 +162,13 @@ def recommend(user_id: IdPath, request: Request, options: Annotated[ListOptions,
     return Response(payload, media_type="application/json")
 
 
-@router.get("/items/{item_id}/similar", response_model=RecommendationsOut, dependencies=[Read],
+@router.get("/items/{item_id}/similar", response_model=RecommendationsOut, dependencies=[Public],
             summary="Items similar to an item")
 def similar(item_id: IdPath, engine: EngineDep, n: N = 10, model: ModelName = None):
     return _similar(engine, item_id, n, _name(model) or engine.settings.default_model)
 
 
-@router.get("/items/{item_id}/bought-together", response_model=RecommendationsOut, dependencies=[Read],
+@router.get("/items/{item_id}/bought-together", response_model=RecommendationsOut, dependencies=[Public],
             summary="Items often bought with an item (association rules)")
 def bought_together(item_id: IdPath, engine: EngineDep, n: N = 10):
     return _similar(engine, item_id, n, "rules")
@@ -183,7 +183,7 @@ def _similar(engine: Engine, item_id: str, n: int, model: str) -> Recommendation
     return _answer(recs, item_id=item_id)
 
 
-@router.get("/recommendations/popular", response_model=RecommendationsOut, dependencies=[Read],
+@router.get("/recommendations/popular", response_model=RecommendationsOut, dependencies=[Public],
             summary="The shop's most popular items")
 def popular(engine: EngineDep, n: N = 10):
     try:
@@ -193,7 +193,7 @@ def popular(engine: EngineDep, n: N = 10):
 
 
 @router.get("/users/{user_id}/recommendations/{item_id}/explain", response_model=ExplanationOut,
-            dependencies=[Read], summary="Why an item is recommended to a shopper")
+            dependencies=[ReadOrShopper], summary="Why an item is recommended to a shopper")
 def explain(user_id: IdPath, item_id: IdPath, engine: EngineDep, options: Annotated[ListOptions, Depends()],
             model: ModelName = None):
     """Why the item is, or is not, in the list this shopper is served now under the same

@@ -7,7 +7,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from shelfwise.api.deps import Read
+from shelfwise.api.deps import Public
 from shelfwise.api.routes.recommendations import ModelChoice, _answer, _name, with_fallback
 from shelfwise.api.schemas import Id, RecommendationsOut, Time, now
 from shelfwise.data.schemas import EventType
@@ -32,7 +32,7 @@ class SessionIn(BaseModel):
     model: ModelChoice | None = Field(default=None, description="model; default: the configured one")
 
 
-@router.post("/session/recommendations", response_model=RecommendationsOut, dependencies=[Read],
+@router.post("/session/recommendations", response_model=RecommendationsOut, dependencies=[Public],
              summary="Top-n items for an anonymous shopper's events")
 def session_recommendations(body: SessionIn, request: Request):
     """Nothing is stored but the impression log's record of the list. The list is served as
