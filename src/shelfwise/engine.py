@@ -34,6 +34,7 @@ from shelfwise.evaluation.shop import evaluate_shop
 from shelfwise.experiments.service import Experiments
 from shelfwise.marketing.service import Marketing
 from shelfwise.models import Recommender, create
+from shelfwise.models.spark import SparkTrainer
 from shelfwise.online.state import OnlineState, open_state
 from shelfwise.online.versions import ModelVersions
 from shelfwise.privacy.dp import PublicCounts
@@ -250,19 +251,25 @@ class Engine:
                                         weights=self.settings.behaviour_weights)
 
     def train(self, models: list[str] | None = None, params: dict[str, dict] | None = None,
-              progress: Progress | None = None, activate: bool = True) -> pd.DataFrame:
+              progress: Progress | None = None, activate: bool = True,
+              engine: str | None = None) -> pd.DataFrame:
         """Fit the named models (default: settings.models, plus ``popular`` as the cold-start
         fallback) on a snapshot of the store, as one new model version, and serve them from
-        it (``activate``). Models not named keep serving from their version. Returns fit cost
-        per model, with the version id in ``frame.attrs["version"]``."""
+        it (``activate``). Models not named keep serving from their version. ``engine``
+        ("local" or "spark"; default settings.training.engine) is where the models that have
+        a Spark trainer fit. Returns fit cost and engine per model, with the version id in
+        ``frame.attrs["version"]``."""
         names = list(dict.fromkeys([*(models or self.settings.models), "popular"]))
         for name in names:  # fail on a bad name or a missing extra before any work
             create(name)
+        if (engine := engine or self.settings.training.engine) not in ("local", "spark"):
+            raise ValueError(f"engine must be 'local' or 'spark'. Got {engine!r} instead.")
         started = time.time()  # deletions before this are not in the view
         view = self.training_view()
         if view.n_events == 0:
             raise NoData("The store holds no events: import some before training.")
         rows = []
+        spark = SparkTrainer.from_settings(self.settings) if engine == "spark" else None
 
         def fit(save) -> None:
             for done, name in enumerate(names):
@@ -270,14 +277,19 @@ class Engine:
                     progress("train", done, len(names))
                 chosen = self._params(name, params)
                 model = create(name, **chosen)
+                on = "spark" if spark is not None and spark.can_fit(name) else "local"
                 with measure() as cost:
-                    model.fit(view)
-                save(name, model, {"fit_s": cost.seconds, "peak_mb": cost.peak_mb, "params": chosen})
-                rows.append({"model": name, "fit_s": cost.seconds, "peak_mb": cost.peak_mb})
+                    spark.fit(model, view) if on == "spark" else model.fit(view)
+                save(name, model, {"fit_s": cost.seconds, "peak_mb": cost.peak_mb, "params": chosen, "engine": on})
+                rows.append({"model": name, "fit_s": cost.seconds, "peak_mb": cost.peak_mb, "engine": on})
             if progress:
                 progress("train", len(names), len(names))
 
-        version = self.versions.write(view, fit, started=started)
+        try:
+            version = self.versions.write(view, fit, started=started)
+        finally:
+            if spark is not None:
+                spark.close()  # stops the session and deletes the run's Parquet copy of the events
         if activate:
             self.versions.activate(version)
         self.forgetting.settle(version)

@@ -65,18 +65,23 @@ def train(models: ModelsOpt = None, home: Home = None, store_url: StoreUrl = Non
           config: Config = None,
           check: Annotated[bool | None, typer.Option(
               "--check/--no-check", help="Hold-out check before serving (default: settings check.enabled).")
-          ] = None):
+          ] = None,
+          on: Annotated[str | None, typer.Option(
+              "--engine", help="local or spark: where popular, itemknn, rules and als fit (default: settings "
+                   "training.engine).")] = None):
     """Fit models on a snapshot of the store as a new version, and serve each model that
     passes the hold-out check (not worse than the active one by more than check.margin).
 
     Models not named keep their last training."""
     from shelfwise.online.holdout import METRIC, check_and_activate
 
+    if on not in (None, "local", "spark"):
+        _fail(f"--engine must be 'local' or 'spark'; got {on!r}")
     engine = _engine(home, store_url, config)
     if check is not None:
         engine.settings.check.enabled = check
     with _progress() as update:
-        costs = engine.train(models, progress=update, activate=False)
+        costs = engine.train(models, progress=update, activate=False, engine=on)
     console.print(costs.round(3).to_string())
     version = costs.attrs["version"]
     verdict = check_and_activate(engine, version)

@@ -106,14 +106,20 @@ class Recommender(ABC):
     # -- fitting ---------------------------------------------------------------------
     def fit(self, interactions: Interactions) -> Recommender:
         """Learn from ``interactions``; returns self."""
+        self.begin_fit(interactions)
+        self._fit(interactions)
+        return self
+
+    def begin_fit(self, interactions: Interactions) -> None:
+        """What ``fit`` does before the model's own learning: check the install and the
+        parameters, and keep the state every model has (shape, seen items, behaviour weights).
+        A trainer that learns elsewhere (``shelfwise.models.spark``) calls it too."""
         self.check_installed()
         check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
         self.n_users_, self.n_items_ = interactions.n_users, interactions.n_items
         self.seen_ = interactions.binary.tocsr()
         # (len(EVENT_TYPES),) the behaviour weights of this fit, for profiles built at serving time
         self.type_weights_ = np.array([interactions.weights.get(t, 0.0) for t in EVENT_TYPES], np.float32)
-        self._fit(interactions)
-        return self
 
     @abstractmethod
     def _fit(self, interactions: Interactions) -> None: ...

@@ -64,7 +64,19 @@ class FactorRecommender(LiveScoring, Recommender):
         self.user_factors_ = zero_rows(self.user_factors_, users)
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
-        return self.user_factors_[user_indices] @ self.item_factors_.T
+        # float32 factors multiplied in float64 and rounded once: a batch and a single user get
+        # bit-identical scores (float32 BLAS kernels for one row and for many sum in different
+        # orders), so items with equal factors (bought by the same shoppers) tie the same way
+        users = self.user_factors_[user_indices].astype(np.float64)
+        return (users @ self._item_factors64().T).astype(np.float32)
+
+    def _item_factors64(self) -> np.ndarray:
+        """``item_factors_`` as float64, converted once per array (not on every request)."""
+        cached = getattr(self, "_items64", None)
+        if cached is None or cached[0] is not self.item_factors_:
+            cached = (self.item_factors_, self.item_factors_.astype(np.float64))
+            self._items64 = cached
+        return cached[1]
 
     def score_columns(self, item_indices) -> np.ndarray:
         """(n_users, k): every user's factors against the items' factors."""
