@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "swt_"
-SECRET_FILE = "tokens.secret"  # nosec B105 - a file name, not a password
+# bandit B105: a file name, not a password
+SECRET_FILE = "tokens.secret"  # nosec B105
 
 
 class BadToken(ValueError):
