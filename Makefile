@@ -24,7 +24,7 @@ test: $(STAMP) $(AXE)
 	$(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(MAKE) --no-print-directory audit-if-reachable
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 axe: $(AXE)
 

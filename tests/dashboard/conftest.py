@@ -101,8 +101,10 @@ def shop(tmp_path_factory, small_shop):
     proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One Chromium for the dashboard's tests, closed after them: Playwright's sync API keeps
+    an event loop running on this thread while it lives, and other tests call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
