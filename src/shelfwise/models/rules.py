@@ -131,7 +131,7 @@ class AssociationRules(ItemSimilarityRecommender):
         baskets = basket_matrix(interactions, self.use_sessions, self.basket_types_)
         n_baskets = max(baskets.shape[0], 1)
         item_count = np.asarray(baskets.sum(axis=0)).ravel()  # baskets(i)
-        stats = []  # the co-occurrence counts of the kept rules, block by block
+        stats = []  # co-occurrence counts of every pair that passes, block by block
 
         def reduce(start: int, pair: sp.csr_matrix) -> sp.csr_matrix:
             # rows start:start+len of baskets(i, j), cut to each antecedent's best rules at once
@@ -145,14 +145,12 @@ class AssociationRules(ItemSimilarityRecommender):
             value = confidence if self.metric == "confidence" else lift
             rules = keep_top_k_per_row(sp.csr_matrix((value[ok], (i[ok] - start, j[ok])), shape=pair.shape,
                                                      dtype=np.float32), self.max_rules)
-            counts = sp.csr_matrix((c[ok], (i[ok] - start, j[ok])), shape=pair.shape, dtype=np.float32)
-            # a rule's value is never 0 (c >= 1), so its mask picks exactly the kept rules' counts
-            stats.append(counts.multiply(rules.astype(bool)).tocsr())
+            stats.append(sp.csr_matrix((c[ok], (i[ok] - start, j[ok])), shape=pair.shape, dtype=np.float32))
             return rules
 
         rules = top_k_gram(baskets, reduce)
         n = baskets.shape[1]
-        # co-occurrence counts of the kept rules (what ``rules_for`` reads)
+        # co-occurrence counts of every pair past min_count and min_confidence
         self.rule_stats_ = sp.vstack(stats, format="csr") if stats else sp.csr_matrix((n, n), dtype=np.float32)
         self.basket_count_ = item_count.astype(np.float32)
         self.n_baskets_ = int(n_baskets)
