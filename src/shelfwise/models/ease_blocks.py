@@ -42,10 +42,10 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 def item_components(x: sp.spmatrix) -> np.ndarray:
     """(n_items,) component label of each item of x (n_users, n_items): the components of
     the shopper-item graph, which link the same items as G = X^T X does."""
-    n_users, n_items = x.shape
-    adjacency = sp.bmat([[None, sp.csr_matrix(x)], [sp.csr_matrix(x).T, None]], format="csr")
+    x = sp.csr_matrix(x)
+    adjacency = sp.bmat([[None, x], [x.T, None]], format="csr")  # (n_users + n_items) square
     _, labels = connected_components(adjacency, directed=False)
-    _, dense = np.unique(labels[n_users:], return_inverse=True)  # items' labels, 0..k-1
+    _, dense = np.unique(labels[x.shape[0]:], return_inverse=True)  # items' labels, 0..k-1
     return dense.ravel()
 
 
