@@ -4,20 +4,26 @@
 
 B has a zero diagonal, so an item never recommends itself. Cost: one dense m x m inverse,
 i.e. O(m^3) time and about 3 * m^2 * 4 bytes of memory in float32 (m = 12k items: ~1.7 GB
-peak and ~25 s on 2 cores; 20k: ~4.8 GB and ~2 min). A catalogue over ``max_items``
-(default 20,000) is cut to its ``max_items`` most-interacted items, which hold nearly all
-interactions in a long-tailed shop; the other items rank after every modelled item, by
-popularity, so large catalogues still work instead of running out of memory.
+peak and ~25 s on 2 cores; 20k: ~4.8 GB and ~2 min).
+
+A catalogue over ``max_items`` (default 20,000) is, with ``past_max_items="components"``
+(the default), solved per connected component of the item graph (``ease_blocks``): X^T X is
+block diagonal over the components, so this is the same closed form over every item, not an
+approximation. It applies when every component has at most ``max_items`` items and their
+blocks hold at most ``max_items``^2 entries (the memory of the cut's B). Otherwise, or with
+``past_max_items="cut"``, the catalogue is cut to its ``max_items`` most-interacted items,
+which hold nearly all interactions in a long-tailed shop; the other items rank after every
+modelled item, by popularity, so large catalogues still work instead of running out of memory.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
+from shelfwise.models.ease_blocks import BlockWeights, ease_weights, item_components
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import user_profiles
@@ -31,14 +37,16 @@ class EASE(LiveScoring, Recommender):
         "l2": Interval(float, 0, closed="neither"),
         "recency_decay": Interval(float, 0, 1, closed="right"),
         "max_items": Interval(int, 1),
+        "past_max_items": Options(frozenset({"components", "cut"})),
         "binary": Options(frozenset({True, False})),
     }
 
     def __init__(self, *, l2: float = 100.0, recency_decay: float = 0.7,
-                 max_items: int = 20_000, binary: bool = True):
+                 max_items: int = 20_000, past_max_items: str = "components", binary: bool = True):
         self.l2 = l2
         self.recency_decay = recency_decay
         self.max_items = max_items
+        self.past_max_items = past_max_items
         self.binary = binary
 
     def _fit(self, interactions: Interactions) -> None:
@@ -56,8 +64,18 @@ class EASE(LiveScoring, Recommender):
         self.profiles_ = profiles.tocsc()[:, self.kept_].tocsr() if len(self.tail_) else profiles
 
     def _fit_items(self, interactions: Interactions) -> None:
-        """kept_, tail_ and weights_ (B) from the view's rows."""
+        """kept_, tail_ and B (weights_, or blocks_ per component) from the view's rows."""
         x = interactions.binary if self.binary else interactions.matrix
+        self.blocks_ = None
+        if x.shape[1] > self.max_items and self.past_max_items == "components":
+            labels = item_components(x)
+            sizes = np.bincount(labels)
+            if sizes.max(initial=0) <= self.max_items and (sizes.astype(np.int64) ** 2).sum() <= self.max_items ** 2:
+                self.kept_ = np.arange(x.shape[1])  # every item modelled, exactly
+                self.tail_ = np.zeros(0, dtype=np.int64)
+                self.blocks_ = BlockWeights.fit(x, labels, self.l2)
+                self.weights_ = np.zeros((0, 0), dtype=np.float32)
+                return
         counts = np.asarray(interactions.binary.sum(0)).ravel()  # (n_items,)
         # most-interacted first, ties by index: the modelled set, then the tail's order
         by_count = np.lexsort((np.arange(len(counts)), -counts))
@@ -65,18 +83,13 @@ class EASE(LiveScoring, Recommender):
         self.tail_ = by_count[self.max_items:]  # (n_items - m,) the rest, most popular first
         if len(self.tail_):
             x = x.tocsc()[:, self.kept_].tocsr()
-        n = len(self.kept_)
-        gram = (x.T @ x).toarray().astype(np.float32)  # (m, m)
-        gram[np.diag_indices(n)] += self.l2
-        # P = G^-1 via Cholesky: G is symmetric positive definite, and this halves the flops
-        c, low = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
-        p = scipy.linalg.cho_solve((c, low), np.eye(n, dtype=np.float32), overwrite_b=True,
-                                   check_finite=False)
-        del c, gram
-        b = p / -np.diag(p)[None, :]
-        np.fill_diagonal(b, 0.0)
-        # C order: scoring reads whole rows of B; LAPACK hands back Fortran order
-        self.weights_ = np.ascontiguousarray(b, dtype=np.float32)  # B[i, j]: i recommends j
+        self.weights_ = ease_weights((x.T @ x).toarray().astype(np.float32), self.l2)  # (m, m)
+
+    def _times_b(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """(B, m) profiles over the modelled items times B."""
+        if self.blocks_ is not None:
+            return self.blocks_.times(profiles)
+        return np.asarray(profiles @ self.weights_)
 
     def _expand(self, modelled: np.ndarray) -> np.ndarray:
         """(B, m) scores of the modelled items -> (B, n_items); unmodelled items get scores
@@ -90,13 +103,13 @@ class EASE(LiveScoring, Recommender):
         return out
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:
-        return self._expand(np.asarray(self.profiles_[user_indices] @ self.weights_))
+        return self._expand(self._times_b(self.profiles_[user_indices]))
 
     def _score_profiles(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Profiles over the whole catalogue: the unmodelled columns are dropped first."""
         if len(self.tail_):
             profiles = profiles.tocsc()[:, self.kept_].tocsr()
-        return self._expand(np.asarray(profiles @ self.weights_))
+        return self._expand(self._times_b(profiles))
 
     def score_columns(self, item_indices) -> np.ndarray:
         """(n_users, k): profiles times the items' columns of B; an unmodelled item scores
@@ -107,7 +120,9 @@ class EASE(LiveScoring, Recommender):
         row[self.kept_] = np.arange(len(self.kept_))
         out = np.full((self.n_users_, len(items)), -1.0, dtype=np.float32)
         modelled = row[items] >= 0
-        if modelled.any():
+        if modelled.any() and self.blocks_ is not None:
+            out[:, modelled] = self.blocks_.columns(self.profiles_, row[items[modelled]])
+        elif modelled.any():
             out[:, modelled] = np.asarray(self.profiles_ @ self.weights_[:, row[items[modelled]]])
         return out
 
@@ -118,11 +133,20 @@ class EASE(LiveScoring, Recommender):
         row[self.kept_] = np.arange(len(self.kept_))
         scores = np.zeros((len(items), len(self.kept_)), dtype=np.float32)
         modelled = row[items] >= 0  # an unmodelled item has no learned neighbours
-        scores[modelled] = self.weights_[row[items[modelled]]]
+        if self.blocks_ is not None:
+            scores[modelled] = self.blocks_.rows(row[items[modelled]])
+        else:
+            scores[modelled] = self.weights_[row[items[modelled]]]
         scores = self._expand(scores)
         scores[np.arange(len(items)), items] = -np.inf
         return top_n(scores, n)
 
     def _state(self) -> dict:
+        blocks = self.blocks_.state() if self.blocks_ is not None else {}
         return {"weights_": self.weights_, "profiles_": self.profiles_, "kept_": self.kept_,
-                "tail_": self.tail_}
+                "tail_": self.tail_, **blocks}
+
+    def _set_state(self, state: dict) -> None:
+        blocks = {k: state.pop(k) for k in list(state) if k.startswith("blocks_")}
+        super()._set_state(state)
+        self.blocks_ = BlockWeights.from_state(blocks) if blocks else None

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, zero_rows
+from shelfwise.models.gram import top_k_gram
 from shelfwise.models.item_similarity import ItemSimilarityRecommender
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import keep_top_k_per_row, user_profiles
@@ -35,26 +36,38 @@ def _prepare(interactions: Interactions, weighting: str, binary: bool) -> sp.csr
     return bm25_weight(x) if weighting == "bm25" else x.astype(np.float32)
 
 
-def cosine_neighbours(x: sp.csr_matrix, k: int, shrink: float) -> sp.csr_matrix:
+def cosine_neighbours(x: sp.csr_matrix, k: int, shrink: float,
+                      max_block_entries: int | None = None) -> sp.csr_matrix:
     """(n_cols, n_cols) shrunk cosine similarity between the columns of ``x``, top ``k`` per
-    row, no self-similarity. ``sim = x_i . x_j / (|x_i| |x_j| + shrink)``."""
+    row, no self-similarity. ``sim = x_i . x_j / (|x_i| |x_j| + shrink)``.
+
+    x^T x is computed a block of rows at a time (``gram.top_k_gram``) and each block cut to
+    its top k before the next, so memory is one block plus n_cols * k entries; the result
+    has the same entries and bits as cutting the whole product."""
     xc = x.tocsc()
     norms = _column_norms(xc)
-    dots = (xc.T @ xc).tocoo()
-    off = dots.row != dots.col
-    return keep_top_k_per_row(_shrunk_cosine(dots.row[off], dots.col[off], dots.data[off], norms, shrink,
-                                             dots.shape), k)
+
+    def reduce(start: int, dots: sp.csr_matrix) -> sp.csr_matrix:
+        dots = dots.tocoo()
+        rows = dots.row + start  # the block's rows in x^T x
+        off = rows != dots.col
+        sim = _shrunk_cosine(rows[off], dots.col[off], dots.data[off], norms, shrink, dots.shape,
+                             row_offset=start)
+        return keep_top_k_per_row(sim, k)
+
+    return top_k_gram(xc, reduce, max_block_entries)
 
 
 def _column_norms(xc: sp.csc_matrix) -> np.ndarray:
     return np.sqrt(np.asarray(xc.multiply(xc).sum(axis=0)).ravel())
 
 
-def _shrunk_cosine(rows, cols, dots, norms, shrink: float, shape) -> sp.csr_matrix:
-    """csr float32 of ``dots / (norms[rows] norms[cols] + shrink)`` at (rows, cols): one
-    arithmetic for a fit and for forgetting, so both give the same bits."""
+def _shrunk_cosine(rows, cols, dots, norms, shrink: float, shape, row_offset: int = 0) -> sp.csr_matrix:
+    """csr float32 of ``dots / (norms[rows] norms[cols] + shrink)`` at (rows - row_offset,
+    cols): one arithmetic for a fit and for forgetting, so both give the same bits."""
     denom = norms[rows] * norms[cols] + shrink
-    return sp.csr_matrix((dots / np.maximum(denom, 1e-12), (rows, cols)), shape=shape, dtype=np.float32)
+    return sp.csr_matrix((dots / np.maximum(denom, 1e-12), (rows - row_offset, cols)), shape=shape,
+                         dtype=np.float32)
 
 
 def forget_neighbours(old: sp.csr_matrix, x: sp.csr_matrix, touched: np.ndarray, k: int,

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import TYPE_CODES, Interactions
 from shelfwise.data.schemas import EVENT_TYPES
+from shelfwise.models.gram import top_k_gram
 from shelfwise.models.item_similarity import ItemSimilarityRecommender
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import keep_top_k_per_row
@@ -130,19 +131,30 @@ class AssociationRules(ItemSimilarityRecommender):
         baskets = basket_matrix(interactions, self.use_sessions, self.basket_types_)
         n_baskets = max(baskets.shape[0], 1)
         item_count = np.asarray(baskets.sum(axis=0)).ravel()  # baskets(i)
-        pair = (baskets.T @ baskets).tocoo()  # baskets(i, j)
-        keep = (pair.row != pair.col) & (pair.data >= self.min_count)
-        i, j, c = pair.row[keep], pair.col[keep], pair.data[keep].astype(np.float64)
-        confidence = c / item_count[i]
-        lift = confidence / (item_count[j] / n_baskets)
-        ok = confidence >= self.min_confidence
-        self.rule_stats_ = sp.csr_matrix((c[ok], (i[ok], j[ok])), shape=pair.shape,
-                                         dtype=np.float32)  # co-occurrence counts
+        stats = []  # co-occurrence counts of every pair that passes, block by block
+
+        def reduce(start: int, pair: sp.csr_matrix) -> sp.csr_matrix:
+            # rows start:start+len of baskets(i, j), cut to each antecedent's best rules at once
+            pair = pair.tocoo()
+            rows = pair.row + start
+            keep = (rows != pair.col) & (pair.data >= self.min_count)
+            i, j, c = rows[keep], pair.col[keep], pair.data[keep].astype(np.float64)
+            confidence = c / item_count[i]
+            lift = confidence / (item_count[j] / n_baskets)
+            ok = confidence >= self.min_confidence
+            value = confidence if self.metric == "confidence" else lift
+            rules = keep_top_k_per_row(sp.csr_matrix((value[ok], (i[ok] - start, j[ok])), shape=pair.shape,
+                                                     dtype=np.float32), self.max_rules)
+            stats.append(sp.csr_matrix((c[ok], (i[ok] - start, j[ok])), shape=pair.shape, dtype=np.float32))
+            return rules
+
+        rules = top_k_gram(baskets, reduce)
+        n = baskets.shape[1]
+        # co-occurrence counts of every pair past min_count and min_confidence
+        self.rule_stats_ = sp.vstack(stats, format="csr") if stats else sp.csr_matrix((n, n), dtype=np.float32)
         self.basket_count_ = item_count.astype(np.float32)
         self.n_baskets_ = int(n_baskets)
-        value = confidence if self.metric == "confidence" else lift
-        rules = sp.csr_matrix((value[ok], (i[ok], j[ok])), shape=pair.shape, dtype=np.float32)
-        return keep_top_k_per_row(rules, self.max_rules)
+        return rules
 
     def rules_for(self, item_index: int, n: int = 10) -> pd.DataFrame:
         """The ``n`` strongest rules ``item -> consequent`` with support, confidence, lift."""
