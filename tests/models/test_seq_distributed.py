@@ -3,6 +3,8 @@ gloo) against one process: the same step on the same batch, and a model of the s
 that serves like any other. Each test starts one two-process run (about 5 s of start-up on
 an idle 2-core machine)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -69,10 +71,11 @@ def test_two_processes_fit_a_model_that_serves_like_one_process(beauty_slice, on
     alone = create("sasrec", **params).fit(view)
     model = create("sasrec", processes=2, **params).fit(view)
     assert [h["epoch"] for h in model.history_] == list(range(1, 6))
-    # Same range as one process: on this slice, three seeds of each gave validation NDCG@10
-    # 0.17-0.20, the two settings within 0.01 of each other at the same seed.
-    assert 0.12 < model.best_validation_ndcg_ < 0.3
-    assert abs(model.best_validation_ndcg_ - alone.best_validation_ndcg_) < 0.04
+    # Same range as one process: on this slice, seeds 0, 1, 2 gave validation NDCG@10 0.165,
+    # 0.172, 0.170 on one process and 0.165, 0.169, 0.177 on two (at most 0.008 apart at the
+    # same seed); the bounds leave room for about four times that
+    assert 0.13 < model.best_validation_ndcg_ < 0.22
+    assert abs(model.best_validation_ndcg_ - alone.best_validation_ndcg_) < 0.03
     # the Recommender contract: shapes, best first, seen items out, batch = one at a time
     users = np.arange(40)
     items, scores = model.recommend(users, n=10)
@@ -93,6 +96,6 @@ def test_two_processes_fit_a_model_that_serves_like_one_process(beauty_slice, on
 
 
 def test_processes_is_checked_like_any_parameter(board):
-    with pytest.raises(InvalidParameterError, match="The 'processes' parameter of SASRec must be "
-                                                   "an int in \\[1, inf\\). Got 0 instead."):
+    with pytest.raises(InvalidParameterError, match=re.escape(
+            "The 'processes' parameter of SASRec must be an int in [1, inf). Got 0 instead.")):
         create("sasrec", processes=0).fit(board)

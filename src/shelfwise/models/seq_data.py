@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -165,4 +166,4 @@ def _pack(name: str, rows: list) -> dict:
 
 def _unpack(z: dict, name: str) -> list:
     values, offsets = z[f"{name}.values"], z[f"{name}.offsets"]
-    return [values[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    return [values[a:b] for a, b in pairwise(offsets)]

@@ -127,8 +127,8 @@ def launch(folder: Path, processes: int, timeout_s: float, on_line=None) -> None
             timer.cancel()
             proc.stdout.close()
     if timed_out.is_set():
-        raise TimeoutError(f"distributed training ran past {timeout_s:.0f} s and was stopped; "
-                           f"see {folder / 'ranks.log'}")
+        raise TimeoutError(f"distributed training ran past {timeout_s:.0f} s and was stopped: "
+                           f"{_tail(folder / 'ranks.log')}")
     if proc.returncode != 0:
         errors = sorted(folder.glob("error-*.txt"))
         reason = errors[0].read_text() if errors else _tail(folder / "ranks.log")

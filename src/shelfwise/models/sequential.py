@@ -32,7 +32,9 @@ kept back for the refit epochs from the measured epoch length; an epoch that wou
 the budget (search or refit) is cut short there, and refit epochs are skipped once the
 budget is spent.
 Batches group sequences of similar length and drop all-padding columns, so short histories
-cost little.
+cost little. With ``processes`` > 1 the training loop runs on that many processes under
+PyTorch's DistributedDataParallel (``seq_distributed``), each computing its share of every
+batch; the fitted model is the same kind of object as one process fits.
 
 Needs the ``sequential`` extra (``torch``, and ``scikit-learn`` for the item groups).
 State is saved as plain arrays in the model's
@@ -50,10 +52,10 @@ from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.models.base import Recommender, zero_rows
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.seq_data import (
+    TrainingSet,
     attribute_table,
     collapse_repeats,
     drop_last_item,
-    TrainingSet,
     has_ties,
     left_pad,
     shuffle_ties,
