@@ -156,27 +156,32 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 # -- one rank -------------------------------------------------------------------------------
 def train_rank(folder: Path) -> None:
-    """One rank's training, in a process whose environment names its rank and peers (as
-    torchrun's does: RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."""
+    """One rank's training on ``folder`` (written by ``fit_on_ranks``): in a process group
+    already set up by its launcher, or else one joined from the environment torchrun gives
+    (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); LOCAL_WORLD_SIZE, if set, is the number of
+    ranks sharing this machine's cores."""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     job = json.loads((folder / "job.json").read_text())
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    # the machine's cores split between the ranks on it (torchrun's default is one thread)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
-    module, name = job["class"]
-    model = getattr(importlib.import_module(module), name)(**{**job["params"], "verbose": False})
-    data = TrainingSet.load(folder / "data.npz")
-    attributes = folder / "attributes.npy"
-    model.attributes_ = np.load(attributes) if attributes.exists() else None
-    model.n_attributes_, model.n_items_ = job["n_attributes"], data.n_items
-    model.loss_ = "ce" if model.loss == "auto" else model.loss
-    rng, ties = np.random.default_rng(), np.random.default_rng()
-    rng.bit_generator.state, ties.bit_generator.state = job["rng"], job["ties"]
-    dist.init_process_group("gloo", timeout=timedelta(seconds=GRACE_S))
+    own_group = not dist.is_initialized()
+    if own_group:
+        dist.init_process_group("gloo", timeout=timedelta(seconds=GRACE_S))
     try:
+        rank, world = dist.get_rank(), dist.get_world_size()
+        # the machine's cores split between the ranks on it (torchrun's default is one thread)
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        module, name = job["class"]
+        model = getattr(importlib.import_module(module), name)(**{**job["params"], "verbose": False})
+        data = TrainingSet.load(folder / "data.npz")
+        attributes = folder / "attributes.npy"
+        model.attributes_ = np.load(attributes) if attributes.exists() else None
+        model.n_attributes_, model.n_items_ = job["n_attributes"], data.n_items
+        model.loss_ = "ce" if model.loss == "auto" else model.loss
+        rng, ties = np.random.default_rng(), np.random.default_rng()
+        rng.bit_generator.state, ties.bit_generator.state = job["rng"], job["ties"]
         torch.manual_seed(model.seed)  # the one-process model's initial weights
         net = model._build_net(data.n_items, model.attributes_, model.n_attributes_)
         # the attribute table is a constant buffer: nothing to broadcast at every step
@@ -192,7 +197,8 @@ def train_rank(folder: Path) -> None:
             (folder / "result.json").write_text(json.dumps({"history": history, "best": best}))
         dist.barrier()
     finally:
-        dist.destroy_process_group()
+        if own_group:
+            dist.destroy_process_group()
 
 
 def main(folder: str) -> None:
