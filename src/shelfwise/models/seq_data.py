@@ -4,6 +4,8 @@ rows left-padded and batched by length. Pure numpy; no torch here."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -109,3 +111,59 @@ def attribute_table(interactions, max_share: float):
     for i, r in enumerate(rows):
         table[i + 1, :len(r)] = r
     return table, len(vocab)
+
+
+@dataclass
+class TrainingSet:
+    """What a sequential recommender's training loop reads, built once per fit. Arrays
+    (n_users, width) are left-padded (items + 1, type codes + 1, gaps in seconds); a raw
+    sequence is a user's (items, types, times) before encoding, kept for the users whose
+    events tie in time, so that each epoch draws a fresh order for them."""
+
+    train: tuple  # (items, types, gaps) (n_users, width): each user's last item held out
+    tied_train: dict  # user -> raw sequence without the held-out item
+    full: tuple  # (items, types, gaps) (n_users, width): whole sequences, for the refit epochs
+    tied: dict  # user -> whole raw sequence
+    val_batch: tuple  # (items, types, gaps) (V, max_len): the validation users' inputs
+    val_seen: list  # V arrays of items + 1: each validation user's history, not ranked
+    val_targets: np.ndarray  # (V,) the held-out item indices
+    n_items: int
+
+    def save(self, path) -> None:
+        """Into one ``.npz`` of plain arrays (ragged lists as values and offsets)."""
+        out = {"n_items": np.array(self.n_items), "val_targets": self.val_targets}
+        for name in ("train", "full", "val_batch"):
+            out.update({f"{name}.{k}": a for k, a in enumerate(getattr(self, name))})
+        out.update(_pack("val_seen", self.val_seen))
+        for name in ("tied", "tied_train"):
+            raws = getattr(self, name)
+            out[f"{name}.users"] = np.array(sorted(raws), dtype=np.int64)
+            for k in range(3):
+                out.update(_pack(f"{name}.{k}", [raws[u][k] for u in sorted(raws)]))
+        np.savez(path, **out)
+
+    @classmethod
+    def load(cls, path) -> TrainingSet:
+        with np.load(path, allow_pickle=False) as z:
+            z = dict(z)
+        raws = {}
+        for name in ("tied", "tied_train"):
+            parts = [_unpack(z, f"{name}.{k}") for k in range(3)]
+            raws[name] = {int(u): tuple(p[i] for p in parts)
+                          for i, u in enumerate(z[f"{name}.users"])}
+        return cls(train=tuple(z[f"train.{k}"] for k in range(3)), tied_train=raws["tied_train"],
+                   full=tuple(z[f"full.{k}"] for k in range(3)), tied=raws["tied"],
+                   val_batch=tuple(z[f"val_batch.{k}"] for k in range(3)),
+                   val_seen=_unpack(z, "val_seen"), val_targets=z["val_targets"],
+                   n_items=int(z["n_items"]))
+
+
+def _pack(name: str, rows: list) -> dict:
+    offsets = np.r_[0, np.cumsum([len(r) for r in rows])].astype(np.int64)
+    values = np.concatenate(rows) if rows else np.zeros(0)
+    return {f"{name}.values": values, f"{name}.offsets": offsets}
+
+
+def _unpack(z: dict, name: str) -> list:
+    values, offsets = z[f"{name}.values"], z[f"{name}.offsets"]
+    return [values[a:b] for a, b in pairwise(offsets)]

@@ -243,3 +243,23 @@ class SequenceNet(nn.Module):
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """Scores of every real item, (..., n_items); column j is item index j."""
         return h @ self.embed.item_table()[1:self.n_items + 1].T
+
+    def forward(self, items, types, gaps, valid, target, negatives=None) -> torch.Tensor:
+        """The training loss: mean cross-entropy of the next (or masked) item at the ``valid``
+        positions (B, L) of (items, types, gaps) (B, L), against ``target`` (B, L) (item
+        indices + 1), over the whole catalogue, or over the (n_negatives,) item indices
+        ``negatives`` (a sampled softmax) when given. The loss is the forward pass so that
+        ``DistributedDataParallel``, which averages gradients over the processes of the
+        forward calls it wraps, sees the whole computation."""
+        h = self.hidden(items, types, gaps)
+        h, target = h[valid], target[valid] - 1  # (N, d), (N,)
+        if len(target) == 0:
+            return h.sum() * 0.0  # no position to learn from: zero gradients, same graph
+        table = self.embed.item_table()[1:self.n_items + 1]  # (n_items, d)
+        if negatives is None:
+            return softmax_cross_entropy(h, table, target)
+        pos = (h * table[target]).sum(-1, keepdim=True)
+        neg = h @ table[negatives].T
+        neg = neg.masked_fill(negatives[None, :] == target[:, None], float("-inf"))
+        return nn.functional.cross_entropy(torch.cat([pos, neg], 1),
+                                           torch.zeros(len(target), dtype=torch.long))

@@ -25,18 +25,25 @@ class SequenceScoring:
                            torch.from_numpy(gaps))[:, -1]
             return net.logits(h).numpy()
 
-    def _validate(self, net, batch, inputs, targets) -> float:
+    def _validate(self, net, batch, seen, targets, ranks=None) -> float:
+        """NDCG@10 of the (V,) ``targets`` after the validation inputs ``batch`` ((items,
+        types, gaps) (V, max_len)), each user's history ``seen`` (V arrays of items + 1) not
+        ranked. Over several processes (``ranks``) each scores its share of the users."""
         net.eval()
         gains = []
         step = score_block(self.n_items_)
-        for b in range(0, len(targets), step):
-            rows = np.arange(b, min(b + step, len(targets)))
+        mine = np.arange(len(targets)) if ranks is None else ranks.share(len(targets))
+        for b in range(0, len(mine), step):
+            rows = mine[b:b + step]
             scores = self._forward_history(tuple(a[rows] for a in batch), net)
             for r, row in enumerate(rows):
-                scores[r, inputs[row][0] - 1] = -np.inf  # the user's history is excluded
+                scores[r, seen[row] - 1] = -np.inf  # the user's history is excluded
             target_score = scores[np.arange(len(rows)), targets[rows]]
             rank = (scores > target_score[:, None]).sum(1)
             gains.append(np.where(rank < 10, 1.0 / np.log2(rank + 2), 0.0))
+        if ranks is not None and ranks.world > 1:
+            total, count = ranks.total([sum(g.sum() for g in gains), len(mine)])
+            return float(total / count) if count else 0.0
         return float(np.concatenate(gains).mean()) if gains else 0.0
 
     def _score(self, user_indices: np.ndarray) -> np.ndarray:

@@ -32,7 +32,9 @@ kept back for the refit epochs from the measured epoch length; an epoch that wou
 the budget (search or refit) is cut short there, and refit epochs are skipped once the
 budget is spent.
 Batches group sequences of similar length and drop all-padding columns, so short histories
-cost little.
+cost little. With ``processes`` > 1 the training loop runs on that many processes under
+PyTorch's DistributedDataParallel (``seq_distributed``), each computing its share of every
+batch; the fitted model is the same kind of object as one process fits.
 
 Needs the ``sequential`` extra (``torch``, and ``scikit-learn`` for the item groups).
 State is saved as plain arrays in the model's
@@ -50,6 +52,7 @@ from shelfwise.data.schemas import EVENT_TYPES
 from shelfwise.models.base import Recommender, zero_rows
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.seq_data import (
+    TrainingSet,
     attribute_table,
     collapse_repeats,
     drop_last_item,
@@ -96,6 +99,7 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         "use_time": Options(frozenset({True, False})),
         "use_attributes": Options(frozenset({True, False})),
         "item_groups": Options(frozenset({True, False})),
+        "processes": Interval(int, 1),
         "seed": Interval(int, 0), "verbose": Options(frozenset({True, False})),
     }
 
@@ -106,7 +110,8 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
                  patience: int = 5, max_minutes: float = 15.0, refit_epochs: int = 6,
                  tie_orders: int = 8, n_validation_users: int = 5000,
                  use_types: bool = True, use_time: bool = True, use_attributes: bool = True,
-                 item_groups: bool = True, seed: int = 0, verbose: bool = False):
+                 item_groups: bool = True, processes: int = 1, seed: int = 0,
+                 verbose: bool = False):
         self.encoder = encoder
         self.dim = dim
         self.layers = layers
@@ -129,6 +134,7 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         self.use_time = use_time
         self.use_attributes = use_attributes
         self.item_groups = item_groups
+        self.processes = processes
         self.seed = seed
         self.verbose = verbose
 
@@ -228,74 +234,19 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         ties = self._tie_stream()
         items, types, gaps, tied = self._sequences(interactions, ties)
         tied = {u: raw for u, raw in enumerate(tied) if raw is not None}
-        n_items, L = interactions.n_items, self.max_len
+        L = self.max_len
         self.loss_ = "ce" if self.loss == "auto" else self.loss
         self.attributes_, self.n_attributes_ = self._attributes(interactions)
-        net = self._build_net(n_items, self.attributes_, self.n_attributes_)
+        data = self._training_set(items, types, gaps, tied, interactions.n_items, rng)
+        if self.processes > 1:
+            from shelfwise.models.seq_distributed import fit_on_ranks
 
-        # validation: each user's last item, predicted from what came before
-        lengths = np.array([len(s) for s in items])
-        val_users = np.flatnonzero(lengths >= 2)
-        if len(val_users) > self.n_validation_users:
-            val_users = np.sort(rng.choice(val_users, self.n_validation_users, replace=False))
-        train = [(s[:-1], t[:-1], g[:-1]) for s, t, g in zip(items, types, gaps, strict=True)]
-        width = L + 1 if self.causal_ else L  # causal: inputs [:-1] predict targets [1:]
-        tr_items = left_pad([s for s, _, _ in train], width, np.int64)
-        tr_types = left_pad([t for _, t, _ in train], width, np.int64)
-        tr_gaps = left_pad([g for _, _, g in train], width, np.float32)
-        trainable = np.flatnonzero((tr_items > 0).sum(1) >= 2)
-        # tied users' training events: all but those merged into the held-out item
-        tied_train = {u: drop_last_item(raw) for u, raw in tied.items()}
-        val_inputs = [train[u] for u in val_users]  # everything before the held-out item
-        val_targets = np.array([items[u][-1] - 1 for u in val_users])
-        val_batch = tuple(left_pad([v[k] for v in val_inputs], L, dtype)
-                          for k, dtype in enumerate((np.int64, np.int64, np.float32)))
-
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        start = time.perf_counter()
-        deadline = start + self.max_minutes * 60
-        best, best_state, stale, history = -1.0, None, 0, []
-        for epoch in range(self.max_epochs):
-            self._reorder_ties((tr_items, tr_types, tr_gaps), tied_train, ties)
-            losses = self._epoch(net, opt, (tr_items, tr_types, tr_gaps), trainable, n_items, rng,
-                                 deadline)
-            ndcg = self._validate(net, val_batch, val_inputs, val_targets)
-            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                            "val_ndcg@10": ndcg, "seconds": time.perf_counter() - start})
-            if self.verbose:
-                print(history[-1], flush=True)
-            if self._on_epoch is not None:
-                self._on_epoch(epoch + 1, ndcg)
-            if ndcg > best:
-                best, stale = ndcg, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                stale += 1
-            elapsed = time.perf_counter() - start
-            refit_cost = self.refit_epochs * elapsed / (epoch + 1)  # keep the budget for them
-            if stale >= self.patience or elapsed + refit_cost > self.max_minutes * 60:
-                break
-        net.load_state_dict(best_state)
-        if self.refit_epochs:
-            # The held-out items are each shopper's most recent transition: once validation
-            # has chosen the model, train a little on the full sequences so it learns them.
-            full = (left_pad(items, width, np.int64), left_pad(types, width, np.int64),
-                    left_pad(gaps, width, np.float32))
-            rows = np.flatnonzero((full[0] > 0).sum(1) >= 2)
-            average, done = None, 0
-            for _ in range(self.refit_epochs):
-                if time.perf_counter() >= deadline:
-                    break
-                self._reorder_ties(full, tied, ties)
-                self._epoch(net, opt, full, rows, n_items, rng, deadline)
-                # the weights after each refit epoch are averaged (stochastic weight
-                # averaging): one epoch's weights are as much noise as learning at this lr
-                done += 1
-                state = net.state_dict()
-                average = {k: v.detach().clone() for k, v in state.items()} if average is None \
-                    else {k: a + (state[k] - a) / done for k, a in average.items()}
-            if done > 1:
-                net.load_state_dict(average)
+            state, history, best = fit_on_ranks(self, data, rng, ties)
+            net = self._build_net(data.n_items, self.attributes_, self.n_attributes_)
+            net.load_state_dict(state)
+        else:
+            net = self._build_net(data.n_items, self.attributes_, self.n_attributes_)
+            history, best = self._train(net, data, rng, ties, time.perf_counter())
         net.eval()
         self.net_ = net
         self.history_ = history
@@ -307,6 +258,31 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         flags = [self._ties(*tied[u]) if u in tied else np.zeros(0, bool)
                  for u in range(len(items))]
         self.history_ties_ = left_pad(flags, L, bool)
+
+    def _training_set(self, items, types, gaps, tied, n_items, rng) -> TrainingSet:
+        """The training loop's arrays from per-user encoded sequences and raw tied ones."""
+        L = self.max_len
+        # validation: each user's last item, predicted from what came before
+        lengths = np.array([len(s) for s in items])
+        val_users = np.flatnonzero(lengths >= 2)
+        if len(val_users) > self.n_validation_users:
+            val_users = np.sort(rng.choice(val_users, self.n_validation_users, replace=False))
+        train = [(s[:-1], t[:-1], g[:-1]) for s, t, g in zip(items, types, gaps, strict=True)]
+        width = L + 1 if self.causal_ else L  # causal: inputs [:-1] predict targets [1:]
+        padded = (np.int64, np.int64, np.float32)
+        val_inputs = [train[u] for u in val_users]  # everything before the held-out item
+        return TrainingSet(
+            train=tuple(left_pad([r[k] for r in train], width, dt) for k, dt in enumerate(padded)),
+            # tied users' training events: all but those merged into the held-out item
+            tied_train={u: drop_last_item(raw) for u, raw in tied.items()},
+            full=tuple(left_pad(seqs, width, dt) for seqs, dt in zip((items, types, gaps), padded,
+                                                                      strict=True)),
+            tied=tied,
+            val_batch=tuple(left_pad([v[k] for v in val_inputs], L, dt)
+                            for k, dt in enumerate(padded)),
+            val_seen=[v[0] for v in val_inputs],
+            val_targets=np.array([items[u][-1] - 1 for u in val_users], dtype=np.int64),
+            n_items=n_items)
 
     def _forget(self, users: np.ndarray, view: Interactions) -> None:
         # their latest events go at once (they score as an empty history); the network and
