@@ -14,7 +14,7 @@ from shelfwise.data.interactions import Interactions
 from shelfwise.data.loaders import load_recbole, load_taobao
 from shelfwise.models import create
 from shelfwise.models.base import Recommender
-from shelfwise.models.ease_blocks import SMALL, item_components
+from shelfwise.models.ease_blocks import SMALL, ease_weights, item_components, split_components
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,33 @@ def test_a_component_over_max_items_falls_back_to_the_cut(two_shops):
     assert model.blocks_ is None and len(model.kept_) == m and len(model.tail_) == view.n_items - m
     cut = create("ease", l2=50.0, max_items=m, past_max_items="cut").fit(view)
     np.testing.assert_array_equal(cut.weights_, model.weights_)
+
+
+def test_blocks_split_a_large_component_and_solve_each_piece_exactly(two_shops):
+    """``past_max_items="blocks"``: a component over the limit is cut into pieces of at most
+    max_items^2 / n items, within their component, and each piece's B is EASE's closed form
+    on that piece's items alone (the known answer, solved here independently)."""
+    view = Interactions.from_events(two_shops)
+    components = item_components(view.binary)
+    m = int(np.bincount(components).max()) - 1  # the largest component (MovieLens) is over it
+    model = create("ease", l2=50.0, max_items=m, past_max_items="blocks").fit(view)
+    assert model.blocks_ is not None and len(model.tail_) == 0
+    limit = m * m // view.n_items
+    labels = split_components(view.binary, components, limit)
+    sizes = np.bincount(labels)
+    assert sizes.max() <= limit and (sizes.astype(np.int64) ** 2).sum() <= m * m
+    for piece in range(len(sizes)):  # each piece lies within one component
+        assert len(np.unique(components[labels == piece])) == 1
+    big = np.bincount(components).argmax()
+    assert len(np.unique(labels[components == big])) >= 2  # the large one was split
+    assert len(model.blocks_.items) >= 2  # pieces kept as dense blocks, checked below
+    x = view.binary.tocsc().astype(np.float32)
+    for its in model.blocks_.items[:3]:
+        want = ease_weights((x[:, its].T @ x[:, its]).toarray(), 50.0)
+        got = model.blocks_.rows(its)[:, its]
+        np.testing.assert_allclose(got, want, atol=1e-6)
+        outside = np.setdiff1d(np.arange(view.n_items), its)
+        assert not model.blocks_.rows(its[:5])[:, outside].any()  # links between pieces dropped
+    again = create("ease", l2=50.0, max_items=m, past_max_items="blocks").fit(view)
+    users = np.arange(0, view.n_users, 11)
+    np.testing.assert_array_equal(again.score(users), model.score(users))  # deterministic

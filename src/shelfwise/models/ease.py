@@ -14,6 +14,11 @@ blocks hold at most ``max_items``^2 entries (the memory of the cut's B). Otherwi
 ``past_max_items="cut"``, the catalogue is cut to its ``max_items`` most-interacted items,
 which hold nearly all interactions in a long-tailed shop; the other items rank after every
 modelled item, by popularity, so large catalogues still work instead of running out of memory.
+``past_max_items="blocks"`` models every item instead: a component too large is cut into
+pieces of at most ``max_items``^2 / n items (``ease_blocks.split_components``), each solved
+exactly on its own, the links between pieces dropped; the blocks hold at most ``max_items``^2
+weights, as the cut's B. It approximates EASE where the cut drops items; which loses less
+depends on the shop (``benchmarks/ease_blocks.py``), so it is not the default.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.models.base import Recommender, top_n
-from shelfwise.models.ease_blocks import BlockWeights, ease_weights, item_components
+from shelfwise.models.ease_blocks import BlockWeights, ease_weights, item_components, split_components
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
 from shelfwise.models.profiles import user_profiles
@@ -37,7 +42,7 @@ class EASE(LiveScoring, Recommender):
         "l2": Interval(float, 0, closed="neither"),
         "recency_decay": Interval(float, 0, 1, closed="right"),
         "max_items": Interval(int, 1),
-        "past_max_items": Options(frozenset({"components", "cut"})),
+        "past_max_items": Options(frozenset({"components", "blocks", "cut"})),
         "binary": Options(frozenset({True, False})),
     }
 
@@ -67,11 +72,17 @@ class EASE(LiveScoring, Recommender):
         """kept_, tail_ and B (weights_, or blocks_ per component) from the view's rows."""
         x = interactions.binary if self.binary else interactions.matrix
         self.blocks_ = None
-        if x.shape[1] > self.max_items and self.past_max_items == "components":
+        if x.shape[1] > self.max_items and self.past_max_items != "cut":
             labels = item_components(x)
             sizes = np.bincount(labels)
-            if sizes.max(initial=0) <= self.max_items and (sizes.astype(np.int64) ** 2).sum() <= self.max_items ** 2:
-                self.kept_ = np.arange(x.shape[1])  # every item modelled, exactly
+            fits = sizes.max(initial=0) <= self.max_items and (sizes.astype(np.int64) ** 2).sum() <= self.max_items ** 2
+            if not fits and self.past_max_items == "blocks":
+                # pieces of at most max_items^2 / n items: the blocks hold at most max_items^2
+                # entries, the memory of the cut's B
+                labels = split_components(x, labels, max(1, self.max_items ** 2 // x.shape[1]))
+                fits = True
+            if fits:
+                self.kept_ = np.arange(x.shape[1])  # every item modelled
                 self.tail_ = np.zeros(0, dtype=np.int64)
                 self.blocks_ = BlockWeights.fit(x, labels, self.l2)
                 self.weights_ = np.zeros((0, 0), dtype=np.float32)

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import svds
 
 #: components up to this size are packed together and kept sparse
 SMALL = 256
@@ -46,6 +47,44 @@ def item_components(x: sp.spmatrix) -> np.ndarray:
     adjacency = sp.bmat([[None, x], [x.T, None]], format="csr")  # (n_users + n_items) square
     _, labels = connected_components(adjacency, directed=False)
     _, dense = np.unique(labels[x.shape[0]:], return_inverse=True)  # items' labels, 0..k-1
+    return dense.ravel()
+
+
+def split_components(x: sp.spmatrix, labels: np.ndarray, limit: int, dim: int = 32) -> np.ndarray:
+    """(n_items,) block labels: the components ``labels`` (n_items,) of x (n_users, n_items),
+    each one larger than ``limit`` items cut into pieces of at most ``limit`` by recursive
+    spectral bisection. An item's place is its row of the component's top ``dim`` right
+    singular vectors (scaled by the singular values, rows normalised: items bought by the
+    same shoppers lie close); a piece over ``limit`` is split at the median of its
+    projection on its own first principal axis, so the halves are balanced. Links between
+    pieces are dropped: EASE on such blocks approximates EASE on the component.
+    Deterministic (svds starts from a fixed vector)."""
+    xc = sp.csc_matrix(x, dtype=np.float64)
+    out = labels.astype(np.int64).copy()
+    next_label = int(out.max(initial=-1)) + 1
+    for c in np.flatnonzero(np.bincount(labels) > limit):
+        comp = np.flatnonzero(labels == c)
+        sub = xc[:, comp]
+        k = max(1, min(dim, min(sub.shape) - 1))
+        v0 = np.ones(min(sub.shape))
+        _, s, vt = svds(sub, k=k, v0=v0, solver="arpack")
+        emb = vt.T * s  # (|comp|, k)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12
+        pieces, stack = [], [np.arange(len(comp))]
+        while stack:
+            piece = stack.pop()
+            if len(piece) <= limit:
+                pieces.append(piece)
+                continue
+            e = emb[piece] - emb[piece].mean(0)
+            axis = np.linalg.svd(e, full_matrices=False)[2][0]  # first principal axis
+            order = np.argsort(e @ axis, kind="stable")
+            half = len(piece) // 2
+            stack += [piece[order[:half]], piece[order[half:]]]
+        for j, piece in enumerate(pieces):
+            out[comp[piece]] = c if j == 0 else next_label
+            next_label += j > 0
+    _, dense = np.unique(out, return_inverse=True)
     return dense.ravel()
 
 
