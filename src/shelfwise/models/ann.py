@@ -1,0 +1,228 @@
+"""Approximate top-n retrieval for big catalogues: a faiss HNSW graph (Malkov & Yashunin 2018)
+over item vectors, searched by inner product (the ``ann`` extra: ``pip install 'shelfwise[ann]'``).
+
+A model with dense item vectors mixes in ``ApproximateRetrieval`` and says which vectors to
+index, how a shopper's query vector is made and how exact scores are computed, through four
+methods the mixin calls (it declares none itself: it comes first among the class's bases):
+
+- ``_ann_vectors() -> (vectors (n_items, d) for recommend, unit-length vectors (n_items, d)
+  for similar_items, or None when the first already are)``;
+- ``_ann_queries(users (B,)) -> (B, d)``: the trained shoppers' query vectors;
+- ``_ann_exact(users (B,), items (B, k)) -> (B, k) float32``: exact scores;
+- ``_ann_similar_exact(items (B,), others (B, k)) -> (B, k) float32``: exact similarities.
+
+At fit, a catalogue of at
+least ``ann_threshold`` items gets an index; smaller catalogues are scored exactly, as before.
+
+With an index, ``recommend`` (and so candidate retrieval) and ``similar_items`` ask the graph
+for ``n`` + (items the shopper has seen) neighbours, drop the seen ones, re-score the rest
+exactly and keep the best ``n``; a shopper the graph leaves short (or who has seen more than
+``MAX_FETCH`` items) is scored exactly. ``candidates=`` (a given item set) is always exact.
+
+Without faiss installed, a model that would build or load an index logs one warning and scores
+exactly: the lists are then exact ones, only slower.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from shelfwise.models.base import top_n
+from shelfwise.models.params import Interval
+
+log = logging.getLogger("shelfwise.models")
+
+#: HNSW graph degree and construction beam, chosen on ALS factors of 1M items (benchmarks/ann.py)
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+#: the most neighbours asked of the graph per query; a shopper needing more is scored exactly
+MAX_FETCH = 2048
+#: the parameters every model with the mixin takes
+ANN_CONSTRAINTS = {"ann_threshold": Interval(int, 1, allow_none=True), "ann_ef_search": Interval(int, 1)}
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss
+
+
+class ItemIndex:
+    """An HNSW graph with inner-product metric over item vectors (n_items, d) float32."""
+
+    def __init__(self, index, n_items: int):
+        self.index = index
+        self.n_items = n_items
+
+    @classmethod
+    def build(cls, vectors: np.ndarray) -> ItemIndex:
+        faiss = _faiss()
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index, len(vectors))
+
+    def search(self, queries: np.ndarray, k: int, ef_search: int) -> np.ndarray:
+        """Item ids (B, k) int64, best first by the graph's inner products; -1 where the graph
+        found fewer than k items. ``ef_search`` (the search beam) is raised to k if smaller."""
+        faiss = _faiss()
+        params = faiss.SearchParametersHNSW(efSearch=max(ef_search, k))
+        _, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+        return ids
+
+    def to_array(self) -> np.ndarray:
+        """The index as bytes (uint8 (size,)), for the model's .npz: faiss's own format, no pickle."""
+        return np.asarray(_faiss().serialize_index(self.index), dtype=np.uint8)
+
+    @classmethod
+    def from_array(cls, data: np.ndarray) -> ItemIndex:
+        index = _faiss().deserialize_index(np.ascontiguousarray(data, dtype=np.uint8))
+        return cls(index, index.ntotal)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the index holds: its vector copy plus the graph's neighbour lists (int32)."""
+        hnsw = self.index.hnsw
+        return int(self.index.ntotal * self.index.d * 4 + hnsw.neighbors.size() * 4
+                   + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4)
+
+
+class ApproximateRetrieval:
+    """Mixin for ``Recommender`` subclasses with dense item vectors; put it before the base.
+
+    Subclasses take the parameters ``ann_threshold`` (int, or None: never an index) and
+    ``ann_ef_search`` (the HNSW search beam; higher: better recall, slower) and define the
+    ``_ann_*`` hooks; ``fit`` builds the index after the model's own fit. ``ann_index_`` (the recommend index) and ``ann_similar_`` (the similar-items
+    index; the same object when the vectors are already unit length) are None when exact."""
+
+    ann_index_: ItemIndex | None = None
+    ann_similar_: ItemIndex | None = None
+
+    # -- building and persistence --------------------------------------------------------
+    def fit(self, interactions):
+        super().fit(interactions)
+        self._build_ann()
+        return self
+
+    def _build_ann(self) -> None:
+        """Build the index(es) if the catalogue is big enough; a trainer that sets the vectors
+        itself (``shelfwise.models.spark``) calls this after."""
+        self.ann_index_ = self.ann_similar_ = None
+        if self.ann_threshold is None or self.n_items_ < self.ann_threshold:
+            return
+        if _faiss() is None:
+            log.warning("%s: %d items >= ann_threshold %d but faiss is not installed "
+                        "(pip install 'shelfwise[ann]'): scoring every item exactly",
+                        type(self).__name__, self.n_items_, self.ann_threshold)
+            return
+        vectors, unit = self._ann_vectors()
+        self.ann_index_ = ItemIndex.build(vectors)
+        self.ann_similar_ = self.ann_index_ if unit is None else ItemIndex.build(unit)
+
+    def _state(self) -> dict:
+        state = super()._state()
+        if self.ann_index_ is None:
+            return state
+        state["ann_index_"] = self.ann_index_.to_array()
+        if self.ann_similar_ is not self.ann_index_:
+            state["ann_similar_"] = self.ann_similar_.to_array()
+        return state
+
+    def _set_state(self, state: dict) -> None:
+        index, similar = state.pop("ann_index_", None), state.pop("ann_similar_", None)
+        super()._set_state(state)
+        self.ann_index_ = self.ann_similar_ = None
+        if index is None:
+            return
+        if _faiss() is None:
+            log.warning("%s was saved with an ANN index but faiss is not installed "
+                        "(pip install 'shelfwise[ann]'): scoring every item exactly", type(self).__name__)
+            return
+        self.ann_index_ = ItemIndex.from_array(index)
+        self.ann_similar_ = self.ann_index_ if similar is None else ItemIndex.from_array(similar)
+
+    # -- retrieval ---------------------------------------------------------------------
+    def recommend(self, user_indices, n: int = 10, exclude_seen: bool = True,
+                  candidates=None) -> tuple[np.ndarray, np.ndarray]:
+        if self.ann_index_ is None or candidates is not None or n < 1:
+            return super().recommend(user_indices, n, exclude_seen, candidates)
+        self.check_is_fitted()
+        users = self._check_users(user_indices)
+        seen = self.seen_[users] if exclude_seen else None
+        n_seen = np.diff(seen.indptr) if exclude_seen else np.zeros(len(users), np.int64)
+        want = np.minimum(n, self.n_items_ - n_seen)  # items a full list can hold
+
+        def search(rows: np.ndarray, k: int):
+            ids = self.ann_index_.search(self._ann_queries(users[rows]), k, self.ann_ef_search)
+            if exclude_seen:
+                ids = _drop(ids, seen[rows])
+            scores = self._ann_exact(users[rows], np.maximum(ids, 0))
+            return ids, scores
+
+        return _approximate(search, n, n + n_seen, want,
+                            lambda rows: super(ApproximateRetrieval, self).recommend(
+                                users[rows], n, exclude_seen))
+
+    def similar_items(self, item_indices, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        if self.ann_similar_ is None:
+            return super().similar_items(item_indices, n)
+        self.check_is_fitted()
+        items = np.atleast_1d(np.asarray(item_indices, dtype=np.int64))
+        index = self.ann_similar_
+
+        def search(rows: np.ndarray, k: int):
+            ids = index.search(index.index.reconstruct_batch(items[rows]), k, self.ann_ef_search)
+            ids = np.where(ids == items[rows, None], -1, ids)  # an item is not similar to itself
+            return ids, self._ann_similar_exact(items[rows], np.maximum(ids, 0))
+
+        return _approximate(search, n, np.full(len(items), n + 1), np.full(len(items), min(n, self.n_items_ - 1)),
+                            lambda rows: super(ApproximateRetrieval, self).similar_items(items[rows], n))
+
+
+def _drop(ids: np.ndarray, rows) -> np.ndarray:
+    """``ids`` (B, k) with the items stored in csr ``rows`` (B, n_items) set to -1."""
+    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    hit = np.zeros(ids.shape, dtype=bool)
+    if len(r):
+        # (row, item) pairs as one int64 key: a sorted membership test, no (B, n_items) mask
+        n_items = rows.shape[1]
+        seen = np.sort(r.astype(np.int64) * n_items + rows.indices)
+        keys = np.arange(len(ids))[:, None].astype(np.int64) * n_items + np.maximum(ids, 0)
+        pos = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+        hit = seen[pos] == keys
+    return np.where(hit, -1, ids)
+
+
+def _approximate(search, n: int, need: np.ndarray, want: np.ndarray, exact):
+    """Top-``n`` lists (items (B, n), scores (B, n)) from the graph.
+
+    search(rows, k) -> (ids (len(rows), k) with -1 for dropped or missing items, exact
+    scores of the same shape); need (B,): neighbours each row must fetch; want (B,): how many
+    items a full row holds; exact(rows) -> the exact lists of those rows, for the rows the
+    graph leaves short and those needing more than ``MAX_FETCH`` neighbours."""
+    B = len(need)
+    out_items = np.full((B, n), -1, dtype=np.int64)
+    out_scores = np.full((B, n), -np.inf, dtype=np.float32)
+    short = [np.nonzero(need > MAX_FETCH)[0]]
+    # rows grouped by the power of two of neighbours they need: one heavy shopper does not
+    # make the whole batch fetch thousands of neighbours; a row's fetch depends on it alone
+    k_of = np.maximum(2 ** np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64), 16)
+    for k in np.unique(k_of[need <= MAX_FETCH]):
+        rows = np.nonzero((k_of == k) & (need <= MAX_FETCH))[0]
+        ids, scores = search(rows, int(k))
+        scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32)
+        pos, top = top_n(scores, n)  # positions within the fetched row, best exact score first
+        items = np.where(pos >= 0, np.take_along_axis(ids, np.maximum(pos, 0), axis=1), -1)
+        order = np.lexsort((items, -top), axis=1)  # ties by item index, as the exact lists
+        items, top = np.take_along_axis(items, order, axis=1), np.take_along_axis(top, order, axis=1)
+        full = (items >= 0).sum(axis=1) >= want[rows]
+        out_items[rows[full]], out_scores[rows[full]] = items[full], top[full]
+        short.append(rows[~full])
+    short = np.concatenate(short)
+    if len(short):
+        out_items[short], out_scores[short] = exact(short)
+    return out_items, out_scores
