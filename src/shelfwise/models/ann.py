@@ -96,8 +96,9 @@ class ApproximateRetrieval:
 
     Subclasses take the parameters ``ann_threshold`` (int, or None: never an index) and
     ``ann_ef_search`` (the HNSW search beam; higher: better recall, slower) and define the
-    ``_ann_*`` hooks; ``fit`` builds the index after the model's own fit. ``ann_index_`` (the recommend index) and ``ann_similar_`` (the similar-items
-    index; the same object when the vectors are already unit length) are None when exact."""
+    ``_ann_*`` hooks; ``fit`` builds the index after the model's own fit. ``ann_index_``
+    (the recommend index) and ``ann_similar_`` (the similar-items index; the same object when
+    the vectors are already unit length) are None when scoring is exact."""
 
     ann_index_: ItemIndex | None = None
     ann_similar_: ItemIndex | None = None
