@@ -166,6 +166,9 @@ class ContentEmbedding(ApproximateRetrieval, ContentRecommender):
     def _ann_queries(self, users: np.ndarray) -> np.ndarray:
         return self.user_vectors_[users]
 
+    def _ann_item_queries(self, items: np.ndarray) -> np.ndarray:
+        return self.item_vectors_[items]
+
     def _ann_exact(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return (self.user_vectors_[users][:, None, :] @ self.item_vectors_[items].transpose(0, 2, 1))[:, 0, :]
 

@@ -143,6 +143,10 @@ class FactorRecommender(LiveScoring, Recommender):
     def _ann_queries(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users]
 
+    def _ann_item_queries(self, items: np.ndarray) -> np.ndarray:
+        v = self.item_factors_[items]
+        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+
     def _ann_exact(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         # float64 products rounded once, as _score: the same number for the same pair
         u = self.user_factors_[users].astype(np.float64)[:, None, :]  # (B, 1, f)
