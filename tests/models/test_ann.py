@@ -16,8 +16,9 @@ import pytest
 
 from shelfwise.data.interactions import Interactions
 from shelfwise.data.synthetic import generate_shop
-from shelfwise.models import Recommender, create
+from shelfwise.models import Recommender, ann, create
 from shelfwise.models.ann import MAX_FETCH
+from shelfwise.models.factor import FactorRecommender
 from shelfwise.ranking.candidates import retrieve
 from shelfwise.ranking.exclusion import exclusion_mask
 
@@ -45,8 +46,14 @@ def exact(view):
 
 @pytest.fixture(scope="module")
 def approx(view):
-    # ef_search 16 (the default is 128): a narrow search, so the recall bound says something
-    return create("als", **ALS, ann_threshold=1000, ann_ef_search=16).fit(view)
+    # every norm range gets a graph (a catalogue this small would otherwise be scanned flat), and
+    # ef_search 16 (the default is 128; the search beam is raised to the k fetched): a narrow
+    # search, so the recall bounds say something
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ann, "FLAT_BELOW", 0)
+        model = create("als", **ALS, ann_threshold=1000, ann_ef_search=16).fit(view)
+    assert "flat" not in model.ann_index_.describe()
+    return model
 
 
 def test_only_catalogues_past_the_threshold_get_an_index(exact, approx, view):
@@ -56,22 +63,21 @@ def test_only_catalogues_past_the_threshold_get_an_index(exact, approx, view):
     np.testing.assert_array_equal(exact.item_factors_, approx.item_factors_)
 
 
-def test_below_the_threshold_lists_equal_the_exact_path(exact, view):
+def test_below_the_threshold_lists_equal_the_exact_path(exact):
     items, scores = exact.recommend(USERS, 100)
     base_items, base_scores = Recommender.recommend(exact, USERS, 100)  # the contract's exact path
     np.testing.assert_array_equal(items, base_items)
     np.testing.assert_array_equal(scores, base_scores)
     sim, _ = exact.similar_items(np.arange(50), 20)
-    again = create("als", **ALS, ann_threshold=None).fit(view).similar_items(np.arange(50), 20)[0]
-    np.testing.assert_array_equal(sim, again)
+    np.testing.assert_array_equal(sim, FactorRecommender.similar_items(exact, np.arange(50), 20)[0])
 
 
 def test_recall_at_100_against_exact(exact, approx):
     want, want_scores = exact.recommend(USERS, 100)
     got, got_scores = approx.recommend(USERS, 100)
-    # measured 0.995 at ef_search 16 and 1.0 at the default 128 on this shop
-    assert recall(got, want) >= 0.97
-    assert recall(approx.set_params(ann_ef_search=128).recommend(USERS, 100)[0], want) >= 0.995
+    # measured 0.9993 (a beam of 128: the k fetched) at ef_search 16 and at the default 128
+    assert recall(got, want) >= 0.99
+    assert recall(approx.set_params(ann_ef_search=128).recommend(USERS, 100)[0], want) >= 0.99
     approx.set_params(ann_ef_search=16)
     # items both lists hold carry the exact score, and each list is best first
     same = got == want
@@ -110,7 +116,7 @@ def test_similar_items_recall_and_no_self(exact, approx):
     learned = items[np.linalg.norm(exact.item_factors_[items], axis=1) > 0]
     assert 200 < len(learned) < len(items)
     got = got[np.isin(items, learned)]
-    assert recall(got, exact.similar_items(learned, 50)[0]) >= 0.97  # measured 0.99 at ef_search 16
+    assert recall(got, exact.similar_items(learned, 50)[0]) >= 0.96  # measured 0.979 at ef_search 16
 
 
 def test_candidates_come_through_the_index(exact, approx, view):
