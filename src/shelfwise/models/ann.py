@@ -41,9 +41,10 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 40
 #: the most neighbours asked of the graph per query; a shopper needing more is scored exactly
 MAX_FETCH = 2048
-#: norm ranges: largest / smallest norm within one, the most ranges, a flat scan below this size
+#: norm ranges: largest / smallest norm within one, the most items per graph (a bigger range is
+#: cut, by norm, into several), a flat scan below this size
 NORM_RATIO = 2.0
-MAX_RANGES = 8
+MAX_PART = 32_768
 FLAT_BELOW = 20_000
 #: the parameters every model with the mixin takes
 ANN_CONSTRAINTS = {"ann_threshold": Interval(int, 1, allow_none=True), "ann_ef_search": Interval(int, 1)}
@@ -55,6 +56,20 @@ def _faiss():
     except ImportError:
         return None
     return faiss
+
+
+def _search(index, queries: np.ndarray, k: int, params):
+    """``index.search``, on one thread for a few queries: a parallel region per call costs more
+    than it saves for one query, and on a busy machine it waits for descheduled threads."""
+    faiss = _faiss()
+    if len(queries) >= 8:
+        return index.search(queries, k, params=params)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, k, params=params)
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 class ItemIndex:
@@ -85,17 +100,17 @@ class ItemIndex:
         start = 0
         while start < len(order):
             top = norms[order[start]]
-            # the last range takes everything below NORM_RATIO ** MAX_RANGES of the largest norm
-            floor = top / NORM_RATIO if len(parts) < MAX_RANGES - 1 else 0.0
+            floor = top / NORM_RATIO
             end = start + int(np.searchsorted(-norms[order[start:]], -floor, side="left"))
-            end = max(end, start + 1)
+            end = min(max(end, start + 1), start + MAX_PART)  # a big range: graphs of MAX_PART items
             members = order[start:end]
             if len(members) < FLAT_BELOW:
                 index = faiss.IndexFlatIP(vectors.shape[1])
+                index.add(vectors[members])
             else:
                 index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
                 index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-            index.add(vectors[members])
+                index.add(vectors[members])
             parts.append(index)
             ids.append(members.astype(np.int64))
             tops.append(top)
@@ -117,7 +132,7 @@ class ItemIndex:
             kk = min(k, index.ntotal)
             params = faiss.SearchParametersHNSW(efSearch=max(ef_search, kk)) \
                 if isinstance(index, faiss.IndexHNSW) else None
-            scores, found = index.search(queries[rows], kk, params=params)
+            scores, found = _search(index, queries[rows], kk, params)
             found = np.where(found >= 0, members[np.maximum(found, 0)], -1)
             scores = np.where(found >= 0, scores, -np.inf)
             both_ids = np.concatenate([best_ids[rows], found], axis=1)
