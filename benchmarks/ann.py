@@ -14,7 +14,7 @@ call and in one batched call, ANN and exact; recall@100 of ``similar_items``. re
 |ANN list & exact list| / 100, averaged over queries.
 
 Run:  .venv/bin/python benchmarks/ann.py [--items 100000 1000000] [--queries 1000]
-      [--ef-search 128 256] [--cache /tmp/shelfwise-ann]
+      [--ef-search 128 512 1024] [--cache /tmp/shelfwise-ann]
 The timings are wall clock on whatever else the machine runs: the load average is printed.
 """
 
@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000, help="shoppers (and items) queried")
     ap.add_argument("--single", type=int, default=500, help="one-shopper ANN calls timed")
     ap.add_argument("--single-exact", type=int, default=100, help="one-shopper exact calls timed")
-    ap.add_argument("--ef-search", type=int, nargs="+", default=[128, 256])
+    ap.add_argument("--ef-search", type=int, nargs="+", default=[128, 512, 1024])
     ap.add_argument("--cache", default="/tmp/shelfwise-ann")
     args = ap.parse_args()
     rows = [r for n in args.items for r in run(n, args)]
