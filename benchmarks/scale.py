@@ -3,7 +3,11 @@
 For each size, each step runs in its own process (so peak memory is that step's), capped at
 ``--step-minutes`` (a step past its cap is recorded as "over cap" and not tried at larger
 sizes: it is the first thing that breaks), and one JSON line per (size, step) is appended to
-``--out`` as soon as the step ends, so a crash loses nothing measured before it. Steps:
+``--out`` as soon as the step ends, so a crash loses nothing measured before it.
+
+Steps run in the order below, PostgreSQL's import last (``--order size``: all of one size, then the next; ``--order step``:
+one step over every size, then the next), each capped in time and at ``--max-rss-gb`` of
+resident memory (the step's process tree), past which it is stopped and recorded as such:
 
 - ``generate``: the shop, written as an events CSV. Users grow as events / 10.1 and items as
   events / 10 (capped at 1,000,000), so 10M events is about 1M shoppers and 1M items. Shoppers
@@ -12,7 +16,7 @@ sizes: it is the first thing that breaks), and one JSON line per (size, step) is
   but not popularity, so popularity is flatter than in one ``generate_shop`` call.
 - ``import_sqlite`` / ``import_pg``: ``Engine.import_file`` of the CSV (what ``shelfwise
   import`` runs) into SQLite in the size's home, and into a PostgreSQL database of its own,
-  created for the step and dropped after it; events/s and the store's size on disk.
+  created for the step and dropped after it (run last); events/s and the store's size on disk.
 - ``train_<model>``: ``Engine.train([model])`` in one process (what ``shelfwise train`` runs,
   without the hold-out check, which is an evaluation), fit seconds and fit peak as the engine
   measures them, the step's wall time (reading the store included) and the model's files on
@@ -176,7 +180,8 @@ def step_serve(args, work: Path, precomputed: bool) -> dict:
     port = _free_port()
     env = {**os.environ, "SHELFWISE_DEFAULT_MODEL": args.serve_model,
            "SHELFWISE_ONLINE__CACHE_SECONDS": "600" if precomputed else "0",
-           "SHELFWISE_ONLINE__PRECOMPUTE_SECONDS": "3600" if precomputed else "0"}
+           "SHELFWISE_ONLINE__PRECOMPUTE_SECONDS": "3600" if precomputed else "0",
+           "SHELFWISE_SERVE__RATE_LIMIT": ""}  # the service's capacity, not the per-key limiter (200/s)
     with (tmp / "server.log").open("wb") as log:
         server = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port),
                                    "--home", str(home)], stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -262,10 +267,14 @@ def run_step(args, size: int, step: str, logdir: Path) -> dict:
         status = None
         while proc.poll() is None:
             peak = max(peak, _tree_rss(ps))
-            if time.perf_counter() - start > args.step_minutes * 60:
+            over_time = time.perf_counter() - start > args.step_minutes * 60
+            # a memory cap of our own, so that a step is stopped before the kernel's OOM killer
+            # picks a process of whoever else shares the machine
+            if over_time or peak > args.max_rss_gb * 2**30:
                 os.killpg(proc.pid, signal.SIGKILL)  # the step's own session: itself, its server, its JVM
                 proc.wait()
-                status = f"over cap ({args.step_minutes:g} min)"
+                status = f"over cap ({args.step_minutes:g} min)" if over_time else \
+                    f"over memory cap ({args.max_rss_gb:g} GB)"
                 break
             time.sleep(0.5)
     row = {"events_target": size, "step": step, "wall_s": time.perf_counter() - start,
@@ -283,9 +292,8 @@ def run_step(args, size: int, step: str, logdir: Path) -> dict:
 
 
 def steps_for(args) -> list[str]:
-    return ["generate", "import_sqlite", *(["import_pg"] if args.pg_url else []),
-            *(f"train_{m}" for m in args.models), "serve_precomputed", "serve_plain",
-            *(f"spark_{m}" for m in args.spark_models)]
+    return ["generate", "import_sqlite", *(f"train_{m}" for m in args.models), "serve_precomputed",
+            "serve_plain", *(f"spark_{m}" for m in args.spark_models), *(["import_pg"] if args.pg_url else [])]
 
 
 def drive(args) -> None:
@@ -294,28 +302,39 @@ def drive(args) -> None:
     logdir = Path(args.work) / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
     broken: dict[str, str] = {}  # step -> why it is not tried at larger sizes
+    # rows of an earlier run into the same file count: a step that broke there is not tried again
+    earlier = [json.loads(x) for x in out.read_text().splitlines() if x.strip()] if out.exists() else []
+    for r in earlier:
+        if r.get("status") not in ("ok", None) and not r["status"].startswith("not tried") \
+                and r["events_target"] <= min(args.events):
+            broken[r["step"]] = f"{r['status']} at {r['events_target']:,} events"
     users_of = {s: shop_shape(s) for s in args.events}
     print(f"sizes {', '.join(f'{s:,} events ({u:,} shoppers, {i:,} items)' for s, (u, i) in users_of.items())}; "
           f"step cap {args.step_minutes:g} min; rows to {out}", flush=True)
-    for size in args.events:
-        for step in steps_for(args):
-            if step in broken:
-                row = {"events_target": size, "step": step, "status": f"not tried: {broken[step]}"}
-            else:
-                row = run_step(args, size, step, logdir)
-                if row["status"] != "ok":
-                    broken[step] = f"{row['status']} at {size:,} events"
-            with out.open("a") as f:
-                f.write(json.dumps(row, default=str) + "\n")
-            print(f"{size:>11,} {step:<18} {row['status']:<8} {row.get('wall_s', 0):8.1f} s "
-                  f"{row.get('peak_rss_mb', 0):8.0f} MB  load {row.get('load1', 0):.2f}  "
-                  f"{json.dumps({k: v for k, v in row.items() if k not in ('events_target', 'step', 'status', 'wall_s', 'peak_rss_mb', 'load1')}, default=str)}",  # noqa: E501
-                  flush=True)
-            if step in ("generate", "import_sqlite") and row["status"] != "ok":
-                print(f"  {step} broke at {size:,} events: larger sizes need it, stopping", flush=True)
-                return
-        if not args.keep:
-            (Path(args.work) / str(size) / "events.csv").unlink(missing_ok=True)
+    steps = steps_for(args)
+    # --order step: each step over every size before the next step, so the cheap steps reach
+    # the large sizes within the time there is; the CSVs and homes of all sizes stay meanwhile
+    pairs = [(z, s) for z in args.events for s in steps] if args.order == "size" else \
+        [(z, s) for s in steps for z in args.events]
+    no_shop = float("inf")  # sizes from this one up have no shop to work on
+    for size, step in pairs:
+        if size >= no_shop:
+            row = {"events_target": size, "step": step, "status": "not tried: no shop of this size"}
+        elif step in broken:
+            row = {"events_target": size, "step": step, "status": f"not tried: {broken[step]}"}
+        else:
+            row = run_step(args, size, step, logdir)
+            if row["status"] != "ok":
+                broken[step] = f"{row['status']} at {size:,} events"
+                if step in ("generate", "import_sqlite"):
+                    no_shop = min(no_shop, size)
+        with out.open("a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+        figures = {k: v for k, v in row.items() if k not in ("events_target", "step", "status", "wall_s",
+                                                              "peak_rss_mb", "load1")}
+        print(f"{size:>11,} {step:<18} {row['status']:<8} {row.get('wall_s', 0):8.1f} s "
+              f"{row.get('peak_rss_mb', 0):8.0f} MB  load {row.get('load1', 0):.2f}  "
+              f"{json.dumps(figures, default=str)}", flush=True)
 
 
 def main() -> None:
@@ -336,8 +355,10 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432",
                     help="PostgreSQL server (a database per size is created and dropped); '' skips")
+    ap.add_argument("--max-rss-gb", type=float, default=12.0, help="memory cap per step (its process tree)")
     ap.add_argument("--chunk-users", type=int, default=200_000, help="shoppers generated at once")
-    ap.add_argument("--keep", action="store_true", help="keep each size's events CSV")
+    ap.add_argument("--order", choices=["size", "step"], default="size",
+                    help="size: every step of a size before the next size; step: a step over every size")
     ap.add_argument("--plot", action="store_true", help="print the table and slopes of --out, draw the plots")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)

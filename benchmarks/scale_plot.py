@@ -65,6 +65,10 @@ def slopes(rows: list[dict]) -> dict[tuple[str, str], float]:
     return {k: slope(x, y) for k, (x, y) in series(rows).items() if len(set(x)) >= 2}
 
 
+def _word(status: str) -> str:
+    return "ok" if status == "ok" else "not tried" if status.startswith("not tried") else "BROKE"
+
+
 def table(rows: list[dict]) -> str:
     events = _events(rows)
     lines = [f"{'events':>11} {'step':<18} {'status':<10} {'seconds':>9} {'peak MB':>8} {'disk MB':>8} "
@@ -85,7 +89,7 @@ def table(rows: list[dict]) -> str:
             note = r["status"]
         fmt = lambda v, spec: format(v, spec) if isinstance(v, (int, float)) else ""  # noqa: E731
         lines.append(f"{events.get(r['events_target'], r['events_target']):>11,} {r['step']:<18} "
-                     f"{('ok' if r.get('status') == 'ok' else 'BROKE'):<10} {fmt(secs, '9.1f'):>9} "
+                     f"{_word(r.get('status', '')):<10} {fmt(secs, '9.1f'):>9} "
                      f"{fmt(r.get('peak_rss_mb'), '8.0f'):>8} {fmt(disk, '8.1f'):>8} "
                      f"{fmt(r.get('events_per_s'), '9,.0f'):>9} {fmt(r.get('rps'), '7,.0f'):>7} "
                      f"{fmt(r.get('p50_ms'), '7.1f'):>7} {fmt(r.get('p99_ms'), '7.1f'):>7} "
