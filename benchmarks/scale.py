@@ -5,9 +5,10 @@ For each size, each step runs in its own process (so peak memory is that step's)
 sizes: it is the first thing that breaks), and one JSON line per (size, step) is appended to
 ``--out`` as soon as the step ends, so a crash loses nothing measured before it.
 
-Steps run in the order below, PostgreSQL's import last (``--order size``: all of one size, then the next; ``--order step``:
-one step over every size, then the next), each capped in time and at ``--max-rss-gb`` of
-resident memory (the step's process tree), past which it is stopped and recorded as such:
+Steps run in the order below, PostgreSQL's import last (``--order size``: all of one size,
+then the next; ``--order step``: one step over every size, then the next), each capped in time
+and at ``--max-rss-gb`` of resident memory (the step's process tree), past which it is stopped
+and recorded as such:
 
 - ``generate``: the shop, written as an events CSV. Users grow as events / 10.1 and items as
   events / 10 (capped at 1,000,000), so 10M events is about 1M shoppers and 1M items. Shoppers
@@ -35,7 +36,7 @@ resident memory (the step's process tree), past which it is stopped and recorded
 Every row carries the 1-minute load average: the machine's 2 cores are shared with whatever
 else runs, so timings are under that load. ``--plot`` reads the JSON lines, prints the table
 and the slope of log(cost) against log(events) for each cost, and draws each cost against
-events on log-log axes into ``reports/scale/``.
+events on log-log axes into ``--plots`` (``reports/scale/``).
 
 Run:  nice -n 5 .venv/bin/python benchmarks/scale.py --events 1M 2M 4M 8M [--step-minutes 15]
       .venv/bin/python benchmarks/scale.py --plot [--out reports/scale/scale.jsonl]
@@ -359,6 +360,7 @@ def main() -> None:
     ap.add_argument("--chunk-users", type=int, default=200_000, help="shoppers generated at once")
     ap.add_argument("--order", choices=["size", "step"], default="size",
                     help="size: every step of a size before the next size; step: a step over every size")
+    ap.add_argument("--plots", default=str(ROOT / "reports" / "scale"), help="folder for the PNGs")
     ap.add_argument("--plot", action="store_true", help="print the table and slopes of --out, draw the plots")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -368,7 +370,7 @@ def main() -> None:
     if args.plot:
         rows = [json.loads(x) for x in Path(args.out).read_text().splitlines() if x.strip()]
         print(table(rows))
-        plot(rows, Path(args.out).parent)
+        plot(rows, Path(args.plots))
         return
     drive(args)
 
