@@ -293,8 +293,9 @@ def run_step(args, size: int, step: str, logdir: Path) -> dict:
 
 
 def steps_for(args) -> list[str]:
-    return ["generate", "import_sqlite", *(f"train_{m}" for m in args.models), "serve_precomputed",
-            "serve_plain", *(f"spark_{m}" for m in args.spark_models), *(["import_pg"] if args.pg_url else [])]
+    steps = ["generate", "import_sqlite", *(f"train_{m}" for m in args.models), "serve_precomputed",
+             "serve_plain", *(f"spark_{m}" for m in args.spark_models), *(["import_pg"] if args.pg_url else [])]
+    return [s for s in steps if s in args.only] if args.only else steps
 
 
 def drive(args) -> None:
@@ -304,7 +305,8 @@ def drive(args) -> None:
     logdir.mkdir(parents=True, exist_ok=True)
     broken: dict[str, str] = {}  # step -> why it is not tried at larger sizes
     # rows of an earlier run into the same file count: a step that broke there is not tried again
-    earlier = [json.loads(x) for x in out.read_text().splitlines() if x.strip()] if out.exists() else []
+    earlier = [json.loads(x) for x in out.read_text().splitlines() if x.strip()] \
+        if out.exists() and not args.fresh else []
     for r in earlier:
         if r.get("status") not in ("ok", None) and not r["status"].startswith("not tried") \
                 and r["events_target"] <= min(args.events):
@@ -360,6 +362,8 @@ def main() -> None:
     ap.add_argument("--chunk-users", type=int, default=200_000, help="shoppers generated at once")
     ap.add_argument("--order", choices=["size", "step"], default="size",
                     help="size: every step of a size before the next size; step: a step over every size")
+    ap.add_argument("--only", nargs="+", help="run only these steps (on the shops and models already there)")
+    ap.add_argument("--fresh", action="store_true", help="try again the steps that broke in --out's earlier rows")
     ap.add_argument("--plots", default=str(ROOT / "reports" / "scale"), help="folder for the PNGs")
     ap.add_argument("--plot", action="store_true", help="print the table and slopes of --out, draw the plots")
     ap.add_argument("--child", help=argparse.SUPPRESS)
