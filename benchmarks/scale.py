@@ -174,6 +174,8 @@ def step_serve(args, work: Path, precomputed: bool) -> dict:
 
     home = work / "home"
     engine = Engine(Settings(home=home))
+    if args.serve_model not in engine.trained_models():
+        raise SystemExit(f"{args.serve_model} is not trained at this size: nothing to serve")
     key = KeyStore(engine.store.engine).create("scale", ["read"])[1]
     engine.close()
     tmp = work / f"serve-{'pre' if precomputed else 'plain'}"
@@ -286,7 +288,7 @@ def run_step(args, size: int, step: str, logdir: Path) -> dict:
         row.update(json.loads(result[-1].removeprefix("RESULT ")))
     elif status is None:
         tail = [x for x in stderr.read_text().splitlines() if x.strip()]
-        why = "killed by signal 9 (out of memory?)" if proc.returncode == -9 else f"exit {proc.returncode}"
+        why = "killed by signal 9 (the OOM killer, or by hand)" if proc.returncode == -9 else f"exit {proc.returncode}"
         status = f"failed: {why}: {tail[-1][:200] if tail else ''}"
     row["status"] = status
     return row
