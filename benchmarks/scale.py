@@ -170,12 +170,18 @@ def step_serve(args, work: Path, precomputed: bool) -> dict:
     from serve import _free_port, _run_load  # benchmarks/serve.py: its load generator
     from shelfwise.api.keys import KeyStore
     from shelfwise.config import Settings
+    from shelfwise.data.interactions import Interactions
     from shelfwise.engine import Engine
 
     home = work / "home"
     engine = Engine(Settings(home=home))
     if args.serve_model not in engine.trained_models():
         raise SystemExit(f"{args.serve_model} is not trained at this size: nothing to serve")
+    # the precomputing walker goes through the training view's shoppers in its order: the load
+    # asks for the first of them, so that a pass cut short by the cap still covers them
+    view = Interactions.load(home / "versions" / engine.versions.active()[args.serve_model] / "view")
+    order = [str(u) for u in view.user_ids[:5000]]
+    del view
     key = KeyStore(engine.store.engine).create("scale", ["read"])[1]
     engine.close()
     tmp = work / f"serve-{'pre' if precomputed else 'plain'}"
@@ -210,7 +216,10 @@ def step_serve(args, work: Path, precomputed: bool) -> dict:
             done = status["of"] if status.get("passes", 0) >= 1 else status.get("lists", 0)
             out.update(precompute_lists=done, precompute_of=status.get("of", 0), precompute_s=secs,
                        precompute_lists_per_s=done / secs, precompute_complete=status.get("passes", 0) >= 1)
-        users = [f"U{u:07d}" for u in range(min(5000, shop_shape(args.size)[0]))]
+        # with precomputed lists, the load's shoppers are those the walker has done (all 5,000
+        # when it got that far), so every request is a precomputed list
+        users = order[:max(1, min(len(order), out.get("precompute_lists", len(order))))]
+        out["load_shoppers"] = len(users)
         spec = {"url": url, "key": key, "users": users, "items": ["P000000"], "seconds": args.serve_seconds,
                 "client": "wrk" if shutil.which("wrk") else "httpx", "server_pid": server.pid, "kind": "recs",
                 "max_requests": 200_000, "concurrency": args.concurrency}
