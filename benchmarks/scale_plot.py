@@ -76,6 +76,8 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         kind = r["step"].split("_")[0]
         secs = r.get({"generate": "wall_s", "import": "import_s"}.get(kind, "fit_s"))
+        if r.get("status", "ok") != "ok":
+            secs = r.get("wall_s")  # how long it ran before it broke (or was stopped at its cap)
         disk = r.get("store_mb", r.get("model_mb"))
         note = ""
         if kind == "generate" and r.get("users"):
@@ -94,7 +96,8 @@ def table(rows: list[dict]) -> str:
                      f"{fmt(r.get('events_per_s'), '9,.0f'):>9} {fmt(r.get('rps'), '7,.0f'):>7} "
                      f"{fmt(r.get('p50_ms'), '7.1f'):>7} {fmt(r.get('p99_ms'), '7.1f'):>7} "
                      f"{fmt(r.get('load1'), '5.2f'):>5}  {note}")
-    lines.append("seconds: generate and serve steps wall time, import time, fit time (engine's figure); "
+    lines.append("seconds: generate wall time, import time, fit time (the engine's figure); the step's wall "
+                 "time where it broke; "
                  "peak MB: the step's process tree (server, JVM included); disk: store or model files")
     found = slopes(rows)
     if found:
