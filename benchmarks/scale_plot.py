@@ -83,8 +83,10 @@ def table(rows: list[dict]) -> str:
         if kind == "generate" and r.get("users"):
             note = f"{r['users']:,} shoppers, {r['items']:,} items"
         if kind == "serve" and "precompute_of" in r:
-            note = (f"precomputed {r['precompute_lists']:,}/{r['precompute_of']:,} lists in "
+            note = (f"{r['model']}: precomputed {r['precompute_lists']:,}/{r['precompute_of']:,} lists in "
                     f"{r['precompute_s']:.0f} s ({r['precompute_lists_per_s']:.0f}/s)")
+        if kind == "serve" and "precompute_of" not in r and r.get("model"):
+            note = f"{r['model']}: every request scores (list cache off)"
         if "params" in r:
             note = f"params {r['params']}"
         if r.get("status", "ok") != "ok":
