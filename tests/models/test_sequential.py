@@ -250,3 +250,23 @@ def test_a_shoppers_tie_orders_do_not_depend_on_who_is_scored_beside_them(cycle)
     alone = model.score_sequences([basket[0]], [basket[1]], [basket[2]])[0]
     beside = model.score_sequences(*map(list, zip(other, basket, strict=True)))[1]
     np.testing.assert_allclose(beside, alone, atol=1e-5)
+
+
+def test_a_warm_refit_starts_from_the_earlier_network_and_trains_only_its_refit_epochs(cycle):
+    """``refit_from`` (the hybrid's second stage): the earlier network is the start (with no
+    refit epochs, the same weights exactly), then only the refit epochs run, from there; a
+    model of other parameters is refused."""
+    quick = {**PARAMS, "max_epochs": 2, "refit_epochs": 0}
+    frozen = create("sasrec", **quick).fit(cycle_view())
+    with pytest.raises(ValueError, match="same class and parameters"):
+        create("sasrec", **{**quick, "refit_epochs": 2}).refit_from(frozen, cycle)
+    copy = create("sasrec", **quick).refit_from(frozen, cycle)
+    for k, v in frozen.net_.state_dict().items():
+        assert np.array_equal(v.numpy(), copy.net_.state_dict()[k].numpy()), k
+    assert copy.history_ == [{"warm_start": True, "refit_epochs": 0, "seconds": copy.history_[0]["seconds"]}]
+    earlier = create("sasrec", **{**quick, "refit_epochs": 2}).fit(cycle_view())
+    warm = create("sasrec", **{**quick, "refit_epochs": 2}).refit_from(earlier, cycle)
+    assert warm.history_[0]["refit_epochs"] == 2 and len(warm.history_) == 1  # no validated epochs
+    moved = [k for k, v in earlier.net_.state_dict().items()
+             if not np.array_equal(v.numpy(), warm.net_.state_dict()[k].numpy())]
+    assert moved  # trained on from the earlier weights

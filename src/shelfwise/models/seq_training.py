@@ -72,25 +72,31 @@ class SequenceTraining:
             if ranks.total([stale >= self.patience or elapsed + refit_cost > budget])[0]:
                 break
         module.load_state_dict(best_state)
-        if self.refit_epochs:
-            # The held-out items are each shopper's most recent transition: once validation
-            # has chosen the model, train a little on the full sequences so it learns them.
-            rows = np.flatnonzero((data.full[0] > 0).sum(1) >= 2)
-            average, done = None, 0
-            for _ in range(self.refit_epochs):
-                if ranks.total([time.perf_counter() >= deadline])[0]:
-                    break
-                self._reorder_ties(data.full, data.tied, ties)
-                self._epoch(net, opt, data.full, rows, n_items, rng, deadline, ranks)
-                # the weights after each refit epoch are averaged (stochastic weight
-                # averaging): one epoch's weights are as much noise as learning at this lr
-                done += 1
-                state = module.state_dict()
-                average = {k: v.detach().clone() for k, v in state.items()} if average is None \
-                    else {k: a + (state[k] - a) / done for k, a in average.items()}
-            if done > 1:
-                module.load_state_dict(average)
+        # The held-out items are each shopper's most recent transition: once validation has
+        # chosen the model, train a little on the full sequences so it learns them.
+        self._refit(net, opt, data, rng, ties, deadline, ranks)
         return history, best
+
+    def _refit(self, net, opt, data: TrainingSet, rng, ties, deadline: float, ranks=ONE_PROCESS) -> int:
+        """``refit_epochs`` epochs on the full sequences (each user's last item included),
+        averaging the weights after each of them; returns the epochs done before ``deadline``."""
+        module = getattr(net, "module", net)
+        rows = np.flatnonzero((data.full[0] > 0).sum(1) >= 2)
+        average, done = None, 0
+        for _ in range(self.refit_epochs):
+            if ranks.total([time.perf_counter() >= deadline])[0]:
+                break
+            self._reorder_ties(data.full, data.tied, ties)
+            self._epoch(net, opt, data.full, rows, data.n_items, rng, deadline, ranks)
+            # the weights after each refit epoch are averaged (stochastic weight
+            # averaging): one epoch's weights are as much noise as learning at this lr
+            done += 1
+            state = module.state_dict()
+            average = {k: v.detach().clone() for k, v in state.items()} if average is None \
+                else {k: a + (state[k] - a) / done for k, a in average.items()}
+        if done > 1:
+            module.load_state_dict(average)
+        return done
 
     def _epoch(self, net, opt, arrays, rows, n_items, rng, deadline: float,
                ranks=ONE_PROCESS) -> list[float]:

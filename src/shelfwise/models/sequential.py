@@ -217,6 +217,23 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
     # -- fitting -------------------------------------------------------------------------
     _on_epoch = None
 
+    _warm_from = None
+
+    def refit_from(self, earlier: SequentialRecommender, interactions: Interactions) -> SequentialRecommender:
+        """Fit on ``interactions`` starting from ``earlier``'s network (fitted with the same
+        parameters on a view of the same items, for example all but each shopper's latest
+        events): only the ``refit_epochs`` on the full sequences run, no validated search.
+        The hybrid's second stage uses it (its first stage has just trained on nearly the
+        same log). A different catalogue falls back to an ordinary fit. Returns self."""
+        if type(earlier) is not type(self) or earlier.get_params() != self.get_params():
+            raise ValueError("refit_from needs a fitted model of the same class and parameters")
+        earlier.check_is_fitted()
+        self._warm_from = earlier
+        try:
+            return self.fit(interactions)
+        finally:
+            self._warm_from = None
+
     def fit(self, interactions: Interactions, on_epoch=None) -> SequentialRecommender:
         """Learn from ``interactions``; returns self. ``on_epoch(epoch, val_ndcg)`` is called
         after each training epoch (1-based) with its validation NDCG@10: the tuner reports it
@@ -236,9 +253,24 @@ class SequentialRecommender(SequenceTraining, SequenceScoring, Recommender):
         tied = {u: raw for u, raw in enumerate(tied) if raw is not None}
         L = self.max_len
         self.loss_ = "ce" if self.loss == "auto" else self.loss
-        self.attributes_, self.n_attributes_ = self._attributes(interactions)
+        warm = self._warm_from
+        if warm is not None and warm.n_items_ == interactions.n_items:
+            # the earlier fit's attribute table (its item groups came from its own view), so
+            # its network's embeddings keep their meaning
+            self.attributes_, self.n_attributes_ = warm.attributes_, warm.n_attributes_
+        else:
+            warm = None
+            self.attributes_, self.n_attributes_ = self._attributes(interactions)
         data = self._training_set(items, types, gaps, tied, interactions.n_items, rng)
-        if self.processes > 1:
+        if warm is not None:
+            net = self._build_net(data.n_items, self.attributes_, self.n_attributes_)
+            net.load_state_dict(warm.net_.state_dict())
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            start = time.perf_counter()
+            done = self._refit(net, opt, data, rng, ties, start + self.max_minutes * 60)
+            history = [{"warm_start": True, "refit_epochs": done, "seconds": time.perf_counter() - start}]
+            best = warm.best_validation_ndcg_
+        elif self.processes > 1:
             from shelfwise.models.seq_distributed import fit_on_ranks
 
             state, history, best = fit_on_ranks(self, data, rng, ties)

@@ -17,7 +17,10 @@ Protocol (no test target reaches any stage):
 3. **Fusion.** The ranker (``ranking.fusion``) learns on those groups; shoppers whose
    held-out item is not among their candidates carry no signal and are left out.
 4. **Stage 2.** The retrievers are refitted on the whole view; ``recommend`` retrieves and
-   builds features from it.
+   builds features from it. With ``warm_start`` (the default) a sequence model starts from
+   its stage-1 network and trains only its refit epochs on the whole view (``refit_from``)
+   instead of a second validated search: the two views differ by each validation shopper's
+   latest events, which is what those epochs are for.
 
 The view given to ``fit`` is everything the hybrid sees. An offline evaluation passes only
 its train part, so the test targets are in no stage; ``training_targets_`` records the
@@ -89,12 +92,13 @@ class HybridRecommender(Recommender):
         "max_train_users": Interval(int, 1),
         "seed": Interval(int, 0),
         "new_item_position": Interval(int, 1, allow_none=True),
+        "warm_start": Options(frozenset({True, False})),
     }
 
     def __init__(self, *, retrievers: list | None = None, fusion: str = "lightgbm",
                  exclude_types: tuple[str, ...] | None = ("purchase",), repurchase: bool = True,
                  retriever_params: dict | None = None, max_train_users: int = 20000,
-                 new_item_position: int | None = 10, seed: int = 0):
+                 new_item_position: int | None = 10, warm_start: bool = True, seed: int = 0):
         self.retrievers = retrievers
         self.fusion = fusion
         # a tuple, so that the parameters compare equal after a JSON round trip (lists)
@@ -103,6 +107,7 @@ class HybridRecommender(Recommender):
         self.retriever_params = retriever_params
         self.max_train_users = max_train_users
         self.new_item_position = new_item_position
+        self.warm_start = warm_start
         self.seed = seed
 
     # -- fitting -----------------------------------------------------------------------
@@ -133,10 +138,20 @@ class HybridRecommender(Recommender):
             out.append((name, int(budget)))
         return out
 
-    def _fit_retrievers(self, view: Interactions) -> list[tuple[str, Recommender, int]]:
+    def _fit_retrievers(self, view: Interactions, earlier=None) -> list[tuple[str, Recommender, int]]:
+        """(name, fitted model, budget) per retriever. ``earlier``: stage 1's retrievers, from
+        which a model that can (``refit_from``: the sequence models) starts instead of
+        training from nothing."""
         params = self.retriever_params or {}
-        return [(name, create(name, **params.get(name, {})).fit(view), budget)
-                for name, budget in self.specs_]
+        before = {name: model for name, model, _ in earlier or ()}
+        out = []
+        for name, budget in self.specs_:
+            model = create(name, **params.get(name, {}))
+            if name in before and hasattr(model, "refit_from"):
+                out.append((name, model.refit_from(before[name], view), budget))
+            else:
+                out.append((name, model.fit(view), budget))
+        return out
 
     def _exclusion(self, view: Interactions) -> tuple[sp.csr_matrix, np.ndarray | None]:
         if self.exclude_types is None:
@@ -184,7 +199,7 @@ class HybridRecommender(Recommender):
         self.training_targets_ = np.c_[np.concatenate(kept_u), np.concatenate(kept_t)].astype(np.int64)
         self.candidate_recall_ = float(len(g) / max(len(users), 1))
         # stage 2: everything, for serving
-        self.retrievers_ = self._fit_retrievers(view)
+        self.retrievers_ = self._fit_retrievers(view, retrievers if self.warm_start else None)
         self.exclusion_, self.intervals_ = self._exclusion(view)
         self.context_, self.histories_ = FeatureContext.of(view), Histories.of(view)
 
