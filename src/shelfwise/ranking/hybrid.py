@@ -138,20 +138,13 @@ class HybridRecommender(Recommender):
             out.append((name, int(budget)))
         return out
 
-    def _fit_retrievers(self, view: Interactions, earlier=None) -> list[tuple[str, Recommender, int]]:
-        """(name, fitted model, budget) per retriever. ``earlier``: stage 1's retrievers, from
-        which a model that can (``refit_from``: the sequence models) starts instead of
-        training from nothing."""
-        params = self.retriever_params or {}
-        before = {name: model for name, model, _ in earlier or ()}
-        out = []
-        for name, budget in self.specs_:
-            model = create(name, **params.get(name, {}))
-            if name in before and hasattr(model, "refit_from"):
-                out.append((name, model.refit_from(before[name], view), budget))
-            else:
-                out.append((name, model.fit(view), budget))
-        return out
+    def _fit_retrievers(self, view: Interactions, earlier=()) -> list[tuple[str, Recommender, int]]:
+        """(name, fitted model, budget) per retriever; a sequence model starts from its
+        namesake in ``earlier`` (stage 1's retrievers) with ``refit_from``."""
+        params, before = self.retriever_params or {}, {name: m for name, m, _ in earlier}
+        models = [(create(name, **params.get(name, {})), name, budget) for name, budget in self.specs_]
+        return [(name, m.refit_from(before[name], view) if name in before and hasattr(m, "refit_from")
+                 else m.fit(view), budget) for m, name, budget in models]
 
     def _exclusion(self, view: Interactions) -> tuple[sp.csr_matrix, np.ndarray | None]:
         if self.exclude_types is None:
@@ -199,7 +192,7 @@ class HybridRecommender(Recommender):
         self.training_targets_ = np.c_[np.concatenate(kept_u), np.concatenate(kept_t)].astype(np.int64)
         self.candidate_recall_ = float(len(g) / max(len(users), 1))
         # stage 2: everything, for serving
-        self.retrievers_ = self._fit_retrievers(view, retrievers if self.warm_start else None)
+        self.retrievers_ = self._fit_retrievers(view, retrievers if self.warm_start else ())
         self.exclusion_, self.intervals_ = self._exclusion(view)
         self.context_, self.histories_ = FeatureContext.of(view), Histories.of(view)
 
