@@ -51,6 +51,7 @@ def approx(view):
     # search, so the recall bounds say something
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ann, "FLAT_BELOW", 0)
+        mp.setattr(ann, "FLAT_SHARE", 0)
         model = create("als", **ALS, ann_threshold=1000, ann_ef_search=16).fit(view)
     assert "flat" not in model.ann_index_.describe()
     return model
@@ -83,6 +84,24 @@ def test_recall_at_100_against_exact(exact, approx):
     same = got == want
     np.testing.assert_allclose(got_scores[same], want_scores[same], rtol=1e-6)
     assert (np.diff(got_scores, axis=1) <= 0).all()
+
+
+def test_the_highest_norm_ranges_are_scanned_flat(exact, monkeypatch):
+    # ranges starting within the top FLAT_SHARE of the items by norm are flat scans (exact),
+    # later ones graphs, even where every range is big enough for a graph (FLAT_BELOW 0)
+    monkeypatch.setattr(ann, "FLAT_BELOW", 0)
+    vectors, _ = exact._ann_vectors()
+    index = ann.ItemIndex.build(vectors)
+    head = int(ann.FLAT_SHARE * (np.linalg.norm(vectors, axis=1) > 0).sum())
+    starts = np.cumsum([0] + [p.ntotal for p in index.parts[:-1]])
+    graphs = [hasattr(p, "hnsw") for p in index.parts]
+    assert graphs == [bool(s >= head) for s in starts]
+    assert graphs[0] is False and graphs[-1] is True
+    # the flat ranges hold the highest norms: every item in them outranks every graph item
+    norms = np.linalg.norm(vectors, axis=1)
+    flat = np.concatenate([i for i, g in zip(index.ids, graphs, strict=True) if not g])
+    graph = np.concatenate([i for i, g in zip(index.ids, graphs, strict=True) if g])
+    assert norms[flat].min() >= norms[graph].max()
 
 
 def test_seen_items_are_never_returned(approx, view):
