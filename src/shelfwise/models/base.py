@@ -296,12 +296,13 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         # argpartition picks arbitrarily among items tied at the k-th score; take the lowest
         # indices among those, so a longer list always starts with the shorter one
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
-        if ((scores >= kth).sum(axis=1) > k).any():  # ties at the k-th score: resolve them
-            tied = scores == kth
-            need = k - (scores > kth).sum(axis=1, keepdims=True)
-            chosen = (scores > kth) | (tied & (np.cumsum(tied, axis=1) <= need))
-            part = np.nonzero(chosen)[1].reshape(len(scores), k)
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+        # ties at the k-th score: resolve them row by row (a sparse model ties most of the
+        # catalogue at 0; a cumulative sum over the whole (B, n_items) block cost more than
+        # the partition itself)
+        for r in np.nonzero((scores >= kth[:, None]).sum(axis=1) > k)[0]:
+            above = np.flatnonzero(scores[r] > kth[r])
+            part[r] = np.concatenate([above, np.flatnonzero(scores[r] == kth[r])[:k - len(above)]])
     else:
         part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
     # a stable sort on (-score, index) for a deterministic order
