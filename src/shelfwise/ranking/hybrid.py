@@ -187,12 +187,15 @@ class HybridRecommender(Recommender):
             raise ValueError("No validation shopper's held-out item is among their candidates: "
                              "the log is too small for the hybrid to learn a ranking.")
         X, y, g = np.concatenate(Xs), np.concatenate(ys), np.concatenate(groups).astype(np.int64)
+        del Xs, ys  # X is the copy kept
         self.fusion_ = FUSIONS[self.fusion](self.columns_, seed=self.seed).fit(X, y, g)
         self._ranker_data = (X, y, g)  # kept in memory (not saved) for ``with_fusion``
         self.training_targets_ = np.c_[np.concatenate(kept_u), np.concatenate(kept_t)].astype(np.int64)
         self.candidate_recall_ = float(len(g) / max(len(users), 1))
-        # stage 2: everything, for serving
-        self.retrievers_ = self._fit_retrievers(view, retrievers if self.warm_start else ())
+        # stage 2, for serving; stage 1's retrievers but the warm-started ones go first (memory)
+        warm = [r for r in retrievers if hasattr(r[1], "refit_from")] if self.warm_start else ()
+        del retrievers, mask, context, histories
+        self.retrievers_ = self._fit_retrievers(view, warm)
         self.exclusion_, self.intervals_ = self._exclusion(view)
         self.context_, self.histories_ = FeatureContext.of(view), Histories.of(view)
 
