@@ -26,8 +26,8 @@ and recorded as such:
   fit time is that budget, not the time to converge.
 - ``spark_<model>``: the same on Spark ``--master`` (``shelfwise train --engine spark``),
   session start and Parquet export inside the step's wall time.
-- ``serve_precomputed`` / ``serve_plain``: ``shelfwise serve`` on the home with
-  ``--serve-model`` as the default model; with precomputed lists (waiting at most
+- ``serve_precomputed_<model>`` / ``serve_plain_<model>``, for each of ``--serve-models``:
+  ``shelfwise serve`` on the home with that model as the default; with precomputed lists (waiting at most
   ``--precompute-minutes`` for the first pass over every trained shopper: lists/s is printed)
   or with the list cache and precomputed lists off (every request scores); then
   ``GET /users/{id}/recommendations`` load from ``benchmarks/serve.py``'s load generator (wrk
@@ -164,7 +164,7 @@ def _train(args, work: Path, model: str, on: str) -> dict:
             "view_mb": _du(version / "view"), **({"params": _params(args)[model]} if model in _params(args) else {})}
 
 
-def step_serve(args, work: Path, precomputed: bool) -> dict:
+def step_serve(args, work: Path, precomputed: bool, model: str) -> dict:
     import httpx
 
     from serve import _free_port, _run_load  # benchmarks/serve.py: its load generator
@@ -175,19 +175,19 @@ def step_serve(args, work: Path, precomputed: bool) -> dict:
 
     home = work / "home"
     engine = Engine(Settings(home=home))
-    if args.serve_model not in engine.trained_models():
-        raise SystemExit(f"{args.serve_model} is not trained at this size: nothing to serve")
+    if model not in engine.trained_models():
+        raise SystemExit(f"{model} is not trained at this size: nothing to serve")
     # the precomputing walker goes through the training view's shoppers in its order: the load
     # asks for the first of them, so that a pass cut short by the cap still covers them
-    view = Interactions.load(home / "versions" / engine.versions.active()[args.serve_model] / "view")
+    view = Interactions.load(home / "versions" / engine.versions.active()[model] / "view")
     order = [str(u) for u in view.user_ids[:5000]]
     del view
     key = KeyStore(engine.store.engine).create("scale", ["read"])[1]
     engine.close()
-    tmp = work / f"serve-{'pre' if precomputed else 'plain'}"
+    tmp = work / f"serve-{'pre' if precomputed else 'plain'}-{model}"
     tmp.mkdir(exist_ok=True)
     port = _free_port()
-    env = {**os.environ, "SHELFWISE_DEFAULT_MODEL": args.serve_model,
+    env = {**os.environ, "SHELFWISE_DEFAULT_MODEL": model,
            "SHELFWISE_ONLINE__CACHE_SECONDS": "600" if precomputed else "0",
            "SHELFWISE_ONLINE__PRECOMPUTE_SECONDS": "3600" if precomputed else "0",
            "SHELFWISE_SERVE__RATE_LIMIT": ""}  # the service's capacity, not the per-key limiter (200/s)
@@ -195,7 +195,7 @@ def step_serve(args, work: Path, precomputed: bool) -> dict:
         server = subprocess.Popen([sys.executable, "-m", "shelfwise.cli", "serve", "--port", str(port),
                                    "--home", str(home)], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
-    out: dict = {"model": args.serve_model}
+    out: dict = {"model": model}
     try:
         t = time.perf_counter()
         while time.perf_counter() - t < 300:
@@ -240,8 +240,9 @@ def child(args) -> None:
         result = _train(args, work, step.removeprefix("train_"), "local")
     elif step.startswith("spark_"):
         result = _train(args, work, step.removeprefix("spark_"), "spark")
-    elif step.startswith("serve_"):
-        result = step_serve(args, work, step == "serve_precomputed")
+    elif step.startswith("serve_"):  # serve_<precomputed|plain>_<model>
+        kind, _, model = step.removeprefix("serve_").partition("_")
+        result = step_serve(args, work, kind == "precomputed", model or args.serve_models[0])
     else:
         result = {"generate": step_generate, "import_sqlite": step_import_sqlite,
                   "import_pg": step_import_pg}[step](args, work)
@@ -267,7 +268,7 @@ def run_step(args, size: int, step: str, logdir: Path) -> dict:
 
     passed = ["--work", args.work, "--chunk-users", str(args.chunk_users), "--sasrec-minutes",
               str(args.sasrec_minutes), "--master", args.master, "--driver-memory", args.driver_memory,
-              "--serve-model", args.serve_model, "--precompute-minutes", str(args.precompute_minutes),
+              "--serve-models", *args.serve_models, "--precompute-minutes", str(args.precompute_minutes),
               "--serve-seconds", str(args.serve_seconds), "--concurrency", str(args.concurrency),
               "--pg-url", args.pg_url]
     cmd = [sys.executable, __file__, "--child", step, "--size", str(size), *passed]
@@ -304,8 +305,9 @@ def run_step(args, size: int, step: str, logdir: Path) -> dict:
 
 
 def steps_for(args) -> list[str]:
-    steps = ["generate", "import_sqlite", *(f"train_{m}" for m in args.models), "serve_precomputed",
-             "serve_plain", *(f"spark_{m}" for m in args.spark_models), *(["import_pg"] if args.pg_url else [])]
+    steps = ["generate", "import_sqlite", *(f"train_{m}" for m in args.models),
+             *(f"serve_{kind}_{m}" for m in args.serve_models for kind in ("precomputed", "plain")),
+             *(f"spark_{m}" for m in args.spark_models), *(["import_pg"] if args.pg_url else [])]
     return [s for s in steps if s in args.only] if args.only else steps
 
 
@@ -363,7 +365,8 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="4g")
     ap.add_argument("--sasrec-minutes", type=float, default=3.0, help="sasrec's (and the hybrid's) budget")
-    ap.add_argument("--serve-model", default="hybrid")
+    ap.add_argument("--serve-models", nargs="+", default=["hybrid", "itemknn"],
+                    help="models served, each as the default model of its own server")
     ap.add_argument("--precompute-minutes", type=float, default=5.0)
     ap.add_argument("--serve-seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=16)
