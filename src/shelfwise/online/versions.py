@@ -11,11 +11,17 @@ Layout under the home folder::
 A version folder is written under a temporary name and renamed when complete, and
 ``active.json`` is swapped with ``os.replace``, so a reader (another process too) sees the old
 state or the new one, never half of either. A training run that dies leaves at most a
-temporary folder, which the next run removes.
+temporary folder, which the next run removes. A run holds a lock (``flock``) on
+``versions/.<version>.lock`` while it writes, and a temporary folder whose lock is held is
+another run in progress, left alone: two runs on one home at once (a scheduled one and
+``shelfwise train``) each write a whole version. Activations take ``active.lock`` around
+their read-modify-write of ``active.json``, so one does not undo another.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -57,22 +63,40 @@ class ModelVersions:
         it fits; ``started`` (Unix seconds) is when ``view`` was read from the store. Returns
         the version id. Nothing is activated here."""
         version = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        for leftover in self.root.glob(".*.new"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        staging = self.root / f".{version}.new"
-        view.save(staging / "view")
-        models: dict[str, dict] = {}
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = self.root / f".{version}.lock"
+        with _locked(lock):  # before the folder exists: a folder without its lock is a dead run's
+            self._drop_leftovers()
+            staging = self.root / f".{version}.new"
+            view.save(staging / "view")
+            models: dict[str, dict] = {}
 
-        def save(name: str, model: Recommender, record: dict) -> None:
-            model.save(staging / name)
-            models[name] = record
+            def save(name: str, model: Recommender, record: dict) -> None:
+                model.save(staging / name)
+                models[name] = record
 
-        fit(save)
-        run = {"version": version, "trained_at": _now(), "started_at": started, "n_users": view.n_users,
-               "n_items": view.n_items, "n_events": view.n_events, "models": models}
-        (staging / RUN).write_text(json.dumps(run, indent=2))
-        staging.rename(self.root / version)
+            fit(save)
+            run = {"version": version, "trained_at": _now(), "started_at": started, "n_users": view.n_users,
+                   "n_items": view.n_items, "n_events": view.n_events, "models": models}
+            (staging / RUN).write_text(json.dumps(run, indent=2))
+            staging.rename(self.root / version)
+            lock.unlink()
         return version
+
+    def _drop_leftovers(self) -> None:
+        """Remove the temporary folders of runs that died. A run locks before it makes its
+        folder, so a folder whose lock is missing or free is a dead run's, and one whose lock
+        is held is a live run's."""
+        for staging in self.root.glob(".*.new"):
+            lock = staging.with_suffix(".lock")
+            if lock.exists():
+                with open(lock, "a") as f:
+                    try:
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    lock.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
 
     def activate(self, version: str, models: list[str] | None = None) -> dict[str, str]:
         """Serve ``models`` (default: all the version trained) from ``version``; returns the
@@ -82,11 +106,12 @@ class ModelVersions:
         missing = sorted(set(names) - set(run["models"]))
         if missing:
             raise UnknownId(f"version {version} has no model(s) {', '.join(missing)}")
-        active = {**self.active(), **dict.fromkeys(names, version)}
-        tmp = self.active_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(active, indent=2, sort_keys=True))
-        os.replace(tmp, self.active_path)
-        self._drop_old()
+        with _locked(self.active_path.with_suffix(".lock")):
+            active = {**self.active(), **dict.fromkeys(names, version)}
+            tmp = self.active_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(active, indent=2, sort_keys=True))
+            os.replace(tmp, self.active_path)
+            self._drop_old()
         return active
 
     def _drop_old(self) -> None:
@@ -170,3 +195,11 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive ``flock`` on ``path`` (created if missing) for the block."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
