@@ -45,9 +45,18 @@ def _events(rows: list[dict]) -> dict[int, int]:
     return {r["events_target"]: got.get(r["events_target"], r["events_target"]) for r in rows}
 
 
+def latest(rows: list[dict]) -> list[dict]:
+    """The last row of each (size, step) (a step run again supersedes its earlier row), by
+    step in the order steps first appear, then by size."""
+    last = {(r["events_target"], r["step"]): r for r in rows}
+    first = {step: i for i, (_, step) in reversed(list(enumerate(last)))}
+    return sorted(last.values(), key=lambda r: (first[r["step"]], r["events_target"]))
+
+
 def series(rows: list[dict]) -> dict[tuple[str, str], tuple[list[int], list[float]]]:
     """(cost, step) -> (events, cost) over the sizes where the step succeeded."""
     events = _events(rows)
+    rows = latest(rows)
     out: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
     for r in rows:
         if r.get("status") != "ok":
@@ -73,7 +82,7 @@ def table(rows: list[dict]) -> str:
     events = _events(rows)
     lines = [f"{'events':>11} {'step':<18} {'status':<10} {'seconds':>9} {'peak MB':>8} {'disk MB':>8} "
              f"{'events/s':>9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'load':>5}  note"]
-    for r in rows:
+    for r in latest(rows):
         kind = r["step"].split("_")[0]
         secs = r.get({"generate": "wall_s", "import": "import_s"}.get(kind, "fit_s"))
         if r.get("status", "ok") != "ok":

@@ -48,3 +48,16 @@ def test_slopes_use_the_generated_event_counts_and_only_steps_that_succeeded():
     assert found[("peak memory", "generate")] == pytest.approx(0.0, abs=1e-12)
     assert not any(step == "train_ease" for _, step in found)  # one size only: no slope
     assert "over cap (15 min)" in scale_plot.table(rows)
+
+
+def test_a_step_run_again_supersedes_its_earlier_row():
+    rows = [{"events_target": 2, "step": "import_sqlite", "status": "ok", "import_s": 4.0},
+            {"events_target": 1, "step": "serve_plain", "status": "ok", "rps": 0.0},
+            {"events_target": 1, "step": "import_sqlite", "status": "ok", "import_s": 2.0},
+            {"events_target": 1, "step": "serve_plain", "status": "ok", "rps": 120.0}]
+    kept = scale_plot.latest(rows)
+    # steps in the order they first appear, sizes ascending within a step; the re-run's row only
+    assert [(r["step"], r["events_target"]) for r in kept] == \
+        [("import_sqlite", 1), ("import_sqlite", 2), ("serve_plain", 1)]
+    assert kept[-1]["rps"] == 120.0
+    assert scale_plot.series(rows)[("requests/s", "serve_plain")] == ([1], [120.0])
